@@ -1,0 +1,85 @@
+//! The application: shared state and the router with every layer, built the same way for
+//! production and for tests.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::map_request_body::MapRequestBodyLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::{Config, ConfigError};
+use crate::crypto::Signer;
+use crate::views;
+use crate::web::errors::AppError;
+use crate::web::{assets, client, csrf, errors, headers, request_log, session};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub signer: Signer,
+    pub csp: HeaderValue,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: DatabaseConnection) -> Result<Self, ConfigError> {
+        let csp =
+            HeaderValue::from_str(&config.content_security_policy).map_err(|_| ConfigError {
+                variable: "RAGTIME_CSP",
+                message: "contains characters not allowed in an HTTP header".into(),
+            })?;
+        Ok(AppState {
+            signer: Signer::new(config.secret_key.expose_secret().as_bytes()),
+            config: Arc::new(config),
+            db,
+            csp,
+        })
+    }
+}
+
+async fn not_found() -> AppError {
+    AppError::not_found()
+}
+
+/// Every route and every layer. Each `.layer` wraps everything above it, so read the layers
+/// bottom-up for the order a request meets them: the client is resolved first, CSRF is checked
+/// last, just before the handler.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    Router::new()
+        .merge(views::main::router())
+        .merge(assets::router())
+        .route_layer(from_fn(request_log::record_route))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::disable())
+        .layer(from_fn(csrf::csrf_protect))
+        .layer(MapRequestBodyLayer::new(Body::new))
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        // Heroku's router gives up after 30 s, but never cancels our work: bound it ourselves.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(from_fn(errors::error_pages))
+        .layer(from_fn_with_state(state.clone(), session::sessions))
+        .layer(CompressionLayer::new())
+        .layer(from_fn_with_state(state.clone(), headers::https_redirect))
+        .layer(from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(from_fn(request_log::log_requests))
+        .layer(from_fn_with_state(state.clone(), client::resolve_client))
+        .with_state(state)
+}

@@ -1,0 +1,569 @@
+//! Typed configuration, read from the environment (and an optional `.env` file) and validated
+//! once at start-up. `RAGTIME_CONFIG` picks one of the four configurations of the Flask
+//! original; every refusal names the variable to fix.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// The four configurations of the Flask original (`FLASK_CONFIG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigName {
+    Development,
+    Testing,
+    Production,
+    Heroku,
+}
+
+impl ConfigName {
+    fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "development" | "default" => Some(Self::Development),
+            "testing" => Some(Self::Testing),
+            "production" => Some(Self::Production),
+            "heroku" => Some(Self::Heroku),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Testing => "testing",
+            Self::Production => "production",
+            Self::Heroku => "heroku",
+        }
+    }
+
+    /// Production-like configurations refuse weak settings and never migrate on start.
+    pub fn is_production_like(self) -> bool {
+        matches!(self, Self::Production | Self::Heroku)
+    }
+}
+
+impl fmt::Display for ConfigName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A start-up refusal: one line naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configuration error: {}: {}",
+            self.variable, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn refuse(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+/// Minimum length of `SECRET_KEY` in production-like configurations.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+/// Default image host for avatars (SPEC §3).
+pub const DEFAULT_AVATAR_URL: &str = "https://unicornify.pictures/avatar/";
+
+#[derive(Clone)]
+pub struct MailConfig {
+    pub server: Option<String>,
+    pub port: u16,
+    pub use_tls: bool,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub sender: String,
+    pub subject_prefix: String,
+}
+
+impl fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("server", &self.server)
+            .field("port", &self.port)
+            .field("use_tls", &self.use_tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("sender", &self.sender)
+            .field("subject_prefix", &self.subject_prefix)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub name: ConfigName,
+    pub secret_key: SecretString,
+    /// True when no `SECRET_KEY` was given and a random one was generated (development only).
+    pub secret_key_generated: bool,
+    pub database_url: SecretString,
+    pub database_pool_size: u32,
+    /// Address to bind; `None` means "all interfaces" (`[::]` dual-stack, falling back to IPv4).
+    pub host: Option<std::net::IpAddr>,
+    pub port: u16,
+    /// How many reverse proxies in front of us append to `X-Forwarded-*` (1 on Heroku).
+    pub proxy_hops: usize,
+    pub https_redirect: bool,
+    pub content_security_policy: String,
+    pub avatar_base_url: String,
+    pub compositions_per_page: u64,
+    pub followers_per_page: u64,
+    pub comments_per_page: u64,
+    pub admin_email: Option<String>,
+    pub mail: MailConfig,
+    pub request_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Create and migrate the database on start (development and testing only).
+    pub auto_migrate: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("name", &self.name)
+            .field("secret_key", &"[redacted]")
+            .field("database_url", &"[redacted]")
+            .field("database_pool_size", &self.database_pool_size)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("proxy_hops", &self.proxy_hops)
+            .field("https_redirect", &self.https_redirect)
+            .field("mail", &self.mail)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where variables come from: the process environment in production, a map in tests.
+pub trait Source {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, key: &str) -> Option<String> {
+        self(key)
+    }
+}
+
+/// The process environment, after loading `.env` if there is one (like `heroku local`).
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+}
+
+impl Config {
+    /// Read the process environment (and `.env`, whose values never override real ones).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth a refusal.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(refuse(".env", format!("cannot be read: {e}"))),
+        }
+        Self::from_source(&Environment)
+    }
+
+    pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        let var = |key: &str| source.get(key).filter(|v| !v.trim().is_empty());
+
+        let name_raw = var("RAGTIME_CONFIG").unwrap_or_default();
+        let name = ConfigName::parse(&name_raw).ok_or_else(|| {
+            refuse(
+                "RAGTIME_CONFIG",
+                format!(
+                    "unknown configuration {name_raw:?}; use development, testing, production or heroku"
+                ),
+            )
+        })?;
+
+        let (secret_key, secret_key_generated) = match var("SECRET_KEY") {
+            Some(key) if name.is_production_like() && key.len() < MIN_SECRET_KEY_BYTES => {
+                return Err(refuse(
+                    "SECRET_KEY",
+                    format!(
+                        "must be at least {MIN_SECRET_KEY_BYTES} bytes in the {name} configuration \
+                         (generate one with `openssl rand -hex 32`)"
+                    ),
+                ));
+            }
+            Some(key) => (SecretString::from(key), false),
+            None if name.is_production_like() => {
+                return Err(refuse(
+                    "SECRET_KEY",
+                    format!(
+                        "is required in the {name} configuration (at least {MIN_SECRET_KEY_BYTES} bytes)"
+                    ),
+                ));
+            }
+            None => (SecretString::from(crate::crypto::random_token(32)), true),
+        };
+
+        let database_url = match var("DATABASE_URL") {
+            Some(url) => url,
+            None => match name {
+                ConfigName::Development => "sqlite://data-dev.sqlite?mode=rwc".to_owned(),
+                ConfigName::Testing => "sqlite::memory:".to_owned(),
+                _ => {
+                    return Err(refuse(
+                        "DATABASE_URL",
+                        format!("is required in the {name} configuration"),
+                    ));
+                }
+            },
+        };
+        let database_url = check_database_url(name, database_url)?;
+
+        let https_redirect = match var("HTTPS_REDIRECT") {
+            Some(v) => parse_bool("HTTPS_REDIRECT", &v)?,
+            // The lesson's rule: only on a real dyno, so `heroku local` stays on http.
+            None => name == ConfigName::Heroku && var("DYNO").is_some(),
+        };
+
+        let proxy_hops = match var("RAGTIME_PROXY_HOPS") {
+            Some(v) => parse_number("RAGTIME_PROXY_HOPS", &v, 0, 10)?,
+            None if name == ConfigName::Heroku => 1,
+            None => 0,
+        };
+
+        let host = match var("RAGTIME_HOST") {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| refuse("RAGTIME_HOST", format!("{v:?} is not an IP address")))?,
+            ),
+            None if name.is_production_like() => None,
+            None => Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        };
+
+        let avatar_base_url =
+            var("RAGTIME_AVATAR_URL").unwrap_or_else(|| DEFAULT_AVATAR_URL.into());
+        let avatar_origin = url::Url::parse(&avatar_base_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .map(|u| u.origin().ascii_serialization())
+            .ok_or_else(|| {
+                refuse(
+                    "RAGTIME_AVATAR_URL",
+                    format!("{avatar_base_url:?} is not an http(s) URL"),
+                )
+            })?;
+        let content_security_policy =
+            var("RAGTIME_CSP").unwrap_or_else(|| default_csp(&avatar_origin));
+
+        let mail = MailConfig {
+            server: var("MAIL_SERVER"),
+            port: match var("MAIL_PORT") {
+                Some(v) => parse_number("MAIL_PORT", &v, 1, 65535)? as u16,
+                None => 587,
+            },
+            use_tls: match var("MAIL_USE_TLS") {
+                Some(v) => parse_bool("MAIL_USE_TLS", &v)?,
+                None => true,
+            },
+            username: var("MAIL_USERNAME"),
+            password: var("MAIL_PASSWORD").map(SecretString::from),
+            sender: var("RAGTIME_MAIL_SENDER")
+                .unwrap_or_else(|| "Ragtime Admin <ragtime@example.com>".into()),
+            subject_prefix: var("RAGTIME_MAIL_SUBJECT_PREFIX")
+                .unwrap_or_else(|| "[Ragtime]".into()),
+        };
+
+        let admin_email = var("RAGTIME_ADMIN").map(|a| a.trim().to_lowercase());
+
+        let number = |key: &'static str, default: u64, min: u64, max: u64| match var(key) {
+            Some(v) => parse_number(key, &v, min, max),
+            None => Ok(default),
+        };
+
+        // SQLite in memory lives in one connection; a bigger pool would see empty databases.
+        let pool_default = if database_url.expose_secret().contains(":memory:") {
+            1
+        } else {
+            5
+        };
+
+        Ok(Config {
+            name,
+            secret_key,
+            secret_key_generated,
+            database_pool_size: number("DATABASE_POOL_SIZE", pool_default, 1, 1000)? as u32,
+            database_url,
+            host,
+            port: number("PORT", 5000, 0, 65535)? as u16,
+            proxy_hops: proxy_hops as usize,
+            https_redirect,
+            content_security_policy,
+            avatar_base_url,
+            compositions_per_page: number("RAGTIME_COMPOSITIONS_PER_PAGE", 20, 1, 1000)?,
+            followers_per_page: number("RAGTIME_FOLLOWERS_PER_PAGE", 50, 1, 1000)?,
+            comments_per_page: number("RAGTIME_COMMENTS_PER_PAGE", 30, 1, 1000)?,
+            admin_email,
+            mail,
+            request_timeout: Duration::from_secs(number("RAGTIME_REQUEST_TIMEOUT", 30, 1, 3600)?),
+            shutdown_timeout: Duration::from_secs(number("RAGTIME_SHUTDOWN_TIMEOUT", 25, 1, 3600)?),
+            max_body_bytes: number("RAGTIME_MAX_BODY_BYTES", 1024 * 1024, 1024, 1 << 30)? as usize,
+            auto_migrate: !name.is_production_like(),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        !self.database_url.expose_secret().starts_with("sqlite:")
+    }
+}
+
+/// Our pages use only our own scripts, styles and fonts; images may also come from the avatar
+/// host. Nothing inline is allowed, so an injected `<script>` cannot run.
+pub fn default_csp(avatar_origin: &str) -> String {
+    format!(
+        "default-src 'self'; img-src 'self' data: {avatar_origin}; script-src 'self'; \
+         style-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'self'"
+    )
+}
+
+/// Accepts `postgres://`, `postgresql://` and `sqlite:` URLs. Heroku's Postgres needs TLS but its
+/// URL does not say so, so the heroku configuration asks for it unless the URL decides.
+fn check_database_url(name: ConfigName, url: String) -> Result<SecretString, ConfigError> {
+    let parsed = url::Url::parse(&url).map_err(|e| {
+        refuse(
+            "DATABASE_URL",
+            format!("is not a valid URL ({e}); expected postgres://user:password@host:port/db"),
+        )
+    })?;
+    match parsed.scheme() {
+        "postgres" | "postgresql" => {
+            if name == ConfigName::Heroku && !parsed.query_pairs().any(|(k, _)| k == "sslmode") {
+                let mut with_tls = parsed;
+                with_tls.query_pairs_mut().append_pair("sslmode", "require");
+                return Ok(SecretString::from(with_tls.to_string()));
+            }
+            Ok(SecretString::from(url))
+        }
+        "sqlite" if name == ConfigName::Heroku => Err(refuse(
+            "DATABASE_URL",
+            "SQLite is refused in the heroku configuration: a dyno's disk is ephemeral and \
+             every restart would lose the data; attach Heroku Postgres",
+        )),
+        "sqlite" => Ok(SecretString::from(url)),
+        other => Err(refuse(
+            "DATABASE_URL",
+            format!("unsupported scheme {other:?}; use postgres://, postgresql:// or sqlite:"),
+        )),
+    }
+}
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(refuse(variable, format!("{value:?} is not true or false"))),
+    }
+}
+
+fn parse_number(
+    variable: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            refuse(
+                variable,
+                format!("{value:?} is not a whole number from {min} to {max}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_source(&move |k: &str| map.get(k).cloned())
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    const PG: &str = "postgres://u:p@db.example.com:5432/ragtime";
+
+    #[test]
+    fn development_is_the_default_and_needs_nothing() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.name, ConfigName::Development);
+        assert!(c.secret_key_generated);
+        assert_eq!(
+            c.database_url.expose_secret(),
+            "sqlite://data-dev.sqlite?mode=rwc"
+        );
+        assert_eq!(c.host, Some(std::net::Ipv4Addr::LOCALHOST.into()));
+        assert_eq!(c.port, 5000);
+        assert!(c.auto_migrate);
+        assert!(!c.https_redirect);
+    }
+
+    #[test]
+    fn production_without_secret_key_is_refused_naming_it() {
+        for name in ["production", "heroku"] {
+            let err = config(&[("RAGTIME_CONFIG", name), ("DATABASE_URL", PG)]).unwrap_err();
+            assert_eq!(err.variable, "SECRET_KEY");
+            assert!(err.to_string().contains("SECRET_KEY"));
+        }
+    }
+
+    #[test]
+    fn production_with_short_secret_key_is_refused() {
+        let err = config(&[
+            ("RAGTIME_CONFIG", "production"),
+            ("SECRET_KEY", "too-short"),
+            ("DATABASE_URL", PG),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "SECRET_KEY");
+    }
+
+    #[test]
+    fn production_without_database_url_is_refused_naming_it() {
+        let err = config(&[("RAGTIME_CONFIG", "production"), ("SECRET_KEY", KEY)]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn heroku_refuses_sqlite() {
+        let err = config(&[
+            ("RAGTIME_CONFIG", "heroku"),
+            ("SECRET_KEY", KEY),
+            ("DATABASE_URL", "sqlite://data.sqlite"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(err.message.contains("ephemeral"));
+    }
+
+    #[test]
+    fn unknown_config_name_and_bad_values_are_refused_naming_them() {
+        assert_eq!(
+            config(&[("RAGTIME_CONFIG", "staging")])
+                .unwrap_err()
+                .variable,
+            "RAGTIME_CONFIG"
+        );
+        assert_eq!(config(&[("PORT", "http")]).unwrap_err().variable, "PORT");
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x/y")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("DATABASE_URL", "not a url")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("HTTPS_REDIRECT", "maybe")]).unwrap_err().variable,
+            "HTTPS_REDIRECT"
+        );
+        assert_eq!(
+            config(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err().variable,
+            "DATABASE_POOL_SIZE"
+        );
+    }
+
+    #[test]
+    fn heroku_trusts_one_proxy_and_redirects_only_on_a_dyno() {
+        let base = [
+            ("RAGTIME_CONFIG", "heroku"),
+            ("SECRET_KEY", KEY),
+            ("DATABASE_URL", PG),
+        ];
+        let local = config(&base).unwrap();
+        assert_eq!(local.proxy_hops, 1);
+        assert!(!local.https_redirect, "heroku local must not redirect");
+        assert_eq!(local.host, None, "heroku listens on all interfaces");
+
+        let mut on_dyno = base.to_vec();
+        on_dyno.push(("DYNO", "web.1"));
+        assert!(config(&on_dyno).unwrap().https_redirect);
+
+        let mut forced = base.to_vec();
+        forced.push(("DYNO", "web.1"));
+        forced.push(("HTTPS_REDIRECT", "false"));
+        assert!(!config(&forced).unwrap().https_redirect);
+    }
+
+    #[test]
+    fn heroku_asks_postgres_for_tls_unless_the_url_decides() {
+        let c = config(&[
+            ("RAGTIME_CONFIG", "heroku"),
+            ("SECRET_KEY", KEY),
+            ("DATABASE_URL", PG),
+        ])
+        .unwrap();
+        assert!(c.database_url.expose_secret().ends_with("?sslmode=require"));
+        let c = config(&[
+            ("RAGTIME_CONFIG", "heroku"),
+            ("SECRET_KEY", KEY),
+            ("DATABASE_URL", "postgresql://u:p@h/db?sslmode=disable"),
+        ])
+        .unwrap();
+        assert!(c.database_url.expose_secret().ends_with("?sslmode=disable"));
+    }
+
+    #[test]
+    fn default_csp_allows_our_origin_and_the_avatar_host_only() {
+        let c = config(&[]).unwrap();
+        assert!(c.content_security_policy.contains("default-src 'self'"));
+        assert!(
+            c.content_security_policy
+                .contains("img-src 'self' data: https://unicornify.pictures")
+        );
+        assert!(!c.content_security_policy.contains("unsafe-inline"));
+        let c = config(&[("RAGTIME_AVATAR_URL", "https://img.example.org/a/")]).unwrap();
+        assert!(
+            c.content_security_policy
+                .contains("https://img.example.org")
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let c = config(&[
+            ("RAGTIME_CONFIG", "production"),
+            ("SECRET_KEY", KEY),
+            ("DATABASE_URL", PG),
+            ("MAIL_PASSWORD", "hunter2-mail"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(KEY));
+        assert!(!shown.contains("u:p@"));
+        assert!(!shown.contains("hunter2-mail"));
+    }
+}

@@ -1,0 +1,15 @@
+//! Ragtime: a music-sharing social network, the Rust successor of a Flask course project,
+//! deployable to Heroku or any Procfile platform.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod deploy;
+pub mod migration;
+pub mod models;
+pub mod server;
+pub mod templates;
+pub mod views;
+pub mod web;

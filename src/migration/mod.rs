@@ -1,0 +1,18 @@
+//! Schema migrations, compiled into the binary (the buildpack keeps nothing but the executable)
+//! and applied by `ragtime deploy` in the release phase, or on start in development.
+//!
+//! Every migration must be safe while the previous release still serves traffic: add tables,
+//! columns and indexes first; remove only in a later release.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}

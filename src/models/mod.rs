@@ -1,0 +1,11 @@
+//! The data layer: SeaORM entities and every query the application runs. Handlers call the
+//! functions here; nothing outside this module builds a query.
+
+pub mod comment;
+pub mod composition;
+pub mod follow;
+pub mod role;
+pub mod session;
+pub mod user;
+
+pub use role::Permission;

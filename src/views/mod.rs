@@ -1,0 +1,3 @@
+//! The site's views, one module per area as in the Flask original's blueprints.
+
+pub mod main;

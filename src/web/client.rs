@@ -1,0 +1,232 @@
+//! Who is asking, and how: the client address, scheme and host, resolved from the connection
+//! and from `X-Forwarded-*` headers added by exactly the configured number of trusted proxies
+//! (Werkzeug's `ProxyFix`). Values a client wrote before those hops are ignored.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::AppState;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: IpAddr,
+    /// "http" or "https".
+    pub scheme: &'static str,
+    /// Host, with a port only when it is not the scheme's default.
+    pub host: String,
+}
+
+impl ClientInfo {
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
+    /// `https://host` — the origin browsers send in `Origin`, and the base of absolute URLs.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+}
+
+/// All comma-separated values of a header, across repeated header lines, in order.
+fn values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_owned())
+        .collect()
+}
+
+/// The value added by the outermost trusted proxy: with `hops` proxies each appending one
+/// value, that is the `hops`-th from the end. Too few values means the request did not come
+/// through our proxies, and the header is ignored.
+fn trusted(headers: &HeaderMap, name: &str, hops: usize) -> Option<String> {
+    if hops == 0 {
+        return None;
+    }
+    let all = values(headers, name);
+    all.len()
+        .checked_sub(hops)
+        .map(|i| all[i].clone())
+        .filter(|v| !v.is_empty())
+}
+
+/// A host as it may appear in a URL: name or address, optional port, nothing else. Anything
+/// else (spaces, slashes, '@') could bend the absolute URLs we mail out.
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+}
+
+pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, hops: usize) -> ClientInfo {
+    let peer_ip = peer.map(|p| p.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = trusted(headers, "x-forwarded-for", hops)
+        .and_then(|v| v.parse::<IpAddr>().ok())
+        .unwrap_or(peer_ip);
+    let scheme = match trusted(headers, "x-forwarded-proto", hops) {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let raw_host = trusted(headers, "x-forwarded-host", hops).or_else(|| {
+        headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    });
+    let mut host = raw_host
+        .filter(|h| valid_host(h))
+        .unwrap_or_else(|| "localhost".to_owned());
+    if let Some(port) =
+        trusted(headers, "x-forwarded-port", hops).and_then(|p| p.parse::<u16>().ok())
+    {
+        let name = strip_port(&host).to_owned();
+        let default = if scheme == "https" { 443 } else { 80 };
+        host = if port == default {
+            name
+        } else {
+            format!("{name}:{port}")
+        };
+    }
+    ClientInfo { ip, scheme, host }
+}
+
+/// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.
+pub fn strip_port(host: &str) -> &str {
+    match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    }
+}
+
+/// Middleware: resolve the client once per request and keep it in the request extensions.
+pub async fn resolve_client(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0);
+    let info = resolve(req.headers(), peer, state.config.proxy_hops);
+    req.extensions_mut().insert(info);
+    next.run(req).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_else(|| resolve(&parts.headers, None, 0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    const PEER: &str = "10.1.2.3:55555";
+
+    fn peer() -> Option<SocketAddr> {
+        Some(PEER.parse().unwrap())
+    }
+
+    #[test]
+    fn with_no_trusted_hop_forwarded_headers_are_ignored() {
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+            ("host", "ragtime.example"),
+        ]);
+        let c = resolve(&h, peer(), 0);
+        assert_eq!(c.ip.to_string(), "10.1.2.3");
+        assert_eq!(c.scheme, "http");
+        assert_eq!(c.host, "ragtime.example");
+    }
+
+    #[test]
+    fn with_one_hop_the_last_value_is_believed_and_earlier_ones_are_not() {
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6, 203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+            ("host", "ragtime.herokuapp.com"),
+        ]);
+        let c = resolve(&h, peer(), 1);
+        assert_eq!(c.ip.to_string(), "203.0.113.7");
+        assert_eq!(c.scheme, "https");
+        assert_eq!(c.origin(), "https://ragtime.herokuapp.com");
+    }
+
+    #[test]
+    fn with_two_hops_the_second_to_last_value_is_the_client() {
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.9, 10.0.0.2"),
+            ("x-forwarded-proto", "http, https"),
+        ]);
+        let c = resolve(&h, peer(), 2);
+        assert_eq!(c.ip.to_string(), "198.51.100.9");
+        assert_eq!(c.scheme, "http");
+    }
+
+    #[test]
+    fn fewer_values_than_hops_means_the_header_is_ignored() {
+        let h = headers(&[
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let c = resolve(&h, peer(), 2);
+        assert_eq!(c.ip.to_string(), "10.1.2.3");
+        assert_eq!(c.scheme, "http");
+    }
+
+    #[test]
+    fn forwarded_port_and_host_shape_the_origin() {
+        let h = headers(&[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "ragtime.example"),
+            ("x-forwarded-port", "443"),
+        ]);
+        assert_eq!(resolve(&h, peer(), 1).origin(), "https://ragtime.example");
+        let h = headers(&[
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-host", "ragtime.example:80"),
+            ("x-forwarded-port", "8080"),
+        ]);
+        assert_eq!(
+            resolve(&h, peer(), 1).origin(),
+            "http://ragtime.example:8080"
+        );
+    }
+
+    #[test]
+    fn a_hostile_host_falls_back_to_localhost() {
+        let h = headers(&[("host", "evil.example/path@x")]);
+        assert_eq!(resolve(&h, peer(), 0).host, "localhost");
+        let h = headers(&[("x-forwarded-for", "not-an-ip")]);
+        assert_eq!(resolve(&h, peer(), 1).ip.to_string(), "10.1.2.3");
+    }
+}

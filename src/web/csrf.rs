@@ -1,0 +1,139 @@
+//! CSRF protection for the whole site (Flask-WTF's `CSRFProtect`), as a layer so no handler can
+//! forget it. Every POST, PUT, PATCH and DELETE outside `/api/` needs a token bound to the
+//! browser's session cookie, sent as the form field `csrf_token` or the `X-CSRFToken` header;
+//! a cross-origin `Origin` is refused outright. The token-authenticated API uses no cookies and
+//! is exempt.
+//!
+//! A token is `mask || (mask XOR hmac(session token))`: a fresh mask per page keeps the secret
+//! from being recovered through compressed responses (BREACH), and the HMAC binds it to one
+//! session, so a token from another session, or from before login, is refused.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+
+use crate::web::client::ClientInfo;
+use crate::web::errors::{AppError, body_error};
+use crate::web::session::Session;
+
+pub const FIELD: &str = "csrf_token";
+pub const HEADER: &str = "x-csrftoken";
+const PURPOSE: &str = "csrf";
+const LEN: usize = 32;
+
+impl Session {
+    /// A token for a form on the page being rendered.
+    pub fn csrf_token(&self) -> String {
+        let token = self.token_for_page();
+        let secret = self.signer().sign(PURPOSE, token.as_bytes());
+        let secret = URL_SAFE_NO_PAD.decode(secret).unwrap_or_default();
+        let mut mask = [0u8; LEN];
+        rand::rng().fill_bytes(&mut mask);
+        let mut out = Vec::with_capacity(2 * LEN);
+        out.extend_from_slice(&mask);
+        out.extend(mask.iter().zip(secret.iter()).map(|(m, s)| m ^ s));
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// Whether `presented` was made by [`Session::csrf_token`] for this session.
+    pub fn verify_csrf(&self, presented: &str) -> bool {
+        let Some(token) = self.token() else {
+            return false;
+        };
+        let Ok(raw) = URL_SAFE_NO_PAD.decode(presented.trim()) else {
+            return false;
+        };
+        if raw.len() != 2 * LEN {
+            return false;
+        }
+        let (mask, masked) = raw.split_at(LEN);
+        let secret: Vec<u8> = mask.iter().zip(masked).map(|(m, s)| m ^ s).collect();
+        self.signer()
+            .verify(PURPOSE, token.as_bytes(), &URL_SAFE_NO_PAD.encode(secret))
+    }
+}
+
+fn is_exempt(req: &Request) -> bool {
+    matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || req.uri().path() == "/api"
+        || req.uri().path().starts_with("/api/")
+}
+
+fn refuse(message: &str) -> Response {
+    AppError::bad_request(message).into_response()
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+}
+
+/// Middleware: refuse state-changing browser requests without a valid token. Runs inside the
+/// body-size limit, so buffering a form to read its token is bounded.
+pub async fn csrf_protect(req: Request, next: Next) -> Response {
+    if is_exempt(&req) {
+        return next.run(req).await;
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let ours = req
+            .extensions()
+            .get::<ClientInfo>()
+            .map(ClientInfo::origin)
+            .unwrap_or_default();
+        if origin.to_str().ok() != Some(ours.as_str()) {
+            return refuse("Cross-origin request refused: this form must be sent from this site.");
+        }
+    }
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        return refuse("The CSRF session token is missing.");
+    };
+    if session.token().is_none() {
+        return refuse(
+            "The CSRF session token is missing. Please enable cookies for this site and reload the form.",
+        );
+    }
+
+    if let Some(token) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
+        return if session.verify_csrf(token) {
+            next.run(req).await
+        } else {
+            refuse("The CSRF token is invalid. Please reload the page and try again.")
+        };
+    }
+    if !is_form(req.headers()) {
+        return refuse("The CSRF token is missing.");
+    }
+
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return body_error(&e).into_response(),
+    };
+    let token = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == FIELD)
+        .map(|(_, v)| v.into_owned());
+    match token {
+        None => refuse("The CSRF token is missing."),
+        Some(t) if !session.verify_csrf(&t) => {
+            refuse("The CSRF token is invalid. Please reload the page and try again.")
+        }
+        Some(_) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    }
+}

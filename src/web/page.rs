@@ -1,0 +1,71 @@
+//! What every page of the layout needs: who is logged in, the flash messages, a CSRF token for
+//! its forms and the asset URLs. Handlers take a `Page` as an extractor and hand it to their
+//! template.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::models::user;
+use crate::web::assets;
+use crate::web::errors::AppError;
+use crate::web::session::{Flash, Session};
+
+pub struct Page {
+    pub user: Option<user::Model>,
+    session: Option<Session>,
+}
+
+impl Page {
+    pub async fn for_session(session: Session) -> Page {
+        // A failing database must not stop an error page from rendering.
+        let user = session.user().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot load the current user for a page");
+            None
+        });
+        Page {
+            user,
+            session: Some(session),
+        }
+    }
+
+    /// For the rare page rendered outside the session middleware.
+    pub fn anonymous() -> Page {
+        Page {
+            user: None,
+            session: None,
+        }
+    }
+
+    /// A CSRF token for a form on this page.
+    pub fn csrf_token(&self) -> String {
+        self.session
+            .as_ref()
+            .map(Session::csrf_token)
+            .unwrap_or_default()
+    }
+
+    /// One-time messages, shown once and then gone.
+    pub fn flashes(&self) -> Vec<Flash> {
+        self.session
+            .as_ref()
+            .map(Session::take_flashes)
+            .unwrap_or_default()
+    }
+
+    pub fn asset(&self, name: &str) -> &'static str {
+        assets::url(name)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state).await?;
+        let user = session.user().await?;
+        Ok(Page {
+            user,
+            session: Some(session),
+        })
+    }
+}
