@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     Router::new()
         .merge(views::main::router())
+        .merge(views::auth::router())
         .merge(assets::router())
         .route_layer(from_fn(request_log::record_route))
         .fallback(not_found)

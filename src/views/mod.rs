@@ -1,3 +1,4 @@
 //! The site's views, one module per area as in the Flask original's blueprints.
 
+pub mod auth;
 pub mod main;

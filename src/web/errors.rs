@@ -161,9 +161,12 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
     }
     let message = match parts.extensions.remove::<ErrorMessage>() {
         Some(ErrorMessage(m)) => m,
-        None => plain_text_message(&parts.headers, body)
-            .await
-            .unwrap_or_else(|| default_message(status).to_owned()),
+        None if matches!(status.as_u16(), 400 | 415 | 422) => {
+            plain_text_message(&parts.headers, body)
+                .await
+                .unwrap_or_else(|| default_message(status).to_owned())
+        }
+        None => default_message(status).to_owned(),
     };
     let (content_type, body) = if json {
         let body = serde_json::json!({ "error": short_name(status), "message": message });

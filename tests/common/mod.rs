@@ -1,0 +1,266 @@
+//! Test support: an isolated database per test (a SQLite file by default, a fresh PostgreSQL
+//! database when `TEST_DATABASE_URL` is set), the app built exactly as production builds it,
+//! and a small browser-like client that keeps cookies and reads CSRF tokens out of pages.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use chrono::Utc;
+use ragtime::app::{self, AppState};
+use ragtime::config::Config;
+use ragtime::models::{role, session, user};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+use tower::ServiceExt;
+
+pub const SECRET_KEY: &str = "test-secret-key-that-is-long-enough-0123456789";
+
+/// One database that belongs to one test, removed when the test ends.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin_url: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                let name = format!(
+                    "ragtime_test_{}",
+                    ragtime::crypto::random_token(9)
+                        .to_lowercase()
+                        .replace(['-', '_'], "x")
+                );
+                run_admin_sql(&admin, &format!("CREATE DATABASE {name}"));
+                let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDb {
+                    url: url.to_string(),
+                    _dir: None,
+                    pg_admin_url: Some((admin, name)),
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("test.sqlite").display()
+                );
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_admin_url: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg_admin_url.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg_admin_url.take() {
+            run_admin_sql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+/// Run one statement on the admin database, from a thread of its own so it works inside and
+/// outside an async runtime (and from `Drop`).
+fn run_admin_sql(admin_url: &str, sql: &str) {
+    let (admin_url, sql) = (admin_url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sea_orm::ConnectionTrait;
+            let db = ragtime::db::connect_url(&admin_url, 1)
+                .await
+                .expect("admin connection");
+            db.execute_unprepared(&sql).await.expect(&sql);
+            db.close().await.ok();
+        })
+    })
+    .join()
+    .expect("admin statement");
+}
+
+pub struct TestApp {
+    pub db: DatabaseConnection,
+    pub router: Router,
+    pub state: AppState,
+    pub test_db: TestDb,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_env(&[]).await
+    }
+
+    /// The app in the testing configuration plus `vars`, on a freshly deployed database.
+    pub async fn with_env(vars: &[(&str, &str)]) -> TestApp {
+        let test_db = TestDb::new();
+        let mut map: HashMap<String, String> = HashMap::from([
+            ("RAGTIME_CONFIG".into(), "testing".into()),
+            ("SECRET_KEY".into(), SECRET_KEY.into()),
+            ("DATABASE_URL".into(), test_db.url.clone()),
+        ]);
+        for (k, v) in vars {
+            map.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_source(&move |k: &str| map.get(k).cloned()).expect("config");
+        ragtime::deploy::deploy_url(&test_db.url)
+            .await
+            .expect("deploy");
+        let db = ragtime::db::connect(&config).await.expect("connect");
+        let state = AppState::new(config, db.clone()).expect("state");
+        TestApp {
+            router: app::router(state.clone()),
+            db,
+            state,
+            test_db,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            router: self.router.clone(),
+            cookies: HashMap::new(),
+            peer: "127.0.0.1:40000".parse().unwrap(),
+        }
+    }
+
+    /// A confirmed user with the default role.
+    pub async fn create_user(&self, username: &str) -> user::Model {
+        let role = role::default_role(&self.db).await.unwrap().expect("roles");
+        let now = Utc::now();
+        user::ActiveModel {
+            email: Set(format!("{}@example.com", username.to_lowercase())),
+            username: Set(username.to_owned()),
+            role_id: Set(role.id),
+            password_hash: Set("not-a-real-hash".into()),
+            confirmed: Set(true),
+            member_since: Set(now),
+            last_seen: Set(now),
+            avatar_hash: Set("0".repeat(32)),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert user")
+    }
+
+    /// A client already logged in as `user` (a session row and its cookie).
+    pub async fn logged_in_client(&self, user: &user::Model) -> Client {
+        let token = ragtime::crypto::random_token(32);
+        session::create(&self.db, &token, user.id, false)
+            .await
+            .unwrap();
+        let mut client = self.client();
+        client
+            .cookies
+            .insert(ragtime::web::session::SESSION_COOKIE.into(), token);
+        client
+    }
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The value of the first `csrf_token` hidden field in the page.
+    pub fn csrf_token(&self) -> String {
+        let marker = r#"name="csrf_token" value=""#;
+        let start = self.body.find(marker).expect("a CSRF field in the page") + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_owned()
+    }
+}
+
+/// A browser stand-in: keeps cookies between requests.
+pub struct Client {
+    pub router: Router,
+    pub cookies: HashMap<String, String>,
+    pub peer: SocketAddr,
+}
+
+impl Client {
+    pub fn request(&self, method: Method, path: &str) -> axum::http::request::Builder {
+        let mut builder = Request::builder().method(method).uri(path);
+        if !self.cookies.is_empty() {
+            let cookie = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            builder = builder.header(header::COOKIE, cookie);
+        }
+        builder
+    }
+
+    pub async fn send(&mut self, req: Request<Body>) -> TestResponse {
+        let mut req = req;
+        req.extensions_mut().insert(ConnectInfo(self.peer));
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        for value in parts.headers.get_all(header::SET_COOKIE) {
+            let c = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
+            let expired = c.max_age().is_some_and(|m| m.is_zero() || m.is_negative());
+            if expired {
+                self.cookies.remove(c.name());
+            } else {
+                self.cookies
+                    .insert(c.name().to_owned(), c.value().to_owned());
+            }
+        }
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        let req = self.request(Method::GET, path).body(Body::empty()).unwrap();
+        self.send(req).await
+    }
+
+    /// POST a urlencoded form, as a browser would from a page of this site.
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let req = self
+            .request(Method::POST, path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+}
