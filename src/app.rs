@@ -60,7 +60,6 @@ pub fn router(state: AppState) -> Router {
         .merge(views::main::router())
         .merge(views::auth::router())
         .merge(assets::router())
-        .route_layer(from_fn(request_log::record_route))
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn(csrf::csrf_protect))

@@ -10,7 +10,7 @@ use crate::db;
 use crate::models::{role, user};
 
 /// An arbitrary, fixed key for `pg_advisory_lock`, shared by every `ragtime deploy`.
-const DEPLOY_LOCK_KEY: i64 = 0x5241_4754_494d_45; // "RAGTIME"
+const DEPLOY_LOCK_KEY: i64 = 0x0052_4147_5449_4d45; // "RAGTIME" in ASCII
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct DeployReport {

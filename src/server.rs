@@ -73,7 +73,6 @@ async fn shutdown_signal() {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = bind(&config)?;
     let addr = listener.local_addr()?;
-    tracing::info!(config = %config.name, "listening on {addr}");
     if config.secret_key_generated {
         tracing::warn!(
             "SECRET_KEY is not set: using a random key, so sessions end when the server restarts"
@@ -94,6 +93,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     tokio::spawn(purge_sessions(db.clone()));
+    // Bound before the slow start-up work; announced once requests can be served.
+    tracing::info!(config = %config.name, "listening on {addr}");
     let grace = config.shutdown_timeout;
     let state = AppState::new(config, db)?;
     let app = app::router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -198,6 +198,10 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
     parts
         .headers
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The body depends on Accept; shared caches must keep the variants apart.
+    parts
+        .headers
+        .append(header::VARY, HeaderValue::from_static("accept"));
     parts.extensions.insert(Rendered);
     Response::from_parts(parts, Body::from(body))
 }

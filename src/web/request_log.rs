@@ -80,17 +80,6 @@ pub async fn log_requests(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// Route middleware: the matched route is known only inside the router, so carry it out on
-/// the response for the log line.
-pub async fn record_route(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let mut res = next.run(req).await;
-    if let Some(route) = route {
-        res.extensions_mut().insert(route);
-    }
-    res
-}
-
 #[cfg(test)]
 mod tests {
     use super::acceptable;
