@@ -2,7 +2,6 @@
 
 mod common;
 
-use chrono::Utc;
 use common::TestDb;
 use ragtime::deploy::{deploy, deploy_url};
 use ragtime::models::{Permission, follow, role, user};
@@ -80,20 +79,10 @@ async fn deploy_repairs_tampered_roles_and_missing_self_follows() {
     .unwrap();
     let role_id = role::default_role(&db).await.unwrap().unwrap().id;
     for name in ["ann", "bob"] {
-        user::ActiveModel {
-            email: Set(format!("{name}@example.com")),
-            username: Set(name.into()),
-            role_id: Set(role_id),
-            password_hash: Set("x".into()),
-            confirmed: Set(true),
-            member_since: Set(Utc::now()),
-            last_seen: Set(Utc::now()),
-            avatar_hash: Set("0".repeat(32)),
-            ..Default::default()
-        }
-        .insert(&db)
-        .await
-        .unwrap();
+        user::new_account(&format!("{name}@example.com"), name, role_id, "x")
+            .insert(&db)
+            .await
+            .unwrap();
     }
 
     let report = deploy(&db).await.unwrap();
@@ -135,16 +124,11 @@ async fn email_and_username_are_unique_whatever_their_case() {
     deploy_url(&test_db.url).await.unwrap();
     let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
     let role_id = role::default_role(&db).await.unwrap().unwrap().id;
-    let insert = |email: &str, username: &str| user::ActiveModel {
-        email: Set(email.into()),
-        username: Set(username.into()),
-        role_id: Set(role_id),
-        password_hash: Set("x".into()),
-        confirmed: Set(false),
-        member_since: Set(Utc::now()),
-        last_seen: Set(Utc::now()),
-        avatar_hash: Set("0".repeat(32)),
-        ..Default::default()
+    // Stored exactly as given, to prove the schema itself refuses case variants.
+    let insert = |email: &str, username: &str| {
+        let mut account = user::new_account(email, username, role_id, "x");
+        account.email = Set(email.to_owned());
+        account
     };
     insert("ann@example.com", "Ann").insert(&db).await.unwrap();
     assert!(

@@ -1,7 +1,7 @@
 //! Users (artists). Accounts and profiles build on this entity.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, Statement};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -39,6 +39,28 @@ impl Related<super::role::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// A new account, not yet saved: member since now, avatar hash from the email.
+pub fn new_account(email: &str, username: &str, role_id: i32, password_hash: &str) -> ActiveModel {
+    let now = chrono::Utc::now();
+    let email = email.trim().to_lowercase();
+    ActiveModel {
+        avatar_hash: Set(avatar_hash(&email)),
+        email: Set(email),
+        username: Set(username.to_owned()),
+        role_id: Set(role_id),
+        password_hash: Set(password_hash.to_owned()),
+        confirmed: Set(false),
+        member_since: Set(now),
+        last_seen: Set(now),
+        ..Default::default()
+    }
+}
+
+/// The avatar service's key: hex MD5 of the lower-cased email (SPEC §3).
+pub fn avatar_hash(email: &str) -> String {
+    format!("{:x}", md5::compute(email.trim().to_lowercase().as_bytes()))
+}
+
 /// Every user follows themself, so the followed feed includes their own work. Adds the
 /// missing ones in one statement (`User.add_self_follows()` of the original); returns how many.
 pub async fn add_self_follows<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
@@ -55,4 +77,16 @@ pub async fn add_self_follows<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> 
 
 pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_avatar_hash_is_the_md5_of_the_lower_cased_email() {
+        // md5("john@example.com"), as the avatar services document it.
+        assert_eq!(
+            super::avatar_hash(" John@Example.com "),
+            "d4c74594d841139328695756648b6bd6"
+        );
+    }
 }

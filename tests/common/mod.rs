@@ -10,7 +10,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use chrono::Utc;
 use ragtime::app::{self, AppState};
 use ragtime::config::Config;
 use ragtime::models::{role, session, user};
@@ -146,21 +145,14 @@ impl TestApp {
     /// A confirmed user with the default role.
     pub async fn create_user(&self, username: &str) -> user::Model {
         let role = role::default_role(&self.db).await.unwrap().expect("roles");
-        let now = Utc::now();
-        user::ActiveModel {
-            email: Set(format!("{}@example.com", username.to_lowercase())),
-            username: Set(username.to_owned()),
-            role_id: Set(role.id),
-            password_hash: Set("not-a-real-hash".into()),
-            confirmed: Set(true),
-            member_since: Set(now),
-            last_seen: Set(now),
-            avatar_hash: Set("0".repeat(32)),
-            ..Default::default()
-        }
-        .insert(&self.db)
-        .await
-        .expect("insert user")
+        let mut account = user::new_account(
+            &format!("{}@example.com", username.to_lowercase()),
+            username,
+            role.id,
+            "not-a-real-hash",
+        );
+        account.confirmed = Set(true);
+        account.insert(&self.db).await.expect("insert user")
     }
 
     /// A client already logged in as `user` (a session row and its cookie).
