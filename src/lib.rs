@@ -2,6 +2,7 @@
 //! deployable to Heroku or any Procfile platform.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;

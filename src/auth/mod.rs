@@ -1,0 +1,4 @@
+//! Authentication: password hashing, signed single-purpose tokens, and the extractors that
+//! say who is asking and what they may do.
+
+pub mod password;
