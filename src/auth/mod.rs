@@ -1,4 +1,8 @@
 //! Authentication: password hashing, signed single-purpose tokens, and the extractors that
 //! say who is asking and what they may do.
 
+pub mod extractors;
 pub mod password;
+pub mod tokens;
+
+pub use extractors::{Can, CurrentUser};

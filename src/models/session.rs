@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, QuerySelect};
+use sea_orm::{ActiveValue::Set, JoinType, QuerySelect};
 
 use crate::crypto::sha256_hex;
 
@@ -72,18 +72,21 @@ pub async fn create<C: ConnectionTrait>(
     Ok(session)
 }
 
-/// The live session and its user for a cookie value, in one query.
-pub async fn find_with_user<C: ConnectionTrait>(
+/// The account (user and role) of a live session, in one query.
+pub async fn find_account<C: ConnectionTrait>(
     db: &C,
     token: &str,
-) -> Result<Option<(Model, super::user::Model)>, DbErr> {
-    let found = Entity::find_by_id(sha256_hex(token))
+) -> Result<Option<super::user::Account>, DbErr> {
+    use super::{role, user};
+    let found = user::Entity::find()
+        .find_also_related(role::Entity)
+        .join(JoinType::InnerJoin, user::Relation::Sessions.def())
+        .filter(Column::Id.eq(sha256_hex(token)))
         .filter(Column::ExpiresAt.gt(Utc::now()))
-        .find_also_related(super::user::Entity)
         .limit(1)
         .one(db)
         .await?;
-    Ok(found.and_then(|(s, u)| u.map(|u| (s, u))))
+    Ok(found.and_then(|(user, role)| role.map(|role| user::Account { user, role })))
 }
 
 /// End one session (logout).

@@ -29,6 +29,40 @@ pub enum Relation {
         to = "super::role::Column::Id"
     )]
     Role,
+    #[sea_orm(has_many = "super::session::Entity")]
+    Sessions,
+}
+
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Sessions.def()
+    }
+}
+
+/// A user with their role: everything needed to answer "may this user do X".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub user: Model,
+    pub role: super::role::Model,
+}
+
+impl Account {
+    /// The one place that answers "may this user do X" (SPEC §1).
+    pub fn can(&self, permission: super::Permission) -> bool {
+        self.role.has_permission(permission)
+    }
+
+    pub fn is_administrator(&self) -> bool {
+        self.can(super::Permission::ADMIN)
+    }
+}
+
+/// Templates read `account.username` straight through to the user.
+impl std::ops::Deref for Account {
+    type Target = Model;
+    fn deref(&self) -> &Model {
+        &self.user
+    }
 }
 
 impl Related<super::role::Entity> for Entity {

@@ -11,14 +11,14 @@ use crate::web::errors::AppError;
 use crate::web::session::{Flash, Session};
 
 pub struct Page {
-    pub user: Option<user::Model>,
+    pub user: Option<user::Account>,
     session: Option<Session>,
 }
 
 impl Page {
     pub async fn for_session(session: Session) -> Page {
         // A failing database must not stop an error page from rendering.
-        let user = session.user().await.unwrap_or_else(|e| {
+        let user = session.account().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot load the current user for a page");
             None
         });
@@ -62,7 +62,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state).await?;
-        let user = session.user().await?;
+        let user = session.account().await?;
         Ok(Page {
             user,
             session: Some(session),

@@ -61,7 +61,7 @@ struct Inner {
     db: DatabaseConnection,
     signer: Signer,
     state: Mutex<SessionState>,
-    user: OnceCell<Option<user::Model>>,
+    account: OnceCell<Option<user::Account>>,
 }
 
 /// The per-request handle on the browser session.
@@ -90,7 +90,7 @@ impl Session {
             db,
             signer,
             state: Mutex::new(state),
-            user: OnceCell::new(),
+            account: OnceCell::new(),
         }))
     }
 
@@ -120,16 +120,14 @@ impl Session {
         self.state().token.clone()
     }
 
-    /// The logged-in user, loaded at most once per request.
-    pub async fn user(&self) -> Result<Option<user::Model>, DbErr> {
+    /// The logged-in account, loaded at most once per request.
+    pub async fn account(&self) -> Result<Option<user::Account>, DbErr> {
         let token = self.token();
         self.0
-            .user
+            .account
             .get_or_try_init(|| async {
                 match token {
-                    Some(t) => Ok(session::find_with_user(&self.0.db, &t)
-                        .await?
-                        .map(|(_, u)| u)),
+                    Some(t) => session::find_account(&self.0.db, &t).await,
                     None => Ok(None),
                 }
             })
@@ -269,7 +267,7 @@ pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Nex
             res.headers_mut().append(header::SET_COOKIE, v);
         }
     }
-    if let Some(Some(user)) = session.0.user.get() {
+    if let Some(Some(user)) = session.0.account.get() {
         res.extensions_mut().insert(LoggedUser(user.id));
         // Pages that depend on who is logged in must not be shared by caches.
         res.headers_mut()
