@@ -19,9 +19,9 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::Signer;
-use crate::views;
 use crate::web::errors::AppError;
 use crate::web::{assets, client, csrf, errors, headers, request_log, session};
+use crate::{mail, views};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,10 +29,15 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub signer: Signer,
     pub csp: HeaderValue,
+    pub mail: mail::Transport,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: DatabaseConnection) -> Result<Self, ConfigError> {
+    pub fn new(
+        config: Config,
+        db: DatabaseConnection,
+        mail: mail::Transport,
+    ) -> Result<Self, ConfigError> {
         let csp =
             HeaderValue::from_str(&config.content_security_policy).map_err(|_| ConfigError {
                 variable: "RAGTIME_CSP",
@@ -43,6 +48,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             csp,
+            mail,
         })
     }
 }
@@ -62,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
+        .layer(from_fn(views::auth::gate))
         .layer(from_fn(csrf::csrf_protect))
         .layer(MapRequestBodyLayer::new(Body::new))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))

@@ -8,6 +8,8 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod deploy;
+pub mod forms;
+pub mod mail;
 pub mod migration;
 pub mod models;
 pub mod server;

@@ -96,7 +96,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Bound before the slow start-up work; announced once requests can be served.
     tracing::info!(config = %config.name, "listening on {addr}");
     let grace = config.shutdown_timeout;
-    let state = AppState::new(config, db)?;
+    // SMTP delivery is not built yet: until it is, mail goes to the log in every configuration.
+    let transport = crate::mail::Transport::Log;
+    tokio::spawn(crate::mail::run_delivery(
+        db.clone(),
+        config.mail.clone(),
+        transport.clone(),
+    ));
+    let state = AppState::new(config, db, transport)?;
     let app = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

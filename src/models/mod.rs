@@ -4,6 +4,7 @@
 pub mod comment;
 pub mod composition;
 pub mod follow;
+pub mod mail_queue;
 pub mod role;
 pub mod session;
 pub mod user;

@@ -1,6 +1,7 @@
 //! Users (artists). Accounts and profiles build on this entity.
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{ExprTrait, Func};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, Statement};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -107,6 +108,112 @@ pub async fn add_self_follows<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> 
         .execute_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?;
     Ok(result.rows_affected())
+}
+
+/// Why a registration (or an email or username change) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("Email already registered.")]
+    EmailTaken,
+    #[error("Username already in use.")]
+    UsernameTaken,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Map a unique-index violation to the field it concerns. The schema is the judge, so two
+/// racing registrations cannot both win.
+fn account_error(err: DbErr) -> AccountError {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(msg)) => {
+            if msg.contains("username") {
+                AccountError::UsernameTaken
+            } else {
+                AccountError::EmailTaken
+            }
+        }
+        _ => AccountError::Db(err),
+    }
+}
+
+/// Create an account and its self-follow (in the caller's transaction). The address named
+/// by `RAGTIME_ADMIN` becomes Administrator; everyone else gets the default role.
+pub async fn register<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+    username: &str,
+    password_hash: &str,
+    admin_email: Option<&str>,
+) -> Result<Model, AccountError> {
+    use super::role;
+    let email = email.trim().to_lowercase();
+    let role = if admin_email.is_some_and(|a| a.eq_ignore_ascii_case(&email)) {
+        role::find_by_name(db, "Administrator").await?
+    } else {
+        role::default_role(db).await?
+    }
+    .ok_or_else(|| DbErr::RecordNotFound("roles are missing: run `ragtime deploy`".into()))?;
+    let user = new_account(&email, username, role.id, password_hash)
+        .insert(db)
+        .await
+        .map_err(account_error)?;
+    super::follow::ActiveModel {
+        follower_id: Set(user.id),
+        followed_id: Set(user.id),
+        timestamp: Set(user.member_since),
+    }
+    .insert(db)
+    .await?;
+    Ok(user)
+}
+
+pub async fn find_by_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        // lower(email) is what the unique index covers, so this is an index lookup.
+        .filter(ExprTrait::eq(
+            Expr::expr(Func::lower(Expr::col(Column::Email))),
+            email.trim().to_lowercase(),
+        ))
+        .one(db)
+        .await
+}
+
+pub async fn set_confirmed<C: ConnectionTrait>(db: &C, id: i32) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Confirmed, Expr::value(true))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password_hash<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    hash: &str,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::PasswordHash, Expr::value(hash))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Record that the user was seen, at most once a minute: the condition makes most calls
+/// write nothing.
+pub async fn touch_last_seen<C: ConnectionTrait>(db: &C, id: i32) -> Result<(), DbErr> {
+    let now = chrono::Utc::now();
+    Entity::update_many()
+        .col_expr(Column::LastSeen, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LastSeen.lt(now - chrono::Duration::seconds(60)))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {

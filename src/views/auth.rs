@@ -1,15 +1,103 @@
-//! The `auth` blueprint. For now: logging out, which ends the server-side session.
+//! The `auth` blueprint: register, log in and out, confirm the email address, and the gate that
+//! keeps unconfirmed users on the page that asks them to confirm.
 
 use axum::Router;
-use axum::response::Redirect;
-use axum::routing::post;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::extractors::safe_next;
+use crate::auth::password::{self, Verified};
+use crate::auth::tokens::{self, Claims, Purpose};
+use crate::forms::{self, FieldErrors};
+use crate::mail;
+use crate::models::user::{self, AccountError};
+use crate::templates::{
+    ConfirmHtml, ConfirmText, LoginTemplate, NewUserHtml, NewUserText, RegisterTemplate,
+    UnconfirmedTemplate, html, html_status,
+};
+use crate::web::client::ClientInfo;
 use crate::web::errors::AppError;
+use crate::web::page::Page;
 use crate::web::session::Session;
 
+/// Confirmation links work for an hour.
+const CONFIRM_TOKEN_SECONDS: i64 = 3600;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/auth/logout", post(logout))
+    Router::new()
+        .route("/auth/login", get(login_page).post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/register", get(register_page).post(register))
+        .route("/auth/confirm/{token}", get(confirm))
+        .route("/auth/confirm", post(resend_confirmation))
+        .route("/auth/unconfirmed", get(unconfirmed))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_page(page: Page, Query(query): Query<NextQuery>) -> Result<Response, AppError> {
+    html(&LoginTemplate {
+        page,
+        email: String::new(),
+        next: safe_next(query.next.as_deref()).unwrap_or_default(),
+        failure: None,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoginForm {
+    email: String,
+    password: String,
+    remember_me: Option<String>,
+    next: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    page: Page,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let found = user::find_by_email(&state.db, &form.email).await?;
+    // Unknown addresses are checked against a decoy hash so a failure takes the same time
+    // whether or not the account exists.
+    let stored = found
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::decoy_hash().to_owned());
+    let verified = password::verify(form.password.clone(), stored).await?;
+    let Some(account) = found.filter(|_| verified.ok()) else {
+        return html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &LoginTemplate {
+                page,
+                email: form.email.chars().take(64).collect(),
+                next: safe_next(Some(&form.next)).unwrap_or_default(),
+                failure: Some("Invalid email or password."),
+            },
+        );
+    };
+    if let Verified::YesRehash(new_hash) = verified {
+        user::set_password_hash(&state.db, account.id, &new_hash).await?;
+    }
+    session
+        .login(account.id, form.remember_me.is_some())
+        .await?;
+    let next = safe_next(Some(&form.next)).unwrap_or_else(|| "/".to_owned());
+    Ok(Redirect::to(&next).into_response())
 }
 
 /// POST only (and CSRF-checked by the layer), so no link or image can log a user out.
@@ -17,4 +105,218 @@ async fn logout(session: Session) -> Result<Redirect, AppError> {
     session.logout().await?;
     session.flash("info", "You have been logged out.");
     Ok(Redirect::to("/"))
+}
+
+async fn register_page(page: Page) -> Result<Response, AppError> {
+    html(&RegisterTemplate {
+        page,
+        email: String::new(),
+        username: String::new(),
+        errors: FieldErrors::new(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RegisterForm {
+    email: String,
+    username: String,
+    password: String,
+    password2: String,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    session: Session,
+    client: ClientInfo,
+    page: Page,
+    axum::Form(form): axum::Form<RegisterForm>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::new();
+    let email = forms::email(&form.email).map_err(|e| errors.insert("email", e.into()));
+    let username = forms::username(&form.username).map_err(|e| errors.insert("username", e.into()));
+    if let Err(e) = forms::new_password(&form.password, &form.password2) {
+        errors.insert("password", e.into());
+    }
+    let rerender = |page, errors| {
+        html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RegisterTemplate {
+                page,
+                email: form.email.chars().take(64).collect(),
+                username: form.username.chars().take(64).collect(),
+                errors,
+            },
+        )
+    };
+    let (Ok(email), Ok(username), true) = (email, username, errors.is_empty()) else {
+        return rerender(page, errors);
+    };
+
+    let hash = password::hash(form.password.clone()).await?;
+    let txn = state.db.begin().await?;
+    let created = user::register(
+        &txn,
+        &email,
+        &username,
+        &hash,
+        state.config.admin_email.as_deref(),
+    )
+    .await;
+    let account = match created {
+        Ok(account) => account,
+        Err(AccountError::EmailTaken) => {
+            errors.insert("email", AccountError::EmailTaken.to_string());
+            return rerender(page, errors);
+        }
+        Err(AccountError::UsernameTaken) => {
+            errors.insert("username", AccountError::UsernameTaken.to_string());
+            return rerender(page, errors);
+        }
+        Err(AccountError::Db(e)) => return Err(e.into()),
+    };
+    queue_confirmation(&state, &txn, &client, &account).await?;
+    if let Some(admin) = &state.config.admin_email {
+        let body = mail::render(
+            &NewUserText {
+                username: &account.username,
+                email: &account.email,
+            },
+            &NewUserHtml {
+                username: &account.username,
+                email: &account.email,
+            },
+        )?;
+        mail::queue(&txn, &state.config.mail, admin, "New User", &body).await?;
+    }
+    txn.commit().await?;
+    session.flash(
+        "info",
+        "A confirmation email has been sent to you by email.",
+    );
+    Ok(Redirect::to("/auth/login").into_response())
+}
+
+/// Queue the confirmation mail, with an absolute link built from the trusted scheme and host.
+async fn queue_confirmation<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    client: &ClientInfo,
+    account: &user::Model,
+) -> Result<(), AppError> {
+    let claims = Claims {
+        user_id: account.id,
+        expires: Utc::now().timestamp() + CONFIRM_TOKEN_SECONDS,
+        state: tokens::fingerprint(
+            Purpose::Confirm,
+            false,
+            &account.email,
+            &account.password_hash,
+        ),
+        new_email: None,
+    };
+    let token = tokens::issue(&state.signer, Purpose::Confirm, &claims);
+    let link = format!("{}/auth/confirm/{token}", client.origin());
+    let body = mail::render(
+        &ConfirmText {
+            username: &account.username,
+            link: &link,
+        },
+        &ConfirmHtml {
+            username: &account.username,
+            link: &link,
+        },
+    )?;
+    mail::queue(
+        db,
+        &state.config.mail,
+        &account.email,
+        "Confirm Your Account",
+        &body,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(account): CurrentUser,
+    Path(token): Path<String>,
+) -> Result<Redirect, AppError> {
+    if account.confirmed {
+        return Ok(Redirect::to("/"));
+    }
+    let expected = tokens::fingerprint(
+        Purpose::Confirm,
+        false,
+        &account.email,
+        &account.password_hash,
+    );
+    let valid = tokens::open(&state.signer, Purpose::Confirm, &token)
+        .is_some_and(|c| c.user_id == account.id && c.state == expected);
+    if valid {
+        user::set_confirmed(&state.db, account.id).await?;
+        session.flash("success", "You have confirmed your account. Thanks!");
+    } else {
+        session.flash("danger", "The confirmation link is invalid or has expired.");
+    }
+    Ok(Redirect::to("/"))
+}
+
+async fn unconfirmed(page: Page) -> Result<Response, AppError> {
+    let Some(account) = page.user.clone().filter(|a| !a.confirmed) else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    html(&UnconfirmedTemplate {
+        page,
+        username: account.username.clone(),
+    })
+}
+
+async fn resend_confirmation(
+    State(state): State<AppState>,
+    session: Session,
+    client: ClientInfo,
+    CurrentUser(account): CurrentUser,
+) -> Result<Redirect, AppError> {
+    if !account.confirmed {
+        queue_confirmation(&state, &state.db, &client, &account).await?;
+        session.flash(
+            "info",
+            "A new confirmation email has been sent to you by email.",
+        );
+    }
+    Ok(Redirect::to("/"))
+}
+
+/// Paths an unconfirmed user may still reach: the account pages, assets, the API (which has
+/// its own rule) and the health check.
+fn outside_the_gate(path: &str) -> bool {
+    path.starts_with("/auth/")
+        || path.starts_with("/static/")
+        || path.starts_with("/api/")
+        || path == "/healthz"
+}
+
+/// Middleware (Flasky's `before_app_request`): note when logged-in users were last seen, and
+/// send unconfirmed ones to `/auth/unconfirmed`.
+pub async fn gate(session: Session, req: Request, next: Next) -> Response {
+    if outside_the_gate(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let account = match session.account().await {
+        Ok(a) => a,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    if let Some(account) = account {
+        let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
+        if stale && let Err(e) = user::touch_last_seen(session.db(), account.id).await {
+            tracing::warn!(error = %e, "cannot update last_seen");
+        }
+        if !account.confirmed {
+            return Redirect::to("/auth/unconfirmed").into_response();
+        }
+    }
+    next.run(req).await
 }

@@ -99,6 +99,10 @@ impl Session {
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.0.db
+    }
+
     pub(crate) fn signer(&self) -> &Signer {
         &self.0.signer
     }

@@ -125,13 +125,22 @@ impl TestApp {
             .await
             .expect("deploy");
         let db = ragtime::db::connect(&config).await.expect("connect");
-        let state = AppState::new(config, db.clone()).expect("state");
+        let state =
+            AppState::new(config, db.clone(), ragtime::mail::Transport::memory()).expect("state");
         TestApp {
             router: app::router(state.clone()),
             db,
             state,
             test_db,
         }
+    }
+
+    /// Run the mail delivery loop once; returns everything in the outbox so far.
+    pub async fn deliver_mail(&self) -> Vec<ragtime::mail::Outgoing> {
+        ragtime::mail::deliver_due(&self.db, &self.state.config.mail, &self.state.mail)
+            .await
+            .expect("delivery");
+        self.state.mail.outbox()
     }
 
     pub fn client(&self) -> Client {

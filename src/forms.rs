@@ -1,0 +1,137 @@
+//! Form validation shared by the account pages: each rule returns the message shown next to
+//! its field. Control characters are refused everywhere, so nothing odd is stored.
+
+use std::collections::BTreeMap;
+
+/// Messages per field name; empty means the form is valid.
+pub type FieldErrors = BTreeMap<&'static str, String>;
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+/// A plausible address: something@domain.tld, at most 64 characters, no spaces. Returned
+/// lower-cased, as it is stored.
+pub fn email(value: &str) -> Result<String, &'static str> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("This field is required.");
+    }
+    if value.chars().count() > 64 {
+        return Err("Field must be between 1 and 64 characters long.");
+    }
+    let valid = !has_control(value)
+        && !value.contains(char::is_whitespace)
+        && value.split('@').count() == 2
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+                && domain
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+        });
+    if !valid {
+        return Err("Invalid email address.");
+    }
+    Ok(value.to_lowercase())
+}
+
+/// 1–64 characters: a letter, then letters, digits, dots or underscores.
+pub fn username(value: &str) -> Result<String, &'static str> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("This field is required.");
+    }
+    if value.chars().count() > 64 {
+        return Err("Field must be between 1 and 64 characters long.");
+    }
+    let mut chars = value.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
+        return Err(
+            "Usernames must start with a letter and have only letters, numbers, dots or underscores.",
+        );
+    }
+    Ok(value.to_owned())
+}
+
+/// A new password and its confirmation.
+pub fn new_password(password: &str, confirmation: &str) -> Result<(), &'static str> {
+    let count = password.chars().count();
+    if count < MIN_PASSWORD_CHARS {
+        return Err("Passwords must be at least 8 characters long.");
+    }
+    if count > MAX_PASSWORD_CHARS {
+        return Err("Passwords must be at most 256 characters long.");
+    }
+    if has_control(password) {
+        return Err("Passwords cannot contain control characters.");
+    }
+    if password != confirmation {
+        return Err("Passwords must match.");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        assert_eq!(email(" Ann@Example.COM ").unwrap(), "ann@example.com");
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "ann@@example.com",
+            "ann@exa mple.com",
+            "ann@example..com",
+            "ann@<script>.com",
+            "ann\u{0}@example.com",
+        ] {
+            assert!(email(bad).is_err(), "{bad:?}");
+        }
+        assert!(email(&format!("{}@example.com", "a".repeat(60))).is_err());
+    }
+
+    #[test]
+    fn usernames_start_with_a_letter_and_use_a_small_alphabet() {
+        assert_eq!(username("ann.b_2").unwrap(), "ann.b_2");
+        for bad in [
+            "",
+            "2ann",
+            "_ann",
+            "ann b",
+            "ann-b",
+            "ann<script>",
+            "ánn",
+            &"a".repeat(65),
+        ] {
+            assert!(username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_length_and_a_matching_confirmation() {
+        assert!(new_password("long enough", "long enough").is_ok());
+        assert_eq!(
+            new_password("short", "short"),
+            Err("Passwords must be at least 8 characters long.")
+        );
+        assert_eq!(
+            new_password("long enough", "long enougH"),
+            Err("Passwords must match.")
+        );
+        assert!(new_password(&"x".repeat(300), &"x".repeat(300)).is_err());
+    }
+}

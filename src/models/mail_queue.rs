@@ -1,0 +1,136 @@
+//! The durable mail queue: a message is a row written in the same transaction as the change
+//! that causes it, and stays until a worker has delivered it. Workers claim a row with a
+//! conditional update, so two of them never send the same message.
+
+use chrono::{Duration, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "mail_queue")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub created_at: DateTimeUtc,
+    pub attempts: i32,
+    pub next_attempt_at: DateTimeUtc,
+    pub locked_until: Option<DateTimeUtc>,
+    pub sent_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// How long a claimed message stays reserved for the worker that claimed it.
+const CLAIM: i64 = 120;
+
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    recipient: &str,
+    subject: &str,
+    text_body: &str,
+    html_body: &str,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    ActiveModel {
+        recipient: Set(recipient.to_owned()),
+        subject: Set(subject.to_owned()),
+        text_body: Set(text_body.to_owned()),
+        html_body: Set(html_body.to_owned()),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Unsent messages that are due and not reserved by a live worker, oldest first.
+pub async fn due<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
+    let now = Utc::now();
+    Entity::find()
+        .filter(Column::SentAt.is_null())
+        .filter(Column::NextAttemptAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(Column::LockedUntil.is_null())
+                .add(Column::LockedUntil.lt(now)),
+        )
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Reserve a message for this worker; false if another worker got it first.
+pub async fn claim<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let result = Entity::update_many()
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(now + Duration::seconds(CLAIM)),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::SentAt.is_null())
+        .filter(
+            Condition::any()
+                .add(Column::LockedUntil.is_null())
+                .add(Column::LockedUntil.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::SentAt, Expr::value(Utc::now()))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTimeUtc>::None),
+        )
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Record a failed attempt and schedule the next one with exponential backoff (30 s, 1 min,
+/// 2 min ... capped at 6 hours).
+pub async fn mark_failed<C: ConnectionTrait>(
+    db: &C,
+    message: &Model,
+    error: &str,
+) -> Result<(), DbErr> {
+    let attempts = message.attempts + 1;
+    let delay = 30i64
+        .saturating_mul(1 << attempts.clamp(0, 20))
+        .min(6 * 3600);
+    Entity::update_many()
+        .col_expr(Column::Attempts, Expr::value(attempts))
+        .col_expr(
+            Column::NextAttemptAt,
+            Expr::value(Utc::now() + Duration::seconds(delay)),
+        )
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTimeUtc>::None),
+        )
+        .col_expr(
+            Column::LastError,
+            Expr::value(error.chars().take(500).collect::<String>()),
+        )
+        .filter(Column::Id.eq(message.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
