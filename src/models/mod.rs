@@ -5,6 +5,7 @@ pub mod comment;
 pub mod composition;
 pub mod follow;
 pub mod mail_queue;
+pub mod rate_limit;
 pub mod role;
 pub mod session;
 pub mod user;
