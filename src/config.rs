@@ -105,6 +105,20 @@ impl fmt::Debug for MailConfig {
     }
 }
 
+/// Limits on authentication attempts and on requests that send mail, per fixed window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    pub window: Duration,
+    /// Failed logins for one account (its email address) per window.
+    pub login_per_account: i64,
+    /// Failed logins from one client address per window.
+    pub login_per_address: i64,
+    /// Registrations, confirmation resends and reset requests for one account per window.
+    pub mail_per_account: i64,
+    /// The same requests from one client address per window.
+    pub mail_per_address: i64,
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub name: ConfigName,
@@ -129,6 +143,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub max_body_bytes: usize,
+    pub rate_limits: RateLimits,
     /// Create and migrate the database on start (development and testing only).
     pub auto_migrate: bool,
 }
@@ -319,6 +334,16 @@ impl Config {
             request_timeout: Duration::from_secs(number("RAGTIME_REQUEST_TIMEOUT", 30, 1, 3600)?),
             shutdown_timeout: Duration::from_secs(number("RAGTIME_SHUTDOWN_TIMEOUT", 25, 1, 3600)?),
             max_body_bytes: number("RAGTIME_MAX_BODY_BYTES", 1024 * 1024, 1024, 1 << 30)? as usize,
+            rate_limits: RateLimits {
+                window: Duration::from_secs(number("RAGTIME_RATE_LIMIT_WINDOW", 900, 1, 86400)?),
+                login_per_account: number("RAGTIME_LOGIN_LIMIT_PER_ACCOUNT", 10, 1, 1_000_000)?
+                    as i64,
+                login_per_address: number("RAGTIME_LOGIN_LIMIT_PER_ADDRESS", 50, 1, 1_000_000)?
+                    as i64,
+                mail_per_account: number("RAGTIME_MAIL_LIMIT_PER_ACCOUNT", 5, 1, 1_000_000)? as i64,
+                mail_per_address: number("RAGTIME_MAIL_LIMIT_PER_ADDRESS", 20, 1, 1_000_000)?
+                    as i64,
+            },
             auto_migrate: !name.is_production_like(),
         })
     }

@@ -4,47 +4,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Client, TestApp};
+use common::{PASSWORD, TestApp, login, register};
 use ragtime::models::{follow, user};
 use sea_orm::EntityTrait;
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn register(client: &mut Client, email: &str, username: &str) -> common::TestResponse {
-    let token = client.get("/auth/register").await.csrf_token();
-    client
-        .post_form(
-            "/auth/register",
-            &[
-                ("csrf_token", &token),
-                ("email", email),
-                ("username", username),
-                ("password", PASSWORD),
-                ("password2", PASSWORD),
-            ],
-        )
-        .await
-}
-
-async fn login(
-    client: &mut Client,
-    email: &str,
-    password: &str,
-    next: &str,
-) -> common::TestResponse {
-    let token = client.get("/auth/login").await.csrf_token();
-    client
-        .post_form(
-            "/auth/login",
-            &[
-                ("csrf_token", &token),
-                ("email", email),
-                ("password", password),
-                ("next", next),
-            ],
-        )
-        .await
-}
 
 /// The path of the confirmation link in the last mail to `to`.
 fn confirmation_path(mails: &[ragtime::mail::Outgoing], to: &str) -> String {

@@ -2,6 +2,7 @@
 //! say who is asking and what they may do.
 
 pub mod extractors;
+pub mod limits;
 pub mod password;
 pub mod tokens;
 

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::extractors::safe_next;
+use crate::auth::limits;
 use crate::auth::password::{self, Verified};
 use crate::auth::tokens::{self, Claims, Purpose};
 use crate::forms::{self, FieldErrors};
@@ -68,9 +69,13 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     session: Session,
+    client: ClientInfo,
     page: Page,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, AppError> {
+    let rate = &state.config.rate_limits;
+    let counters = limits::login(rate, &form.email, client.ip);
+    limits::refuse_if_exhausted(&state.db, rate, &counters).await?;
     let found = user::find_by_email(&state.db, &form.email).await?;
     // Unknown addresses are checked against a decoy hash so a failure takes the same time
     // whether or not the account exists.
@@ -80,6 +85,7 @@ async fn login(
         .unwrap_or_else(|| password::decoy_hash().to_owned());
     let verified = password::verify(form.password.clone(), stored).await?;
     let Some(account) = found.filter(|_| verified.ok()) else {
+        limits::spend(&state.db, rate, &counters).await?;
         return html_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &LoginTemplate {
@@ -90,6 +96,7 @@ async fn login(
             },
         );
     };
+    limits::forgive(&state.db, &counters[0]).await?;
     if let Verified::YesRehash(new_hash) = verified {
         user::set_password_hash(&state.db, account.id, &new_hash).await?;
     }
@@ -132,6 +139,13 @@ async fn register(
     page: Page,
     axum::Form(form): axum::Form<RegisterForm>,
 ) -> Result<Response, AppError> {
+    let rate = &state.config.rate_limits;
+    limits::spend(
+        &state.db,
+        rate,
+        &limits::mail(rate, "register", &form.email, client.ip),
+    )
+    .await?;
     let mut errors = FieldErrors::new();
     let email = forms::email(&form.email).map_err(|e| errors.insert("email", e.into()));
     let username = forms::username(&form.username).map_err(|e| errors.insert("username", e.into()));
@@ -281,6 +295,13 @@ async fn resend_confirmation(
     CurrentUser(account): CurrentUser,
 ) -> Result<Redirect, AppError> {
     if !account.confirmed {
+        let rate = &state.config.rate_limits;
+        limits::spend(
+            &state.db,
+            rate,
+            &limits::mail(rate, "confirm", &account.email, client.ip),
+        )
+        .await?;
         queue_confirmation(&state, &state.db, &client, &account).await?;
         session.flash(
             "info",

@@ -19,6 +19,8 @@ use crate::web::session::Session;
 pub struct AppError {
     pub status: StatusCode,
     pub message: Option<String>,
+    /// Seconds for a `Retry-After` header (429s).
+    pub retry_after: Option<u64>,
     internal: Option<anyhow::Error>,
 }
 
@@ -27,7 +29,22 @@ impl AppError {
         AppError {
             status,
             message: Some(message.into()),
+            retry_after: None,
             internal: None,
+        }
+    }
+
+    /// 429: the client should wait `retry_after` seconds.
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        AppError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many attempts. Please wait {} and try again.",
+                    wait_words(retry_after)
+                ),
+            )
         }
     }
 
@@ -47,8 +64,17 @@ impl AppError {
         AppError {
             status,
             message: None,
+            retry_after: None,
             internal: None,
         }
+    }
+}
+
+fn wait_words(seconds: u64) -> String {
+    match seconds {
+        0..=60 => "a minute".to_owned(),
+        61..=3599 => format!("{} minutes", seconds.div_ceil(60)),
+        _ => format!("{} hours", seconds.div_ceil(3600)),
     }
 }
 
@@ -58,6 +84,7 @@ impl<E: Into<anyhow::Error>> From<E> for AppError {
         AppError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: None,
+            retry_after: None,
             internal: Some(err.into()),
         }
     }
@@ -73,6 +100,10 @@ impl IntoResponse for AppError {
             tracing::error!(error = format!("{err:#}"), "unexpected error");
         }
         let mut res = self.status.into_response();
+        if let Some(seconds) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Some(message) = self.message {
             res.extensions_mut().insert(ErrorMessage(message));
         }

@@ -164,6 +164,31 @@ impl TestApp {
         account.insert(&self.db).await.expect("insert user")
     }
 
+    /// A confirmed user whose password is [`PASSWORD`].
+    pub async fn create_user_with_password(&self, username: &str) -> user::Model {
+        let account = self.create_user(username).await;
+        let hash = ragtime::auth::password::hash(PASSWORD.to_owned())
+            .await
+            .unwrap();
+        user::set_password_hash(&self.db, account.id, &hash)
+            .await
+            .unwrap();
+        user::find_by_id(&self.db, account.id).await.unwrap().unwrap()
+    }
+
+    /// The same app in a second process (another web dyno): its own connections and state,
+    /// sharing only the database.
+    pub async fn another_process(&self) -> Client {
+        let config = (*self.state.config).clone();
+        let db = ragtime::db::connect(&config).await.expect("connect");
+        let state = AppState::new(config, db, ragtime::mail::Transport::memory()).expect("state");
+        Client {
+            router: app::router(state),
+            cookies: HashMap::new(),
+            peer: "127.0.0.1:40000".parse().unwrap(),
+        }
+    }
+
     /// A client already logged in as `user` (a session row and its cookie).
     pub async fn logged_in_client(&self, user: &user::Model) -> Client {
         let token = ragtime::crypto::random_token(32);
@@ -264,4 +289,45 @@ impl Client {
             .unwrap();
         self.send(req).await
     }
+}
+
+/// The password `register` and `create_user_with_password` use.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Fill in and send the registration form, CSRF token included.
+pub async fn register(client: &mut Client, email: &str, username: &str) -> TestResponse {
+    let token = client.get("/auth/register").await.csrf_token();
+    client
+        .post_form(
+            "/auth/register",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("username", username),
+                ("password", PASSWORD),
+                ("password2", PASSWORD),
+            ],
+        )
+        .await
+}
+
+/// Fill in and send the login form.
+pub async fn login(
+    client: &mut Client,
+    email: &str,
+    password: &str,
+    next: &str,
+) -> TestResponse {
+    let token = client.get("/auth/login").await.csrf_token();
+    client
+        .post_form(
+            "/auth/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", password),
+                ("next", next),
+            ],
+        )
+        .await
 }

@@ -1,0 +1,108 @@
+//! Rate limits on the account pages: 429 with `Retry-After`, per account and per client
+//! address, kept in the database so a second web process enforces them too.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{PASSWORD, TestApp, login, register};
+
+#[tokio::test]
+async fn too_many_failed_logins_get_429_on_this_and_on_another_process() {
+    let app = TestApp::with_env(&[("RAGTIME_LOGIN_LIMIT_PER_ACCOUNT", "3")]).await;
+    app.create_user_with_password("ann").await;
+    let mut client = app.client();
+    for _ in 0..3 {
+        let res = login(&mut client, "ann@example.com", "wrong password", "").await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = login(&mut client, "ann@example.com", "wrong password", "").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.body.contains("Too many attempts"), "{}", res.body);
+    let retry: u64 = res.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "Retry-After: {retry}");
+
+    // The next request lands on another dyno; even the right password is refused there, and
+    // the account's other address casing counts as the same account.
+    let mut elsewhere = app.another_process().await;
+    let res = login(&mut elsewhere, "ANN@example.com", PASSWORD, "").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_successful_login_forgives_earlier_failures() {
+    let app = TestApp::with_env(&[("RAGTIME_LOGIN_LIMIT_PER_ACCOUNT", "3")]).await;
+    app.create_user_with_password("ann").await;
+    let mut client = app.client();
+    for _ in 0..2 {
+        login(&mut client, "ann@example.com", "wrong password", "").await;
+    }
+    let res = login(&mut client, "ann@example.com", PASSWORD, "").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let mut other = app.client();
+    for _ in 0..3 {
+        let res = login(&mut other, "ann@example.com", "wrong password", "").await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+#[tokio::test]
+async fn one_address_trying_many_accounts_is_limited_but_others_are_not() {
+    let app = TestApp::with_env(&[("RAGTIME_LOGIN_LIMIT_PER_ADDRESS", "3")]).await;
+    let mut client = app.client();
+    for i in 0..3 {
+        let res = login(&mut client, &format!("u{i}@example.com"), "guess", "").await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = login(&mut client, "u9@example.com", "guess", "").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+
+    let mut neighbour = app.client();
+    neighbour.peer = "192.0.2.8:40000".parse().unwrap();
+    let res = login(&mut neighbour, "u9@example.com", "guess", "").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_are_limited_and_the_429_is_a_page() {
+    let app = TestApp::with_env(&[("RAGTIME_MAIL_LIMIT_PER_ADDRESS", "2")]).await;
+    let mut client = app.client();
+    for name in ["ann", "bob"] {
+        let res = register(&mut client, &format!("{name}@example.com"), name).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+    }
+    let res = register(&mut client, "cat@example.com", "cat").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.header("content-type").unwrap().starts_with("text/html"));
+    assert!(res.body.contains("Too many attempts"));
+    assert!(res.header("retry-after").is_some());
+    let stored = ragtime::models::user::find_by_email(&app.db, "cat@example.com")
+        .await
+        .unwrap();
+    assert!(stored.is_none(), "nothing is saved when the limit refuses");
+}
+
+#[tokio::test]
+async fn resending_the_confirmation_is_limited_per_account() {
+    let app = TestApp::with_env(&[("RAGTIME_MAIL_LIMIT_PER_ACCOUNT", "2")]).await;
+    let mut client = app.client();
+    register(&mut client, "ann@example.com", "ann").await;
+    login(&mut client, "ann@example.com", PASSWORD, "").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let token = client.get("/auth/unconfirmed").await.csrf_token();
+        let res = client
+            .post_form("/auth/confirm", &[("csrf_token", &token)])
+            .await;
+        statuses.push(res.status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::SEE_OTHER,
+            StatusCode::SEE_OTHER,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    let mails = app.deliver_mail().await;
+    assert_eq!(mails.len(), 3, "the registration mail and two resends");
+}
