@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(views::main::router())
         .merge(views::auth::router())
+        .merge(views::account::router())
         .merge(assets::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())

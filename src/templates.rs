@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::forms::FieldErrors;
+use crate::mail;
 use crate::web::errors::{AppError, Rendered};
 use crate::web::page::Page;
 
@@ -63,6 +64,51 @@ pub struct RegisterTemplate {
     pub errors: FieldErrors,
 }
 
+/// One input of an account form.
+pub struct Field {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// The input type: "email", "password"...
+    pub kind: &'static str,
+    pub autocomplete: &'static str,
+    /// What the user typed (never kept for passwords).
+    pub value: String,
+}
+
+impl Field {
+    pub fn password(name: &'static str, label: &'static str, autocomplete: &'static str) -> Self {
+        Field {
+            name,
+            label,
+            kind: "password",
+            autocomplete,
+            value: String::new(),
+        }
+    }
+
+    pub fn email(label: &'static str, typed: &str) -> Self {
+        Field {
+            name: "email",
+            label,
+            kind: "email",
+            autocomplete: "email",
+            value: typed.chars().take(64).collect(),
+        }
+    }
+}
+
+/// The small account forms (change password, reset, change email): a title, fields, errors.
+#[derive(Template)]
+#[template(path = "auth/form.html")]
+pub struct AccountFormTemplate {
+    pub page: Page,
+    pub title: &'static str,
+    pub action: String,
+    pub fields: Vec<Field>,
+    pub submit: &'static str,
+    pub errors: FieldErrors,
+}
+
 #[derive(Template)]
 #[template(path = "auth/unconfirmed.html")]
 pub struct UnconfirmedTemplate {
@@ -70,18 +116,69 @@ pub struct UnconfirmedTemplate {
     pub username: String,
 }
 
-#[derive(Template)]
-#[template(path = "mail/confirm.txt")]
-pub struct ConfirmText<'a> {
-    pub username: &'a str,
-    pub link: &'a str,
+/// The mails that greet a user and carry one link (text and HTML parts of each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkMail {
+    Confirm,
+    ResetPassword,
+    ChangeEmail,
+    Welcome,
 }
 
-#[derive(Template)]
-#[template(path = "mail/confirm.html")]
-pub struct ConfirmHtml<'a> {
-    pub username: &'a str,
-    pub link: &'a str,
+macro_rules! link_mail_templates {
+    ($($text:ident $html:ident $text_path:literal $html_path:literal;)*) => {$(
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        struct $text<'a> {
+            username: &'a str,
+            link: &'a str,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            username: &'a str,
+            link: &'a str,
+        }
+    )*};
+}
+
+link_mail_templates! {
+    ConfirmText ConfirmHtml "mail/confirm.txt" "mail/confirm.html";
+    ResetText ResetHtml "mail/reset_password.txt" "mail/reset_password.html";
+    ChangeEmailText ChangeEmailHtml "mail/change_email.txt" "mail/change_email.html";
+    WelcomeText WelcomeHtml "mail/welcome.txt" "mail/welcome.html";
+}
+
+impl LinkMail {
+    pub fn subject(self) -> &'static str {
+        match self {
+            LinkMail::Confirm => "Confirm Your Account",
+            LinkMail::ResetPassword => "Reset Your Password",
+            LinkMail::ChangeEmail => "Confirm your email address",
+            LinkMail::Welcome => "Welcome to Ragtime",
+        }
+    }
+
+    pub fn render(self, username: &str, link: &str) -> Result<mail::Rendered, askama::Error> {
+        match self {
+            LinkMail::Confirm => mail::render(
+                &ConfirmText { username, link },
+                &ConfirmHtml { username, link },
+            ),
+            LinkMail::ResetPassword => {
+                mail::render(&ResetText { username, link }, &ResetHtml { username, link })
+            }
+            LinkMail::ChangeEmail => mail::render(
+                &ChangeEmailText { username, link },
+                &ChangeEmailHtml { username, link },
+            ),
+            LinkMail::Welcome => mail::render(
+                &WelcomeText { username, link },
+                &WelcomeHtml { username, link },
+            ),
+        }
+    }
 }
 
 #[derive(Template)]

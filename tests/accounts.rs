@@ -8,14 +8,6 @@ use common::{PASSWORD, TestApp, login, register};
 use ragtime::models::{follow, user};
 use sea_orm::EntityTrait;
 
-/// The path of the confirmation link in the last mail to `to`.
-fn confirmation_path(mails: &[ragtime::mail::Outgoing], to: &str) -> String {
-    let mail = mails.iter().rev().find(|m| m.to == to).expect("a mail");
-    let start = mail.text.find("http://").expect("an absolute link");
-    let link = mail.text[start..].split_whitespace().next().unwrap();
-    link.trim_start_matches("http://localhost").to_owned()
-}
-
 #[tokio::test]
 async fn the_whole_journey_register_confirm_logout_login() {
     let app = TestApp::new().await;
@@ -64,7 +56,7 @@ async fn the_whole_journey_register_confirm_logout_login() {
     );
 
     let res = client
-        .get(&confirmation_path(&mails, "ann@example.com"))
+        .get(&common::link_path(&mails, "ann@example.com"))
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let home = client.get("/").await;
@@ -94,7 +86,7 @@ async fn a_confirmation_link_cannot_be_tampered_with_or_used_by_someone_else() {
     let mut bob = app.client();
     register(&mut bob, "bob@example.com", "bob").await;
     let mails = app.deliver_mail().await;
-    let anns_link = confirmation_path(&mails, "ann@example.com");
+    let anns_link = common::link_path(&mails, "ann@example.com");
 
     login(&mut bob, "bob@example.com", PASSWORD, "").await;
     bob.get(&anns_link).await;

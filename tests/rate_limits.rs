@@ -106,3 +106,31 @@ async fn resending_the_confirmation_is_limited_per_account() {
     let mails = app.deliver_mail().await;
     assert_eq!(mails.len(), 3, "the registration mail and two resends");
 }
+
+#[tokio::test]
+async fn password_reset_requests_are_limited_per_account() {
+    let app = TestApp::with_env(&[("RAGTIME_MAIL_LIMIT_PER_ACCOUNT", "2")]).await;
+    app.create_user_with_password("ann").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        // A fresh visitor each time: the limit is on the account, not on the browser.
+        let mut client = app.client();
+        let token = client.get("/auth/reset").await.csrf_token();
+        let res = client
+            .post_form(
+                "/auth/reset",
+                &[("csrf_token", &token), ("email", "ann@example.com")],
+            )
+            .await;
+        statuses.push(res.status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::SEE_OTHER,
+            StatusCode::SEE_OTHER,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(app.deliver_mail().await.len(), 2);
+}

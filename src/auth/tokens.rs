@@ -7,6 +7,10 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Signer, sha256_hex};
+use crate::models::user;
+
+/// Emailed links work for an hour.
+pub const LINK_SECONDS: i64 = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +50,30 @@ pub fn fingerprint(purpose: Purpose, confirmed: bool, email: &str, password_hash
         Purpose::ChangeEmail => format!("email={email}"),
     };
     sha256_hex(&state)[..16].to_owned()
+}
+
+/// A token for `purpose` on `user`'s current state, valid for [`LINK_SECONDS`].
+pub fn issue_for(
+    signer: &Signer,
+    purpose: Purpose,
+    user: &user::Model,
+    new_email: Option<String>,
+) -> String {
+    let claims = Claims {
+        user_id: user.id,
+        expires: Utc::now().timestamp() + LINK_SECONDS,
+        state: fingerprint(purpose, user.confirmed, &user.email, &user.password_hash),
+        new_email,
+    };
+    issue(signer, purpose, &claims)
+}
+
+impl Claims {
+    /// True while the token's user is `user` and the state it was issued for is unchanged.
+    pub fn still_valid_for(&self, purpose: Purpose, user: &user::Model) -> bool {
+        self.user_id == user.id
+            && self.state == fingerprint(purpose, user.confirmed, &user.email, &user.password_hash)
+    }
 }
 
 pub fn issue(signer: &Signer, purpose: Purpose, claims: &Claims) -> String {

@@ -203,6 +203,23 @@ pub async fn set_password_hash<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Give the account a new address (already validated and lower-cased); its avatar follows.
+/// The unique index refuses an address someone registered meanwhile.
+pub async fn set_email<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    email: &str,
+) -> Result<(), AccountError> {
+    Entity::update_many()
+        .col_expr(Column::Email, Expr::value(email))
+        .col_expr(Column::AvatarHash, Expr::value(avatar_hash(email)))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map_err(account_error)?;
+    Ok(())
+}
+
 /// Record that the user was seen, at most once a minute: the condition makes most calls
 /// write nothing.
 pub async fn touch_last_seen<C: ConnectionTrait>(db: &C, id: i32) -> Result<(), DbErr> {

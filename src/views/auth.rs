@@ -16,21 +16,18 @@ use crate::auth::CurrentUser;
 use crate::auth::extractors::safe_next;
 use crate::auth::limits;
 use crate::auth::password::{self, Verified};
-use crate::auth::tokens::{self, Claims, Purpose};
+use crate::auth::tokens::{self, Purpose};
 use crate::forms::{self, FieldErrors};
 use crate::mail;
 use crate::models::user::{self, AccountError};
 use crate::templates::{
-    ConfirmHtml, ConfirmText, LoginTemplate, NewUserHtml, NewUserText, RegisterTemplate,
-    UnconfirmedTemplate, html, html_status,
+    LinkMail, LoginTemplate, NewUserHtml, NewUserText, RegisterTemplate, UnconfirmedTemplate, html,
+    html_status,
 };
 use crate::web::client::ClientInfo;
 use crate::web::errors::AppError;
 use crate::web::page::Page;
 use crate::web::session::Session;
-
-/// Confirmation links work for an hour.
-const CONFIRM_TOKEN_SECONDS: i64 = 3600;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -211,66 +208,67 @@ async fn register(
     Ok(Redirect::to("/auth/login").into_response())
 }
 
-/// Queue the confirmation mail, with an absolute link built from the trusted scheme and host.
+/// Queue the confirmation mail.
 async fn queue_confirmation<C: sea_orm::ConnectionTrait>(
     state: &AppState,
     db: &C,
     client: &ClientInfo,
     account: &user::Model,
 ) -> Result<(), AppError> {
-    let claims = Claims {
-        user_id: account.id,
-        expires: Utc::now().timestamp() + CONFIRM_TOKEN_SECONDS,
-        state: tokens::fingerprint(
-            Purpose::Confirm,
-            false,
-            &account.email,
-            &account.password_hash,
-        ),
-        new_email: None,
-    };
-    let token = tokens::issue(&state.signer, Purpose::Confirm, &claims);
+    let token = tokens::issue_for(&state.signer, Purpose::Confirm, account, None);
     let link = format!("{}/auth/confirm/{token}", client.origin());
-    let body = mail::render(
-        &ConfirmText {
-            username: &account.username,
-            link: &link,
-        },
-        &ConfirmHtml {
-            username: &account.username,
-            link: &link,
-        },
-    )?;
-    mail::queue(
+    queue_link_mail(
+        state,
         db,
-        &state.config.mail,
         &account.email,
-        "Confirm Your Account",
-        &body,
+        &account.username,
+        LinkMail::Confirm,
+        &link,
     )
-    .await?;
+    .await
+}
+
+/// Queue one of the link mails to `to`. Links are absolute, built from the trusted scheme and
+/// host (https behind Heroku's router).
+pub async fn queue_link_mail<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    to: &str,
+    username: &str,
+    kind: LinkMail,
+    link: &str,
+) -> Result<(), AppError> {
+    let body = kind.render(username, link)?;
+    mail::queue(db, &state.config.mail, to, kind.subject(), &body).await?;
     Ok(())
 }
 
 async fn confirm(
     State(state): State<AppState>,
     session: Session,
+    client: ClientInfo,
     CurrentUser(account): CurrentUser,
     Path(token): Path<String>,
 ) -> Result<Redirect, AppError> {
     if account.confirmed {
         return Ok(Redirect::to("/"));
     }
-    let expected = tokens::fingerprint(
-        Purpose::Confirm,
-        false,
-        &account.email,
-        &account.password_hash,
-    );
     let valid = tokens::open(&state.signer, Purpose::Confirm, &token)
-        .is_some_and(|c| c.user_id == account.id && c.state == expected);
+        .is_some_and(|c| c.still_valid_for(Purpose::Confirm, &account));
     if valid {
-        user::set_confirmed(&state.db, account.id).await?;
+        let txn = state.db.begin().await?;
+        user::set_confirmed(&txn, account.id).await?;
+        let home = format!("{}/", client.origin());
+        queue_link_mail(
+            &state,
+            &txn,
+            &account.email,
+            &account.username,
+            LinkMail::Welcome,
+            &home,
+        )
+        .await?;
+        txn.commit().await?;
         session.flash("success", "You have confirmed your account. Thanks!");
     } else {
         session.flash("danger", "The confirmation link is invalid or has expired.");

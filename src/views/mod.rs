@@ -1,4 +1,5 @@
 //! The site's views, one module per area as in the Flask original's blueprints.
 
+pub mod account;
 pub mod auth;
 pub mod main;

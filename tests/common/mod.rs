@@ -173,7 +173,10 @@ impl TestApp {
         user::set_password_hash(&self.db, account.id, &hash)
             .await
             .unwrap();
-        user::find_by_id(&self.db, account.id).await.unwrap().unwrap()
+        user::find_by_id(&self.db, account.id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// The same app in a second process (another web dyno): its own connections and state,
@@ -312,12 +315,7 @@ pub async fn register(client: &mut Client, email: &str, username: &str) -> TestR
 }
 
 /// Fill in and send the login form.
-pub async fn login(
-    client: &mut Client,
-    email: &str,
-    password: &str,
-    next: &str,
-) -> TestResponse {
+pub async fn login(client: &mut Client, email: &str, password: &str, next: &str) -> TestResponse {
     let token = client.get("/auth/login").await.csrf_token();
     client
         .post_form(
@@ -330,4 +328,12 @@ pub async fn login(
             ],
         )
         .await
+}
+
+/// The path of the link in the last mail to `to` (the mails' links are absolute).
+pub fn link_path(mails: &[ragtime::mail::Outgoing], to: &str) -> String {
+    let mail = mails.iter().rev().find(|m| m.to == to).expect("a mail");
+    let start = mail.text.find("http://").expect("an absolute link");
+    let link = mail.text[start..].split_whitespace().next().unwrap();
+    link.trim_start_matches("http://localhost").to_owned()
 }

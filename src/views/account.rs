@@ -1,0 +1,380 @@
+//! Managing an account: change the password (needs the old one), reset a forgotten one by
+//! email, and change the email address (confirmed through the new address). A password change
+//! or reset ends the user's other sessions.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::limits;
+use crate::auth::password;
+use crate::auth::tokens::{self, Purpose};
+use crate::forms::{self, FieldErrors};
+use crate::models::{session, user};
+use crate::templates::{AccountFormTemplate, Field, LinkMail, html_status};
+use crate::views::auth::queue_link_mail;
+use crate::web::client::ClientInfo;
+use crate::web::errors::AppError;
+use crate::web::page::Page;
+use crate::web::session::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/auth/change-password",
+            get(change_password_page).post(change_password),
+        )
+        .route("/auth/reset", get(reset_request_page).post(reset_request))
+        .route("/auth/reset/{token}", get(reset_page).post(reset))
+        .route(
+            "/auth/change_email",
+            get(change_email_page).post(change_email_request),
+        )
+        .route("/auth/change_email/{token}", get(change_email))
+}
+
+/// Show a form: 200 when it is new, 422 when it comes back with errors.
+fn form(
+    page: Page,
+    title: &'static str,
+    action: impl Into<String>,
+    fields: Vec<Field>,
+    submit: &'static str,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    html_status(
+        status,
+        &AccountFormTemplate {
+            page,
+            title,
+            action: action.into(),
+            fields,
+            submit,
+            errors,
+        },
+    )
+}
+
+fn new_password_fields() -> Vec<Field> {
+    vec![
+        Field::password("password", "New password", "new-password"),
+        Field::password("password2", "Confirm new password", "new-password"),
+    ]
+}
+
+fn change_password_form(page: Page, errors: FieldErrors) -> Result<Response, AppError> {
+    let mut fields = vec![Field::password(
+        "old_password",
+        "Old password",
+        "current-password",
+    )];
+    fields.extend(new_password_fields());
+    form(
+        page,
+        "Change Password",
+        "/auth/change-password",
+        fields,
+        "Update Password",
+        errors,
+    )
+}
+
+async fn change_password_page(_user: CurrentUser, page: Page) -> Result<Response, AppError> {
+    change_password_form(page, FieldErrors::new())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ChangePasswordForm {
+    old_password: String,
+    password: String,
+    password2: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(account): CurrentUser,
+    page: Page,
+    axum::Form(form): axum::Form<ChangePasswordForm>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::new();
+    if let Err(e) = forms::new_password(&form.password, &form.password2) {
+        errors.insert("password", e.into());
+    }
+    let old_ok = password::verify(form.old_password, account.password_hash.clone())
+        .await?
+        .ok();
+    if !old_ok {
+        errors.insert("old_password", "Invalid password.".into());
+    }
+    if !errors.is_empty() {
+        return change_password_form(page, errors);
+    }
+    let hash = password::hash(form.password).await?;
+    let txn = state.db.begin().await?;
+    user::set_password_hash(&txn, account.id, &hash).await?;
+    session::delete_others(&txn, account.id, session.token().as_deref()).await?;
+    txn.commit().await?;
+    session.flash("success", "Your password has been updated.");
+    Ok(Redirect::to("/").into_response())
+}
+
+fn reset_request_form(page: Page, email: &str, errors: FieldErrors) -> Result<Response, AppError> {
+    form(
+        page,
+        "Reset Your Password",
+        "/auth/reset",
+        vec![Field::email("Email", email)],
+        "Reset Password",
+        errors,
+    )
+}
+
+async fn reset_request_page(page: Page) -> Result<Response, AppError> {
+    if page.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    reset_request_form(page, "", FieldErrors::new())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EmailForm {
+    email: String,
+    password: String,
+}
+
+/// Always the same answer, whether or not the address has an account.
+async fn reset_request(
+    State(state): State<AppState>,
+    session: Session,
+    client: ClientInfo,
+    page: Page,
+    axum::Form(form): axum::Form<EmailForm>,
+) -> Result<Response, AppError> {
+    if page.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let email = match forms::email(&form.email) {
+        Ok(email) => email,
+        Err(e) => {
+            let errors = FieldErrors::from([("email", e.to_owned())]);
+            return reset_request_form(page, &form.email, errors);
+        }
+    };
+    let rate = &state.config.rate_limits;
+    limits::spend(
+        &state.db,
+        rate,
+        &limits::mail(rate, "reset", &email, client.ip),
+    )
+    .await?;
+    if let Some(account) = user::find_by_email(&state.db, &email).await? {
+        let token = tokens::issue_for(&state.signer, Purpose::ResetPassword, &account, None);
+        let link = format!("{}/auth/reset/{token}", client.origin());
+        queue_link_mail(
+            &state,
+            &state.db,
+            &account.email,
+            &account.username,
+            LinkMail::ResetPassword,
+            &link,
+        )
+        .await?;
+    }
+    session.flash(
+        "info",
+        "An email with instructions to reset your password has been sent to you.",
+    );
+    Ok(Redirect::to("/auth/login").into_response())
+}
+
+/// The account a reset link is for, while the link is valid: signed, unexpired, for this
+/// purpose, and made before the password last changed (so it works once).
+async fn reset_account(state: &AppState, token: &str) -> Result<Option<user::Model>, AppError> {
+    let Some(claims) = tokens::open(&state.signer, Purpose::ResetPassword, token) else {
+        return Ok(None);
+    };
+    let account = user::find_by_id(&state.db, claims.user_id).await?;
+    Ok(account.filter(|a| claims.still_valid_for(Purpose::ResetPassword, a)))
+}
+
+fn invalid_reset_link(session: &Session) -> Response {
+    session.flash(
+        "danger",
+        "The password reset link is invalid or has expired.",
+    );
+    Redirect::to("/auth/reset").into_response()
+}
+
+async fn reset_page(
+    State(state): State<AppState>,
+    session: Session,
+    page: Page,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    if page.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    if reset_account(&state, &token).await?.is_none() {
+        return Ok(invalid_reset_link(&session));
+    }
+    let action = format!("/auth/reset/{token}");
+    form(
+        page,
+        "Reset Your Password",
+        action,
+        new_password_fields(),
+        "Reset Password",
+        FieldErrors::new(),
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NewPasswordForm {
+    password: String,
+    password2: String,
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    session: Session,
+    page: Page,
+    Path(token): Path<String>,
+    axum::Form(form_data): axum::Form<NewPasswordForm>,
+) -> Result<Response, AppError> {
+    if page.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let Some(account) = reset_account(&state, &token).await? else {
+        return Ok(invalid_reset_link(&session));
+    };
+    if let Err(e) = forms::new_password(&form_data.password, &form_data.password2) {
+        let action = format!("/auth/reset/{token}");
+        let errors = FieldErrors::from([("password", e.to_owned())]);
+        return form(
+            page,
+            "Reset Your Password",
+            action,
+            new_password_fields(),
+            "Reset Password",
+            errors,
+        );
+    }
+    let hash = password::hash(form_data.password).await?;
+    let txn = state.db.begin().await?;
+    user::set_password_hash(&txn, account.id, &hash).await?;
+    session::delete_others(&txn, account.id, None).await?;
+    txn.commit().await?;
+    session.flash("success", "Your password has been updated.");
+    Ok(Redirect::to("/auth/login").into_response())
+}
+
+fn change_email_form(page: Page, email: &str, errors: FieldErrors) -> Result<Response, AppError> {
+    form(
+        page,
+        "Change Your Email Address",
+        "/auth/change_email",
+        vec![
+            Field::email("New Email", email),
+            Field::password("password", "Password", "current-password"),
+        ],
+        "Update Email Address",
+        errors,
+    )
+}
+
+async fn change_email_page(_user: CurrentUser, page: Page) -> Result<Response, AppError> {
+    change_email_form(page, "", FieldErrors::new())
+}
+
+async fn change_email_request(
+    State(state): State<AppState>,
+    session: Session,
+    client: ClientInfo,
+    CurrentUser(account): CurrentUser,
+    page: Page,
+    axum::Form(form_data): axum::Form<EmailForm>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::new();
+    let email = forms::email(&form_data.email).map_err(|e| errors.insert("email", e.into()));
+    if let Ok(email) = &email
+        && user::find_by_email(&state.db, email).await?.is_some()
+    {
+        errors.insert("email", user::AccountError::EmailTaken.to_string());
+    }
+    let password_ok = password::verify(form_data.password, account.password_hash.clone())
+        .await?
+        .ok();
+    if !password_ok {
+        errors.insert("password", "Invalid password.".into());
+    }
+    let (Ok(email), true) = (email, errors.is_empty()) else {
+        return change_email_form(page, &form_data.email, errors);
+    };
+    let rate = &state.config.rate_limits;
+    limits::spend(
+        &state.db,
+        rate,
+        &limits::mail(rate, "change_email", &account.email, client.ip),
+    )
+    .await?;
+    let token = tokens::issue_for(
+        &state.signer,
+        Purpose::ChangeEmail,
+        &account,
+        Some(email.clone()),
+    );
+    let link = format!("{}/auth/change_email/{token}", client.origin());
+    queue_link_mail(
+        &state,
+        &state.db,
+        &email,
+        &account.username,
+        LinkMail::ChangeEmail,
+        &link,
+    )
+    .await?;
+    session.flash(
+        "info",
+        "An email with instructions to confirm your new email address has been sent to you.",
+    );
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn change_email(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(account): CurrentUser,
+    Path(token): Path<String>,
+) -> Result<Redirect, AppError> {
+    let new_email = tokens::open(&state.signer, Purpose::ChangeEmail, &token)
+        .filter(|c| c.still_valid_for(Purpose::ChangeEmail, &account))
+        .and_then(|c| c.new_email);
+    let Some(new_email) = new_email else {
+        session.flash("danger", "The link is invalid or has expired.");
+        return Ok(Redirect::to("/"));
+    };
+    match user::set_email(&state.db, account.id, &new_email).await {
+        Ok(()) => session.flash("success", "Your email address has been updated."),
+        Err(user::AccountError::Db(e)) => return Err(e.into()),
+        Err(_) => session.flash(
+            "danger",
+            "That address has been registered by someone else meanwhile.",
+        ),
+    }
+    Ok(Redirect::to("/"))
+}
