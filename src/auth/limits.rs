@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn an_account_is_the_same_in_any_case_and_is_not_stored_in_clear() {
-        assert_eq!(account_key("Ann@Example.com "), account_key("ann@example.com"));
+        assert_eq!(
+            account_key("Ann@Example.com "),
+            account_key("ann@example.com")
+        );
         assert!(!account_key("ann@example.com").contains("ann"));
     }
 }
