@@ -1,6 +1,7 @@
 //! The application: shared state and the router with every layer, built the same way for
 //! production and for tests.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use axum::Router;
@@ -19,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::Signer;
+use crate::web::error_mail::{self, InternalError};
 use crate::web::errors::AppError;
 use crate::web::{assets, client, csrf, errors, headers, request_log, session};
 use crate::{mail, views};
@@ -78,11 +80,21 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
         ))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        .layer(CatchPanicLayer::custom(|panic: Box<dyn Any + Send>| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a request handler panicked");
+            tracing::error!(panic = message, "a request handler panicked");
+            let mut res = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            let kind = format!("panic: {message}");
+            res.extensions_mut()
+                .insert(InternalError::new(&kind, message.to_owned()));
+            res
         }))
         .layer(from_fn(errors::error_pages))
+        .layer(from_fn_with_state(state.clone(), error_mail::mail_errors))
         .layer(from_fn_with_state(state.clone(), session::sessions))
         .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state.clone(), headers::https_redirect))

@@ -194,3 +194,17 @@ pub struct NewUserHtml<'a> {
     pub username: &'a str,
     pub email: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "mail/error.txt")]
+pub struct ErrorMailText<'a> {
+    pub context: &'a str,
+    pub detail: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/error.html")]
+pub struct ErrorMailHtml<'a> {
+    pub context: &'a str,
+    pub detail: &'a str,
+}

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::templates::ErrorTemplate;
+use crate::web::error_mail::InternalError;
 use crate::web::page::Page;
 use crate::web::session::Session;
 
@@ -96,10 +97,13 @@ pub struct ErrorMessage(pub String);
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let Some(err) = &self.internal {
-            tracing::error!(error = format!("{err:#}"), "unexpected error");
-        }
         let mut res = self.status.into_response();
+        if let Some(err) = &self.internal {
+            let detail = format!("{err:#}");
+            tracing::error!(error = detail, "unexpected error");
+            res.extensions_mut()
+                .insert(InternalError::new(&err.root_cause().to_string(), detail));
+        }
         if let Some(seconds) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

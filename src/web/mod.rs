@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod client;
 pub mod csrf;
+pub mod error_mail;
 pub mod errors;
 pub mod headers;
 pub mod page;
