@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
-use crate::{deploy, server};
+use crate::{deploy, server, worker};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,6 +31,9 @@ pub enum Command {
     /// Run the deployment tasks (Heroku's release phase): apply pending migrations, upsert the
     /// roles, add missing self-follows. Idempotent; exits non-zero on failure.
     Deploy,
+    /// Deliver queued mail until SIGTERM or Ctrl-C (the Procfile's `worker:` process). Optional:
+    /// the web server delivers mail too; run it to keep delivery apart from the web dynos.
+    Worker,
 }
 
 pub fn run() -> ExitCode {
@@ -58,6 +61,13 @@ pub fn run() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ragtime serve: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Worker => match runtime.block_on(worker::work(config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ragtime worker: {e:#}");
                 ExitCode::FAILURE
             }
         },

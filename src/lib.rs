@@ -16,3 +16,4 @@ pub mod server;
 pub mod templates;
 pub mod views;
 pub mod web;
+pub mod worker;

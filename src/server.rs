@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::app::{self, AppState};
 use crate::config::Config;
 use crate::db;
-use crate::models::session;
+use crate::models::{rate_limit, session};
 
 /// Listen on the configured host, or on every interface: IPv6 `[::]` accepting IPv4 too (Fir
 /// dynos need IPv6), falling back to `0.0.0.0` where the kernel has no IPv6.
@@ -49,7 +49,7 @@ fn listen(addr: SocketAddr, dual_stack: bool) -> anyhow::Result<std::net::TcpLis
 }
 
 /// Resolves when the process is asked to stop (SIGTERM from the platform, or Ctrl-C).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -96,17 +96,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Bound before the slow start-up work; announced once requests can be served.
     tracing::info!(config = %config.name, "listening on {addr}");
     let grace = config.shutdown_timeout;
-    // SMTP delivery is not built yet: until it is, mail goes to the log in every configuration.
-    let transport = crate::mail::Transport::Log;
-    tokio::spawn(crate::mail::run_delivery(
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let transport = crate::mail::Transport::from_config(&config)?;
+    // The web process delivers mail too, so a `worker` dyno is optional.
+    let delivery = tokio::spawn(crate::mail::run_delivery(
         db.clone(),
         config.mail.clone(),
         transport.clone(),
+        stop_rx.clone(),
     ));
     let state = AppState::new(config, db, transport)?;
     let app = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
@@ -120,17 +121,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         result = server => result.context("server error")?,
         _ = deadline => tracing::warn!("shutdown: requests still running after {grace:?}; exiting"),
     }
+    // Delivery stopped taking new messages when shutdown began; let the one being sent finish.
+    let _ = tokio::time::timeout(Duration::from_secs(2), delivery).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Expired sessions are useless; clear them out now and then.
+/// Expired sessions and rate-limit windows that ended long ago are useless; clear them out
+/// now and then so the tables stay small.
 async fn purge_sessions(db: sea_orm::DatabaseConnection) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
         if let Err(e) = session::purge_expired(&db).await {
             tracing::warn!(error = %e, "cannot purge expired sessions");
+        }
+        if let Err(e) = rate_limit::purge_older_than(&db, chrono::Duration::days(1)).await {
+            tracing::warn!(error = %e, "cannot purge old rate-limit windows");
         }
     }
 }

@@ -20,7 +20,7 @@ fn process(name: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_procfile_runs_the_release_binary_for_web_and_deploy() {
+fn the_procfile_runs_the_release_binary_for_web_deploy_and_the_worker() {
     let web = process("web");
     assert_eq!(web[0], "./target/release/ragtime");
     assert!(matches!(
@@ -32,6 +32,12 @@ fn the_procfile_runs_the_release_binary_for_web_and_deploy() {
     assert!(matches!(
         Cli::try_parse_from(&release).unwrap().command,
         Some(Command::Deploy)
+    ));
+    let worker = process("worker");
+    assert_eq!(worker[0], "./target/release/ragtime");
+    assert!(matches!(
+        Cli::try_parse_from(&worker).unwrap().command,
+        Some(Command::Worker)
     ));
 }
 

@@ -1,14 +1,22 @@
 //! Mail: messages rendered from text + HTML templates, queued durably in the database (see
-//! `models::mail_queue`) and delivered by a background loop with retries. Transports: the log
-//! (development), an in-memory outbox (tests).
+//! `models::mail_queue`) and delivered by a background loop with retries — in the web process
+//! and in the optional `ragtime worker`. Transports: SMTP (`MAIL_SERVER`), the log (development,
+//! or any configuration without `MAIL_SERVER`), an in-memory outbox (tests).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use askama::Template;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
 
-use crate::config::MailConfig;
+use crate::config::{Config, MailConfig};
 use crate::models::mail_queue;
 
 /// A message as it leaves Ragtime.
@@ -24,13 +32,76 @@ pub struct Outgoing {
 /// Where delivered mail goes.
 #[derive(Clone)]
 pub enum Transport {
-    /// Development: write the message to the log.
-    Log,
+    /// No `MAIL_SERVER`: write the message to the log. The body (with its signed links) only
+    /// when `with_body` is set, in development and testing: production logs must not carry
+    /// tokens.
+    Log { with_body: bool },
     /// Tests: keep messages in memory to read links out of them.
     Memory(Arc<Mutex<Vec<Outgoing>>>),
+    /// `MAIL_SERVER`: a pool of SMTP connections, built once per process.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
+/// How long one SMTP exchange may stall; well under the queue's claim on a message, so a slow
+/// relay cannot make a second worker send it again.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Transport {
+    /// The transport the configuration asks for: SMTP when `MAIL_SERVER` is set, otherwise the
+    /// log (with a warning in production and heroku, where nobody reads mail in the log).
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        if config.mail.server.is_some() {
+            return Self::smtp(&config.mail, None);
+        }
+        if config.name.is_production_like() {
+            tracing::warn!(
+                "MAIL_SERVER is not set: mail is written to the log (recipient and subject only) \
+                 instead of being sent"
+            );
+        }
+        Ok(Transport::Log {
+            with_body: !config.name.is_production_like(),
+        })
+    }
+
+    /// SMTP to `MAIL_SERVER:MAIL_PORT`: STARTTLS required when `MAIL_USE_TLS` (nothing, not even
+    /// the credentials, goes out before the upgrade), plain otherwise; logs in when
+    /// `MAIL_USERNAME` is set. `extra_root_pem` adds a trusted CA certificate (PEM) to the
+    /// public roots, for a relay with a private CA (the tests' self-signed relay). Call it
+    /// inside the Tokio runtime: the connection pool starts a task that closes idle connections.
+    pub fn smtp(mail: &MailConfig, extra_root_pem: Option<&[u8]>) -> anyhow::Result<Self> {
+        let server = mail
+            .server
+            .as_deref()
+            .context("MAIL_SERVER is required for SMTP")?;
+        let mut builder = if mail.use_tls {
+            let mut tls = TlsParameters::builder(server.to_owned());
+            if let Some(pem) = extra_root_pem {
+                tls = tls.add_root_certificate(
+                    Certificate::from_pem(pem).context("the extra root certificate")?,
+                );
+            }
+            let tls = tls
+                .build_rustls()
+                .context("cannot set up TLS for MAIL_SERVER")?;
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(server)
+                .context("MAIL_SERVER")?
+                .tls(Tls::Required(tls))
+        } else {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server)
+        };
+        builder = builder.port(mail.port).timeout(Some(SMTP_TIMEOUT));
+        if let Some(username) = &mail.username {
+            let password = mail
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_owned())
+                .unwrap_or_default();
+            builder = builder.credentials(Credentials::new(username.clone(), password));
+        }
+        Ok(Transport::Smtp(builder.build()))
+    }
+
     pub fn memory() -> Self {
         Transport::Memory(Arc::new(Mutex::new(Vec::new())))
     }
@@ -39,14 +110,20 @@ impl Transport {
     pub fn outbox(&self) -> Vec<Outgoing> {
         match self {
             Transport::Memory(m) => m.lock().map(|v| v.clone()).unwrap_or_default(),
-            Transport::Log => Vec::new(),
+            Transport::Log { .. } | Transport::Smtp(_) => Vec::new(),
         }
     }
 
     async fn send(&self, mail: Outgoing) -> anyhow::Result<()> {
         match self {
-            Transport::Log => {
-                tracing::info!(to = %mail.to, subject = %mail.subject, "mail (log transport):\n{}", mail.text);
+            Transport::Log { with_body: true } => {
+                let (to, subject) = (&mail.to, &mail.subject);
+                tracing::info!(%to, %subject, "mail (log transport):\n{}", mail.text);
+                Ok(())
+            }
+            Transport::Log { with_body: false } => {
+                let (to, subject) = (&mail.to, &mail.subject);
+                tracing::info!(%to, %subject, "mail (log transport; not sent)");
                 Ok(())
             }
             Transport::Memory(m) => {
@@ -55,8 +132,34 @@ impl Transport {
                     .push(mail);
                 Ok(())
             }
+            Transport::Smtp(smtp) => {
+                smtp.send(message(&mail)?).await?;
+                Ok(())
+            }
         }
     }
+}
+
+/// The MIME message: multipart/alternative, plain text first so HTML-capable readers pick the
+/// HTML. A malformed sender or recipient is an error (the delivery fails and is recorded).
+fn message(mail: &Outgoing) -> anyhow::Result<Message> {
+    let from: Mailbox = mail
+        .from
+        .parse()
+        .with_context(|| format!("invalid sender address {:?}", mail.from))?;
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .with_context(|| format!("invalid recipient address {:?}", mail.to))?;
+    Ok(Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject.as_str())
+        .message_id(None)
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))?)
 }
 
 /// A message rendered from a pair of templates: `mail/<name>.txt` and `mail/<name>.html`.
@@ -84,14 +187,28 @@ pub async fn queue<C: ConnectionTrait>(
     mail_queue::enqueue(db, to, subject.trim(), &body.text, &body.html).await
 }
 
-/// Deliver every message that is due; returns how many were sent.
+/// Deliver every message that is due; returns how many were sent. Safe to run in several
+/// processes at once: each message is claimed before it is sent.
 pub async fn deliver_due(
     db: &DatabaseConnection,
     config: &MailConfig,
     transport: &Transport,
 ) -> Result<usize, DbErr> {
+    deliver_until(db, config, transport, || false).await
+}
+
+/// [`deliver_due`], giving up between two messages once `stopping` says so.
+async fn deliver_until(
+    db: &DatabaseConnection,
+    config: &MailConfig,
+    transport: &Transport,
+    stopping: impl Fn() -> bool,
+) -> Result<usize, DbErr> {
     let mut sent = 0;
     for message in mail_queue::due(db, 50).await? {
+        if stopping() {
+            break;
+        }
         if !mail_queue::claim(db, message.id).await? {
             continue; // another worker has it
         }
@@ -108,20 +225,32 @@ pub async fn deliver_due(
                 sent += 1;
             }
             Err(e) => {
-                tracing::warn!(id = message.id, error = %e, "mail delivery failed; will retry");
-                mail_queue::mark_failed(db, &message, &e.to_string()).await?;
+                let error = format!("{e:#}");
+                tracing::warn!(id = message.id, %error, "mail delivery failed; will retry");
+                mail_queue::mark_failed(db, &message, &error).await?;
             }
         }
     }
     Ok(sent)
 }
 
-/// The web process's background delivery loop.
-pub async fn run_delivery(db: DatabaseConnection, config: MailConfig, transport: Transport) {
+/// The delivery loop of the web process and of `ragtime worker`: every 2 seconds, deliver what
+/// is due. Returns once `stop` turns true (or its sender is gone), after the message being sent.
+pub async fn run_delivery(
+    db: DatabaseConnection,
+    config: MailConfig,
+    transport: Transport,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        if let Err(e) = deliver_due(&db, &config, &transport).await {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
+        let stopping = || *stop.borrow();
+        if let Err(e) = deliver_until(&db, &config, &transport, stopping).await {
             tracing::warn!(error = %e, "mail delivery loop");
         }
     }

@@ -38,12 +38,18 @@ impl InternalError {
 /// The failure's message with numbers masked and length bounded, so "timeout after 5001 ms"
 /// and "timeout after 5002 ms" are one kind.
 fn error_kind(message: &str) -> String {
-    let masked: String = message
-        .chars()
-        .map(|c| if c.is_ascii_digit() { '#' } else { c })
-        .filter(|c| !c.is_control())
-        .take(120)
-        .collect();
+    let mut masked = String::new();
+    let mut in_number = false;
+    for c in message.chars().filter(|c| !c.is_control()) {
+        let digit = c.is_ascii_digit();
+        if !(digit && in_number) {
+            masked.push(if digit { '#' } else { c });
+        }
+        in_number = digit;
+        if masked.chars().count() >= 120 {
+            break;
+        }
+    }
     if masked.is_empty() {
         "unknown error".to_owned()
     } else {
