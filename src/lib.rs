@@ -10,6 +10,7 @@ pub mod db;
 pub mod deploy;
 pub mod forms;
 pub mod mail;
+pub mod markdown;
 pub mod migration;
 pub mod models;
 pub mod server;

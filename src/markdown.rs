@@ -1,0 +1,188 @@
+//! Markdown written by users, turned into HTML that is safe to show: rendered with
+//! pulldown-cmark, bare URLs made into links, then cleaned by ammonia down to an allow-list of
+//! tags. Links keep only http, https and mailto URLs and get `rel="nofollow"`; scripts, styles,
+//! event handlers and every other attribute are removed.
+
+use std::collections::{HashMap, HashSet};
+
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+
+/// Which allow-list applies (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allow {
+    /// Composition descriptions: block elements too.
+    Description,
+    /// Comments: inline elements only.
+    Comment,
+}
+
+impl Allow {
+    fn tags(self) -> &'static [&'static str] {
+        match self {
+            Allow::Description => &[
+                "a",
+                "abbr",
+                "acronym",
+                "b",
+                "blockquote",
+                "code",
+                "em",
+                "i",
+                "li",
+                "ol",
+                "pre",
+                "strong",
+                "ul",
+                "h1",
+                "h2",
+                "h3",
+                "p",
+            ],
+            Allow::Comment => &["a", "abbr", "acronym", "b", "code", "em", "i", "strong"],
+        }
+    }
+}
+
+/// Markdown in, safe HTML out.
+pub fn to_safe_html(markdown: &str, allow: Allow) -> String {
+    let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, linkify_bare_urls(Parser::new(markdown)));
+    clean(&html, allow)
+}
+
+fn clean(html: &str, allow: Allow) -> String {
+    let attributes: HashMap<&str, HashSet<&str>> = HashMap::from([
+        ("a", HashSet::from(["href", "title"])),
+        ("abbr", HashSet::from(["title"])),
+        ("acronym", HashSet::from(["title"])),
+    ]);
+    ammonia::Builder::empty()
+        .tags(allow.tags().iter().copied().collect())
+        .tag_attributes(attributes)
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("nofollow"))
+        .clean_content_tags(HashSet::from(["script", "style"]))
+        .clean(html)
+        .to_string()
+}
+
+/// Bare `http(s)://` and `www.` addresses in text become links, except inside links and code.
+fn linkify_bare_urls<'a>(
+    events: impl Iterator<Item = Event<'a>>,
+) -> impl Iterator<Item = Event<'a>> {
+    let finder = {
+        let mut f = linkify::LinkFinder::new();
+        f.kinds(&[linkify::LinkKind::Url]);
+        f.url_must_have_scheme(false);
+        f
+    };
+    let mut depth = 0usize; // inside a link, a code block or an HTML block
+    events.flat_map(move |event| {
+        match &event {
+            Event::Start(Tag::Link { .. } | Tag::CodeBlock(_) | Tag::HtmlBlock) => depth += 1,
+            Event::End(TagEnd::Link | TagEnd::CodeBlock | TagEnd::HtmlBlock) => {
+                depth = depth.saturating_sub(1)
+            }
+            Event::Text(text) if depth == 0 => {
+                let mut out = Vec::new();
+                for span in finder.spans(text) {
+                    let s = span.as_str();
+                    match span.kind() {
+                        Some(_) => {
+                            let href = if s.contains("://") {
+                                s.to_owned()
+                            } else {
+                                format!("http://{s}")
+                            };
+                            out.push(Event::InlineHtml(
+                                format!("<a href=\"{}\">{}</a>", escape(&href), escape(s)).into(),
+                            ));
+                        }
+                        None => out.push(Event::Text(s.to_owned().into())),
+                    }
+                }
+                return out;
+            }
+            _ => {}
+        }
+        vec![event]
+    })
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description(md: &str) -> String {
+        to_safe_html(md, Allow::Description)
+    }
+
+    #[test]
+    fn markdown_becomes_the_allowed_html() {
+        assert_eq!(
+            description("# Title\n\n*soft* and **loud**"),
+            "<h1>Title</h1>\n<p><em>soft</em> and <strong>loud</strong></p>\n"
+        );
+        assert!(description("- a\n- b").contains("<ul>\n<li>a</li>"));
+    }
+
+    #[test]
+    fn nothing_executable_survives() {
+        let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>\
+            <a href=\"javascript:alert(3)\">x</a><style>body{}</style>\
+            <p style=\"color:red\" onclick=\"alert(4)\">p</p><iframe src=//evil></iframe><b>unclosed";
+        let html = description(hostile);
+        for bad in [
+            "<script",
+            "alert(1)",
+            "onerror",
+            "javascript:",
+            "<style",
+            "body{}",
+            "style=",
+            "onclick",
+            "<iframe",
+            "<img",
+        ] {
+            assert!(!html.contains(bad), "{bad} survived in {html}");
+        }
+        assert!(html.contains("<b>unclosed</b>"), "{html}");
+        assert!(description("[x](javascript:alert(1))").contains("<a rel=\"nofollow\">x</a>"));
+    }
+
+    #[test]
+    fn links_are_nofollow_and_bare_urls_are_linked() {
+        let html =
+            description("see https://example.com/a?b=1&c=2 or www.example.org, [me](mailto:a@b.c)");
+        assert!(html.contains("<a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"nofollow\">https://example.com/a?b=1&amp;c=2</a>"), "{html}");
+        assert!(
+            html.contains(
+                "<a href=\"http://www.example.org\" rel=\"nofollow\">www.example.org</a>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"mailto:a@b.c\" rel=\"nofollow\">me</a>"),
+            "{html}"
+        );
+        let code = description("`https://example.com` and\n\n    https://example.com/block");
+        assert!(!code.contains("<a"), "{code}");
+        let linked = description("[https://example.com](https://example.com)");
+        assert_eq!(linked.matches("<a ").count(), 1, "{linked}");
+    }
+
+    #[test]
+    fn comments_keep_only_inline_tags() {
+        let html = to_safe_html("# big\n\n*ok* <blockquote>q</blockquote>", Allow::Comment);
+        assert!(!html.contains("<h1>") && !html.contains("<p>") && !html.contains("<blockquote>"));
+        assert!(html.contains("<em>ok</em>"), "{html}");
+    }
+}
