@@ -32,6 +32,7 @@ pub struct AppState {
     pub signer: Signer,
     pub csp: HeaderValue,
     pub mail: mail::Transport,
+    pub avatar_base: Arc<str>,
 }
 
 impl AppState {
@@ -46,6 +47,7 @@ impl AppState {
                 message: "contains characters not allowed in an HTTP header".into(),
             })?;
         Ok(AppState {
+            avatar_base: Arc::from(config.avatar_base_url.as_str()),
             signer: Signer::new(config.secret_key.expose_secret().as_bytes()),
             config: Arc::new(config),
             db,

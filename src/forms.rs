@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::models::composition::{Draft, RELEASE_TYPES};
+
 /// Messages per field name; empty means the form is valid.
 pub type FieldErrors = BTreeMap<&'static str, String>;
 
@@ -59,6 +61,57 @@ pub fn username(value: &str) -> Result<String, &'static str> {
         );
     }
     Ok(value.to_owned())
+}
+
+/// Longest Markdown accepted for a description or a comment.
+pub const MAX_MARKDOWN_CHARS: usize = 20_000;
+
+/// A composition as typed: release type, title (1–64 characters) and Markdown description.
+pub fn composition<'a>(
+    release_type: &str,
+    title: &'a str,
+    description: &'a str,
+) -> Result<Draft<'a>, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let release_type = release_type
+        .trim()
+        .parse::<i16>()
+        .ok()
+        .filter(|v| RELEASE_TYPES.iter().any(|(t, _)| t == v));
+    if release_type.is_none() {
+        errors.insert("release_type", "Choose a single, an EP or an album.".into());
+    }
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 64 {
+        errors.insert("title", "Field must be between 1 and 64 characters long.".into());
+    } else if has_control(title) {
+        errors.insert("title", "The title cannot contain control characters.".into());
+    }
+    if let Err(e) = markdown_text(description) {
+        errors.insert("description", e.into());
+    }
+    match release_type {
+        Some(release_type) if errors.is_empty() => Ok(Draft {
+            release_type,
+            title,
+            description,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Markdown text: bounded, and no control characters but line breaks and tabs.
+pub fn markdown_text(text: &str) -> Result<(), &'static str> {
+    if text.chars().count() > MAX_MARKDOWN_CHARS {
+        return Err("The text is too long (at most 20,000 characters).");
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err("The text cannot contain control characters.");
+    }
+    Ok(())
 }
 
 /// A new password and its confirmation.

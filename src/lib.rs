@@ -12,6 +12,7 @@ pub mod forms;
 pub mod mail;
 pub mod markdown;
 pub mod migration;
+pub mod pagination;
 pub mod models;
 pub mod server;
 pub mod templates;

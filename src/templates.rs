@@ -4,7 +4,9 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::forms::FieldErrors;
+use crate::forms::{self, FieldErrors};
+use crate::models::composition;
+use crate::pagination::Pagination;
 use crate::mail;
 use crate::web::errors::{AppError, Rendered};
 use crate::web::page::Page;
@@ -18,10 +20,50 @@ pub struct ErrorTemplate<'a> {
     pub message: &'a str,
 }
 
+/// The composition form (home page, edit page): what was typed and what is wrong with it.
+#[derive(Default)]
+pub struct CompositionForm {
+    pub release_type: i16,
+    pub title: String,
+    pub description: String,
+    pub errors: FieldErrors,
+}
+
+impl CompositionForm {
+    pub fn release_types(&self) -> &'static [(i16, &'static str)] {
+        &composition::RELEASE_TYPES
+    }
+
+    /// The form filled with a stored composition.
+    pub fn of(c: &composition::Model) -> Self {
+        CompositionForm {
+            release_type: c.release_type,
+            title: c.title.clone(),
+            description: c.description.clone(),
+            errors: FieldErrors::new(),
+        }
+    }
+
+    /// The form as typed, with its errors (input bounded so nothing huge is echoed back).
+    pub fn typed(release_type: &str, title: &str, description: &str, errors: FieldErrors) -> Self {
+        CompositionForm {
+            release_type: release_type.trim().parse().unwrap_or(1),
+            title: title.chars().take(64).collect(),
+            description: description.chars().take(forms::MAX_MARKDOWN_CHARS).collect(),
+            errors,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "index.html")]
 pub struct IndexTemplate {
     pub page: Page,
+    pub can_publish: bool,
+    pub show_followed: bool,
+    pub form: CompositionForm,
+    pub cards: Vec<composition::Card>,
+    pub pagination: Pagination,
 }
 
 /// Render a template as an HTML response.

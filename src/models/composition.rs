@@ -1,6 +1,14 @@
-//! Compositions: a single, an EP or an album, with a Markdown description.
+//! Compositions: a single, an EP or an album, with a Markdown description. Every list of them
+//! (the feeds, a profile) is one page query joined with the artists plus one batched query for
+//! comment counts, whatever the page size.
 
+use chrono::Utc;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Query;
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, TransactionTrait};
+
+use super::{comment, follow, user};
+use crate::markdown::{Allow, to_safe_html};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "compositions")]
@@ -16,6 +24,213 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::ArtistId",
+        to = "super::user::Column::Id"
+    )]
+    Artist,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Artist.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The release types of SPEC §3, by their stored value.
+pub const RELEASE_TYPES: [(i16, &str); 3] = [(1, "Single"), (2, "EP"), (3, "Album")];
+
+pub fn release_type_name(value: i16) -> &'static str {
+    RELEASE_TYPES
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map_or("Release", |(_, name)| name)
+}
+
+/// `<id>-<title lower-cased, runs of non-word characters replaced by '-'>`.
+pub fn slug(id: i32, title: &str) -> String {
+    let mut words = String::with_capacity(title.len());
+    for c in title.to_lowercase().chars() {
+        if c.is_alphanumeric() || c == '_' {
+            words.push(c);
+        } else if !words.ends_with('-') {
+            words.push('-');
+        }
+    }
+    let words = words.trim_matches('-');
+    if words.is_empty() {
+        id.to_string()
+    } else {
+        format!("{id}-{words}")
+    }
+}
+
+/// The id at the front of a slug (`42-my-song` → 42).
+pub fn id_from_slug(slug: &str) -> Option<i32> {
+    let digits = slug.split('-').next()?;
+    digits.parse().ok().filter(|id| *id > 0)
+}
+
+impl Model {
+    pub fn slug(&self) -> String {
+        slug(self.id, &self.title)
+    }
+
+    pub fn release_type_name(&self) -> &'static str {
+        release_type_name(self.release_type)
+    }
+}
+
+/// What a user writes: validated by the caller.
+pub struct Draft<'a> {
+    pub release_type: i16,
+    pub title: &'a str,
+    pub description: &'a str,
+}
+
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    artist_id: i32,
+    draft: &Draft<'_>,
+) -> Result<Model, DbErr> {
+    ActiveModel {
+        release_type: Set(draft.release_type),
+        title: Set(draft.title.to_owned()),
+        description: Set(draft.description.to_owned()),
+        description_html: Set(to_safe_html(draft.description, Allow::Description)),
+        timestamp: Set(Utc::now()),
+        artist_id: Set(artist_id),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn update<C: ConnectionTrait>(db: &C, id: i32, draft: &Draft<'_>) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::ReleaseType, Expr::value(draft.release_type))
+        .col_expr(Column::Title, Expr::value(draft.title))
+        .col_expr(Column::Description, Expr::value(draft.description))
+        .col_expr(
+            Column::DescriptionHtml,
+            Expr::value(to_safe_html(draft.description, Allow::Description)),
+        )
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Delete a composition and its comments together.
+pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    comment::Entity::delete_many()
+        .filter(comment::Column::CompositionId.eq(id))
+        .exec(&txn)
+        .await?;
+    Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}
+
+/// A composition as lists show it: with its artist and its number of comments.
+#[derive(Clone, Debug)]
+pub struct Card {
+    pub composition: Model,
+    pub artist: user::Model,
+    pub comments: u64,
+}
+
+/// Which compositions a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    All,
+    /// Everything by the artists this user follows (themself included: the self-follow).
+    FollowedBy(i32),
+    By(i32),
+}
+
+impl Feed {
+    fn query(self) -> Select<Entity> {
+        let all = Entity::find();
+        match self {
+            Feed::All => all,
+            Feed::By(artist) => all.filter(Column::ArtistId.eq(artist)),
+            Feed::FollowedBy(user) => all.filter(
+                Column::ArtistId.in_subquery(
+                    Query::select()
+                        .column(follow::Column::FollowedId)
+                        .from(follow::Entity)
+                        .and_where(follow::Column::FollowerId.eq(user))
+                        .to_owned(),
+                ),
+            ),
+        }
+    }
+}
+
+/// One page of a feed, newest first, and the feed's total: three queries whatever the size.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    feed: Feed,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Card>, u64), DbErr> {
+    let total = feed.query().count(db).await?;
+    if offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    let rows = feed
+        .query()
+        .find_also_related(user::Entity)
+        .order_by_desc(Column::Timestamp)
+        .order_by_desc(Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<i32> = rows.iter().map(|(c, _)| c.id).collect();
+    let counts = comment::counts(db, &ids).await?;
+    let cards = rows
+        .into_iter()
+        .filter_map(|(composition, artist)| {
+            let comments = counts.get(&composition.id).copied().unwrap_or(0);
+            artist.map(|artist| Card {
+                composition,
+                artist,
+                comments,
+            })
+        })
+        .collect();
+    Ok((cards, total))
+}
+
+/// How many compositions each of these artists has published.
+pub async fn count_by<C: ConnectionTrait>(db: &C, artist_id: i32) -> Result<u64, DbErr> {
+    Feed::By(artist_id).query().count(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_the_id_and_the_lower_cased_words() {
+        assert_eq!(slug(42, "My First Song!"), "42-my-first-song");
+        assert_eq!(slug(7, "  Rock & Roll -- Live  "), "7-rock-roll-live");
+        assert_eq!(slug(3, "Été à Paris"), "3-été-à-paris");
+        assert_eq!(slug(9, "!!!"), "9");
+        assert_eq!(id_from_slug("42-my-first-song"), Some(42));
+        assert_eq!(id_from_slug("9"), Some(9));
+        assert_eq!(id_from_slug("abc"), None);
+        assert_eq!(id_from_slug("-1-x"), None);
+        assert_eq!(id_from_slug("99999999999-x"), None);
+    }
+}

@@ -92,6 +92,12 @@ pub fn new_account(email: &str, username: &str, role_id: i32, password_hash: &st
 }
 
 /// The avatar service's key: hex MD5 of the lower-cased email (SPEC §3).
+/// `<base><hash>?s=<size>` (unicornify by default).
+pub fn avatar_url(base: &str, hash: &str, size: u32) -> String {
+    let slash = if base.ends_with('/') { "" } else { "/" };
+    format!("{base}{slash}{hash}?s={size}")
+}
+
 pub fn avatar_hash(email: &str) -> String {
     format!("{:x}", md5::compute(email.trim().to_lowercase().as_bytes()))
 }

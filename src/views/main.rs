@@ -1,25 +1,134 @@
-//! The `main` blueprint: the home page and the health check.
+//! The `main` blueprint: the home page with its feed and composition form, the All/Followed
+//! switch, and the health check.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::templates::{IndexTemplate, html};
+use crate::auth::Can;
+use crate::forms;
+use crate::models::{Permission, composition};
+use crate::pagination::{PageQuery, Pagination};
+use crate::templates::{CompositionForm, IndexTemplate, html, html_status};
 use crate::web::errors::{AppError, Rendered};
 use crate::web::page::Page;
+use crate::web::session::Session;
+
+/// The cookie that remembers the chosen feed tab.
+const SHOW_FOLLOWED: &str = "show_followed";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(index).post(publish))
+        .route("/all", get(show_all))
+        .route("/followed", get(show_followed))
         .route("/healthz", get(healthz))
 }
 
-async fn index(page: Page) -> Result<Response, AppError> {
-    html(&IndexTemplate { page })
+async fn index(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
+    render_index(&state, page, show_followed, query.number(), CompositionForm::default())
+        .await
+}
+
+/// The home page; a form with errors comes back as a 422 with the feed under it.
+async fn render_index(
+    state: &AppState,
+    page: Page,
+    show_followed: bool,
+    number: u64,
+    form: CompositionForm,
+) -> Result<Response, AppError> {
+    let feed = match (&page.user, show_followed) {
+        (Some(user), true) => composition::Feed::FollowedBy(user.id),
+        _ => composition::Feed::All,
+    };
+    let per_page = state.config.compositions_per_page;
+    let mut pagination = Pagination::new(number, per_page, 0, "/");
+    let (cards, total) =
+        composition::page(&state.db, feed, pagination.offset(), per_page).await?;
+    pagination.total = total;
+    let status = if form.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let template = IndexTemplate {
+        can_publish: page.user.as_ref().is_some_and(|u| u.can(Permission::PUBLISH)),
+        show_followed: show_followed && page.user.is_some(),
+        page,
+        form,
+        cards,
+        pagination,
+    };
+    if status == StatusCode::OK {
+        html(&template)
+    } else {
+        html_status(status, &template)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompositionFields {
+    release_type: String,
+    title: String,
+    description: String,
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    session: Session,
+    Can(user): Can<{ Permission::PUBLISH.0 }>,
+    page: Page,
+    jar: CookieJar,
+    axum::Form(fields): axum::Form<CompositionFields>,
+) -> Result<Response, AppError> {
+    match forms::composition(&fields.release_type, &fields.title, &fields.description) {
+        Ok(draft) => {
+            composition::create(&state.db, user.id, &draft).await?;
+            session.flash("success", "Your composition has been published.");
+            Ok(Redirect::to("/").into_response())
+        }
+        Err(errors) => {
+            let form = CompositionForm::typed(
+                &fields.release_type,
+                &fields.title,
+                &fields.description,
+                errors,
+            );
+            let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
+            render_index(&state, page, show_followed, 1, form).await
+        }
+    }
+}
+
+fn remember_tab(jar: CookieJar, followed: bool) -> (CookieJar, Redirect) {
+    let cookie = Cookie::build((SHOW_FOLLOWED, if followed { "1" } else { "" }))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .max_age(cookie::time::Duration::days(30));
+    (jar.add(cookie), Redirect::to("/"))
+}
+
+async fn show_all(_user: crate::auth::CurrentUser, jar: CookieJar) -> impl IntoResponse {
+    remember_tab(jar, false)
+}
+
+async fn show_followed(_user: crate::auth::CurrentUser, jar: CookieJar) -> impl IntoResponse {
+    remember_tab(jar, true)
 }
 
 /// For the platform's and operators' health checks: is the database reachable?

@@ -52,6 +52,15 @@ impl Page {
             .unwrap_or_default()
     }
 
+    /// The avatar image for an email hash, `size` pixels square.
+    pub fn avatar(&self, hash: &str, size: u32) -> String {
+        let base = self
+            .session
+            .as_ref()
+            .map_or(crate::config::DEFAULT_AVATAR_URL, Session::avatar_base);
+        user::avatar_url(base, hash, size)
+    }
+
     pub fn asset(&self, name: &str) -> &'static str {
         assets::url(name)
     }

@@ -60,6 +60,8 @@ struct SessionState {
 struct Inner {
     db: DatabaseConnection,
     signer: Signer,
+    /// Where avatars come from (`RAGTIME_AVATAR_URL`), for the pages of this request.
+    avatar_base: Arc<str>,
     state: Mutex<SessionState>,
     account: OnceCell<Option<user::Account>>,
 }
@@ -69,7 +71,12 @@ struct Inner {
 pub struct Session(Arc<Inner>);
 
 impl Session {
-    fn new(db: DatabaseConnection, signer: Signer, headers: &HeaderMap) -> Self {
+    fn new(
+        db: DatabaseConnection,
+        signer: Signer,
+        avatar_base: Arc<str>,
+        headers: &HeaderMap,
+    ) -> Self {
         let mut state = SessionState::default();
         for cookie in cookies(headers) {
             match cookie.name() {
@@ -89,6 +96,7 @@ impl Session {
         Session(Arc::new(Inner {
             db,
             signer,
+            avatar_base,
             state: Mutex::new(state),
             account: OnceCell::new(),
         }))
@@ -101,6 +109,10 @@ impl Session {
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.0.db
+    }
+
+    pub(crate) fn avatar_base(&self) -> &str {
+        &self.0.avatar_base
     }
 
     pub(crate) fn signer(&self) -> &Signer {
@@ -258,7 +270,12 @@ pub struct LoggedUser(pub i32);
 
 /// Middleware: attach a [`Session`] to the request; write changed cookies on the response.
 pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let session = Session::new(state.db.clone(), state.signer.clone(), req.headers());
+    let session = Session::new(
+        state.db.clone(),
+        state.signer.clone(),
+        state.avatar_base.clone(),
+        req.headers(),
+    );
     let secure = state.config.https_redirect
         || req
             .extensions()
