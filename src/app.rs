@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .merge(views::main::router())
         .merge(views::auth::router())
         .merge(views::account::router())
+        .merge(views::compositions::router())
+        .merge(views::moderation::router())
         .merge(assets::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())

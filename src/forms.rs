@@ -83,9 +83,15 @@ pub fn composition<'a>(
     }
     let title = title.trim();
     if title.is_empty() || title.chars().count() > 64 {
-        errors.insert("title", "Field must be between 1 and 64 characters long.".into());
+        errors.insert(
+            "title",
+            "Field must be between 1 and 64 characters long.".into(),
+        );
     } else if has_control(title) {
-        errors.insert("title", "The title cannot contain control characters.".into());
+        errors.insert(
+            "title",
+            "The title cannot contain control characters.".into(),
+        );
     }
     if let Err(e) = markdown_text(description) {
         errors.insert("description", e.into());

@@ -87,8 +87,7 @@ impl Pagination {
         let mut out = Vec::new();
         let mut previous = 0;
         for n in 1..=last {
-            let shown =
-                n <= 2 || (n + 2 >= self.page && n <= self.page + 4) || n + 2 > last;
+            let shown = n <= 2 || (n + 2 >= self.page && n <= self.page + 4) || n + 2 > last;
             if shown {
                 if n > previous + 1 {
                     out.push(None);
@@ -163,7 +162,10 @@ mod tests {
         assert_eq!(p.offset(), 180);
         let one = Pagination::new(1, 20, 5, "/");
         assert_eq!(one.numbers(), vec![Some(1)]);
-        assert_eq!((one.prev(), one.next(), one.is_multi_page()), (None, None, false));
+        assert_eq!(
+            (one.prev(), one.next(), one.is_multi_page()),
+            (None, None, false)
+        );
         let empty = Pagination::new(1, 20, 0, "/");
         assert_eq!(empty.pages(), 1);
         let beyond = Pagination::new(500, 20, 45, "/x").with_fragment("#c");

@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::forms::{self, FieldErrors};
-use crate::models::composition;
-use crate::pagination::Pagination;
 use crate::mail;
+use crate::models::{comment, composition};
+use crate::pagination::Pagination;
 use crate::web::errors::{AppError, Rendered};
 use crate::web::page::Page;
 
@@ -49,7 +49,10 @@ impl CompositionForm {
         CompositionForm {
             release_type: release_type.trim().parse().unwrap_or(1),
             title: title.chars().take(64).collect(),
-            description: description.chars().take(forms::MAX_MARKDOWN_CHARS).collect(),
+            description: description
+                .chars()
+                .take(forms::MAX_MARKDOWN_CHARS)
+                .collect(),
             errors,
         }
     }
@@ -249,4 +252,44 @@ pub struct ErrorMailText<'a> {
 pub struct ErrorMailHtml<'a> {
     pub context: &'a str,
     pub detail: &'a str,
+}
+
+/// A composition's permalink page: the composition, its comments and the comment form.
+#[derive(Template)]
+#[template(path = "compositions/show.html")]
+pub struct CompositionTemplate {
+    pub page: Page,
+    /// The composition as a one-item list, so it renders like in the feeds.
+    pub cards: Vec<composition::Card>,
+    pub comments: Vec<comment::WithAuthor>,
+    pub pagination: Pagination,
+    pub can_comment: bool,
+    /// What was typed in the comment form, and what is wrong with it.
+    pub body: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "compositions/edit.html")]
+pub struct EditCompositionTemplate {
+    pub page: Page,
+    pub title: String,
+    pub slug: String,
+    pub form: CompositionForm,
+}
+
+#[derive(Template)]
+#[template(path = "compositions/delete.html")]
+pub struct DeleteCompositionTemplate {
+    pub page: Page,
+    pub title: String,
+    pub slug: String,
+}
+
+#[derive(Template)]
+#[template(path = "moderate.html")]
+pub struct ModerateTemplate {
+    pub page: Page,
+    pub comments: Vec<comment::WithAuthor>,
+    pub pagination: Pagination,
 }

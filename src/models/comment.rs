@@ -80,6 +80,14 @@ pub async fn counts<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<HashMap<i
         .collect())
 }
 
+/// How many comments a composition has.
+pub async fn count_on<C: ConnectionTrait>(db: &C, composition_id: i32) -> Result<u64, DbErr> {
+    Entity::find()
+        .filter(Column::CompositionId.eq(composition_id))
+        .count(db)
+        .await
+}
+
 /// Which comments a list shows, in which order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thread {
@@ -127,7 +135,11 @@ pub async fn page<C: ConnectionTrait>(
 }
 
 /// Enable or disable a comment (moderation); false if there is no such comment.
-pub async fn set_disabled<C: ConnectionTrait>(db: &C, id: i32, disabled: bool) -> Result<bool, DbErr> {
+pub async fn set_disabled<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    disabled: bool,
+) -> Result<bool, DbErr> {
     let result = Entity::update_many()
         .col_expr(Column::Disabled, Expr::value(disabled))
         .filter(Column::Id.eq(id))

@@ -38,8 +38,14 @@ async fn index(
     Query(query): Query<PageQuery>,
 ) -> Result<Response, AppError> {
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
-    render_index(&state, page, show_followed, query.number(), CompositionForm::default())
-        .await
+    render_index(
+        &state,
+        page,
+        show_followed,
+        query.number(),
+        CompositionForm::default(),
+    )
+    .await
 }
 
 /// The home page; a form with errors comes back as a 422 with the feed under it.
@@ -56,8 +62,7 @@ async fn render_index(
     };
     let per_page = state.config.compositions_per_page;
     let mut pagination = Pagination::new(number, per_page, 0, "/");
-    let (cards, total) =
-        composition::page(&state.db, feed, pagination.offset(), per_page).await?;
+    let (cards, total) = composition::page(&state.db, feed, pagination.offset(), per_page).await?;
     pagination.total = total;
     let status = if form.errors.is_empty() {
         StatusCode::OK
@@ -65,7 +70,10 @@ async fn render_index(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let template = IndexTemplate {
-        can_publish: page.user.as_ref().is_some_and(|u| u.can(Permission::PUBLISH)),
+        can_publish: page
+            .user
+            .as_ref()
+            .is_some_and(|u| u.can(Permission::PUBLISH)),
         show_followed: show_followed && page.user.is_some(),
         page,
         form,
@@ -79,12 +87,13 @@ async fn render_index(
     }
 }
 
+/// The composition form's fields (home page and edit page).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct CompositionFields {
-    release_type: String,
-    title: String,
-    description: String,
+pub(crate) struct CompositionFields {
+    pub release_type: String,
+    pub title: String,
+    pub description: String,
 }
 
 async fn publish(

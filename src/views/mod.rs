@@ -2,4 +2,6 @@
 
 pub mod account;
 pub mod auth;
+pub mod compositions;
 pub mod main;
+pub mod moderation;

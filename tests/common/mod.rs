@@ -164,6 +164,34 @@ impl TestApp {
         account.insert(&self.db).await.expect("insert user")
     }
 
+    /// A confirmed user with the role named `role` ("User", "Moderator", "Administrator").
+    pub async fn create_user_with_role(&self, username: &str, role: &str) -> user::Model {
+        let account = self.create_user(username).await;
+        let role = role::find_by_name(&self.db, role)
+            .await
+            .unwrap()
+            .expect("role");
+        let mut active: user::ActiveModel = account.into();
+        active.role_id = Set(role.id);
+        active.update(&self.db).await.expect("set role")
+    }
+
+    /// Publish a composition directly (no HTTP), `title` as the title and description.
+    pub async fn publish(
+        &self,
+        artist: &user::Model,
+        title: &str,
+    ) -> ragtime::models::composition::Model {
+        let draft = ragtime::models::composition::Draft {
+            release_type: 1,
+            title,
+            description: title,
+        };
+        ragtime::models::composition::create(&self.db, artist.id, &draft)
+            .await
+            .expect("publish")
+    }
+
     /// A confirmed user whose password is [`PASSWORD`].
     pub async fn create_user_with_password(&self, username: &str) -> user::Model {
         let account = self.create_user(username).await;
@@ -190,6 +218,28 @@ impl TestApp {
             cookies: HashMap::new(),
             peer: "127.0.0.1:40000".parse().unwrap(),
         }
+    }
+
+    /// A client of this app on a database connection that counts every query it runs.
+    pub async fn counting_client(
+        &self,
+    ) -> (Client, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let config = (*self.state.config).clone();
+        let mut db = ragtime::db::connect(&config).await.expect("connect");
+        let queries = Arc::new(AtomicUsize::new(0));
+        let counter = queries.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let state = AppState::new(config, db, ragtime::mail::Transport::memory()).expect("state");
+        let client = Client {
+            router: app::router(state),
+            cookies: HashMap::new(),
+            peer: "127.0.0.1:40000".parse().unwrap(),
+        };
+        (client, queries)
     }
 
     /// A client already logged in as `user` (a session row and its cookie).

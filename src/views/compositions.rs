@@ -1,0 +1,241 @@
+//! A composition's own pages: the permalink with its comments, editing and deleting (the
+//! artist or an administrator only, not like the original where anyone could).
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::{Can, CurrentUser};
+use crate::forms;
+use crate::models::user::Account;
+use crate::models::{Permission, comment, composition, user};
+use crate::pagination::{PageQuery, Pagination};
+use crate::templates::{
+    CompositionForm, CompositionTemplate, DeleteCompositionTemplate, EditCompositionTemplate, html,
+    html_status,
+};
+use crate::views::main::CompositionFields;
+use crate::web::errors::AppError;
+use crate::web::page::Page;
+use crate::web::session::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/composition/{slug}", get(show).post(add_comment))
+        .route("/edit/{slug}", get(edit_page).post(edit))
+        .route("/delete/{slug}", get(delete_page).post(delete))
+}
+
+/// The composition a slug names, or a 404 page.
+async fn load(state: &AppState, slug: &str) -> Result<composition::Model, AppError> {
+    let id = composition::id_from_slug(slug).ok_or_else(AppError::not_found)?;
+    composition::find(&state.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// Old links never break: a title edit changes the slug, and the old one answers 301.
+fn canonical(prefix: &str, c: &composition::Model, slug: &str) -> Option<Response> {
+    let current = c.slug();
+    // 301, as browsers and crawlers have always understood "this moved for good".
+    (slug != current).then(|| {
+        let location = format!("{prefix}{current}");
+        (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, location)],
+        )
+            .into_response()
+    })
+}
+
+/// Only the artist or an administrator may change a composition.
+fn may_change(user: &Account, c: &composition::Model) -> Result<(), AppError> {
+    if user.id == c.artist_id || user.is_administrator() {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    page: Page,
+    Path(slug): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    if let Some(redirect) = canonical("/composition/", &c, &slug) {
+        return Ok(redirect);
+    }
+    render(&state, page, c, query.number(), String::new(), None).await
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    c: composition::Model,
+    number: u64,
+    body: String,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let per_page = state.config.comments_per_page;
+    let path = format!("/composition/{}", c.slug());
+    let mut pagination = Pagination::new(number, per_page, 0, path).with_fragment("#comments");
+    let (comments, total) = comment::page(
+        &state.db,
+        comment::Thread::On(c.id),
+        pagination.offset(),
+        per_page,
+    )
+    .await?;
+    pagination.total = total;
+    let artist = user::find_by_id(&state.db, c.artist_id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let template = CompositionTemplate {
+        can_comment: page
+            .user
+            .as_ref()
+            .is_some_and(|u| u.can(Permission::COMMENT)),
+        page,
+        cards: vec![composition::Card {
+            composition: c,
+            artist,
+            comments: total,
+        }],
+        comments,
+        pagination,
+        body,
+        error,
+    };
+    if status == StatusCode::OK {
+        html(&template)
+    } else {
+        html_status(status, &template)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CommentForm {
+    body: String,
+}
+
+/// COMMENT is checked here, on the server; after posting, the author lands on the last page,
+/// where the new comment is.
+async fn add_comment(
+    State(state): State<AppState>,
+    session: Session,
+    Can(user): Can<{ Permission::COMMENT.0 }>,
+    page: Page,
+    Path(slug): Path<String>,
+    axum::Form(form): axum::Form<CommentForm>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    let body = form.body.trim();
+    let problem = if body.is_empty() {
+        Some("This field is required.")
+    } else {
+        forms::markdown_text(body).err()
+    };
+    if let Some(problem) = problem {
+        let typed = body.chars().take(forms::MAX_MARKDOWN_CHARS).collect();
+        return render(&state, page, c, 1, typed, Some(problem.to_owned())).await;
+    }
+    comment::create(&state.db, user.id, c.id, body).await?;
+    let total = comment::count_on(&state.db, c.id).await?;
+    let last = Pagination::new(1, state.config.comments_per_page, total, "").pages();
+    session.flash("success", "Your comment has been published.");
+    Ok(Redirect::to(&format!("/composition/{}?page={last}#comments", c.slug())).into_response())
+}
+
+async fn edit_page(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    page: Page,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    may_change(&user, &c)?;
+    if let Some(redirect) = canonical("/edit/", &c, &slug) {
+        return Ok(redirect);
+    }
+    html(&EditCompositionTemplate {
+        page,
+        title: c.title.clone(),
+        slug: c.slug(),
+        form: CompositionForm::of(&c),
+    })
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    page: Page,
+    Path(slug): Path<String>,
+    axum::Form(fields): axum::Form<CompositionFields>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    may_change(&user, &c)?;
+    match forms::composition(&fields.release_type, &fields.title, &fields.description) {
+        Ok(draft) => {
+            composition::update(&state.db, c.id, &draft).await?;
+            session.flash("success", "The composition has been updated.");
+            let new_slug = composition::slug(c.id, draft.title);
+            Ok(Redirect::to(&format!("/composition/{new_slug}")).into_response())
+        }
+        Err(errors) => html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &EditCompositionTemplate {
+                page,
+                title: c.title.clone(),
+                slug: c.slug(),
+                form: CompositionForm::typed(
+                    &fields.release_type,
+                    &fields.title,
+                    &fields.description,
+                    errors,
+                ),
+            },
+        ),
+    }
+}
+
+/// The confirmation step before a delete.
+async fn delete_page(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    page: Page,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    may_change(&user, &c)?;
+    html(&DeleteCompositionTemplate {
+        page,
+        title: c.title.clone(),
+        slug: c.slug(),
+    })
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    may_change(&user, &c)?;
+    composition::delete(&state.db, c.id).await?;
+    session.flash("success", "The composition has been deleted.");
+    Ok(Redirect::to("/").into_response())
+}
