@@ -356,3 +356,38 @@ async fn the_unconfirmed_page_can_send_the_link_again() {
         2
     );
 }
+
+#[tokio::test]
+async fn mailed_links_are_absolute_https_behind_the_platform_router() {
+    use axum::body::Body;
+    use axum::http::{Method, header};
+    let app = TestApp::with_env(&[("RAGTIME_PROXY_HOPS", "1")]).await;
+    let mut client = app.client();
+    let token = client.get("/auth/register").await.csrf_token();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf_token", token.as_str()),
+            ("email", "ann@example.com"),
+            ("username", "ann"),
+            ("password", PASSWORD),
+            ("password2", PASSWORD),
+        ])
+        .finish();
+    // What Heroku's router adds in front of a request that came in over https.
+    let req = client
+        .request(Method::POST, "/auth/register")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "ragtime.example")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(client.send(req).await.status, StatusCode::SEE_OTHER);
+    let mails = app.deliver_mail().await;
+    assert!(
+        mails[0]
+            .text
+            .contains("https://ragtime.example/auth/confirm/"),
+        "{}",
+        mails[0].text
+    );
+}
