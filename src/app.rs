@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(views::main::router())
         .merge(views::auth::router())
         .merge(views::account::router())
+        .merge(views::users::router())
         .merge(views::compositions::router())
         .merge(views::moderation::router())
         .merge(assets::router())

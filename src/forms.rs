@@ -111,13 +111,45 @@ pub fn markdown_text(text: &str) -> Result<(), &'static str> {
     if text.chars().count() > MAX_MARKDOWN_CHARS {
         return Err("The text is too long (at most 20,000 characters).");
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
+    if has_control_besides_breaks(text) {
         return Err("The text cannot contain control characters.");
     }
     Ok(())
+}
+
+/// Control characters other than line breaks and tabs (which multi-line text may hold).
+fn has_control_besides_breaks(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// Longest name or location on a profile.
+pub const MAX_SHORT_CHARS: usize = 64;
+/// Longest bio on a profile.
+pub const MAX_ABOUT_ME_CHARS: usize = 2_000;
+
+/// A one-line field: trimmed, at most 64 characters, no control characters; empty is `None`.
+pub fn short_text(value: &str) -> Result<Option<String>, &'static str> {
+    let value = value.trim();
+    if value.chars().count() > MAX_SHORT_CHARS {
+        return Err("Field cannot be longer than 64 characters.");
+    }
+    if value.chars().any(char::is_control) {
+        return Err("This field cannot contain control characters.");
+    }
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+/// The bio: bounded, line breaks and tabs allowed but no other control characters.
+pub fn about_me(value: &str) -> Result<Option<String>, &'static str> {
+    let value = value.trim().replace("\r\n", "\n");
+    if value.chars().count() > MAX_ABOUT_ME_CHARS {
+        return Err("The text is too long (at most 2,000 characters).");
+    }
+    if has_control_besides_breaks(&value) {
+        return Err("The text cannot contain control characters.");
+    }
+    Ok((!value.is_empty()).then_some(value))
 }
 
 /// A new password and its confirmation.
@@ -192,5 +224,20 @@ mod tests {
             Err("Passwords must match.")
         );
         assert!(new_password(&"x".repeat(300), &"x".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn profile_fields_are_bounded_and_free_of_control_characters() {
+        assert_eq!(short_text("  Ann  "), Ok(Some("Ann".to_owned())));
+        assert_eq!(short_text("   "), Ok(None));
+        assert!(short_text(&"a".repeat(64)).is_ok());
+        assert!(short_text(&"a".repeat(65)).is_err());
+        assert!(short_text("a\tb").is_err());
+        assert_eq!(
+            about_me("line one\r\nline two\tend\n"),
+            Ok(Some("line one\nline two\tend".to_owned()))
+        );
+        assert!(about_me("bell\u{7}").is_err());
+        assert!(about_me(&"x".repeat(MAX_ABOUT_ME_CHARS + 1)).is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! Follows: who follows whom, and since when. Primary key on the pair.
 
+use chrono::Utc;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Func, OnConflict, Query, SubQueryStatement};
+use sea_orm::{ActiveValue::Set, Condition, JoinType, QueryOrder, QuerySelect, QueryTrait};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "follows")]
@@ -19,4 +22,207 @@ impl ActiveModelBehavior for ActiveModel {}
 
 pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     Entity::find().count(db).await
+}
+
+/// Follow someone. `false` when the pair already exists: the primary key decides, so a
+/// double click or two racing requests leave one row and no error.
+pub async fn follow<C: ConnectionTrait>(
+    db: &C,
+    follower_id: i32,
+    followed_id: i32,
+) -> Result<bool, DbErr> {
+    let row = ActiveModel {
+        follower_id: Set(follower_id),
+        followed_id: Set(followed_id),
+        timestamp: Set(Utc::now()),
+    };
+    let inserted = Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([Column::FollowerId, Column::FollowedId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Stop following someone; `false` if there was nothing to remove. The self-follow is never
+/// removed: the followed feed needs it.
+pub async fn unfollow<C: ConnectionTrait>(
+    db: &C,
+    follower_id: i32,
+    followed_id: i32,
+) -> Result<bool, DbErr> {
+    if follower_id == followed_id {
+        return Ok(false);
+    }
+    let deleted = Entity::delete_many()
+        .filter(Column::FollowerId.eq(follower_id))
+        .filter(Column::FollowedId.eq(followed_id))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+pub async fn is_following<C: ConnectionTrait>(
+    db: &C,
+    follower_id: i32,
+    followed_id: i32,
+) -> Result<bool, DbErr> {
+    let found = Entity::find_by_id((follower_id, followed_id))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
+/// How a viewer and another user stand towards each other.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Relationship {
+    /// The viewer follows the other user.
+    pub following: bool,
+    /// The other user follows the viewer ("Follows you").
+    pub followed_by: bool,
+}
+
+/// Both directions between two users in one query (two primary-key lookups).
+pub async fn relationship<C: ConnectionTrait>(
+    db: &C,
+    viewer_id: i32,
+    other_id: i32,
+) -> Result<Relationship, DbErr> {
+    let rows = Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(Column::FollowerId.eq(viewer_id))
+                        .add(Column::FollowedId.eq(other_id)),
+                )
+                .add(
+                    Condition::all()
+                        .add(Column::FollowerId.eq(other_id))
+                        .add(Column::FollowedId.eq(viewer_id)),
+                ),
+        )
+        .all(db)
+        .await?;
+    let has = |from: i32, to: i32| {
+        rows.iter()
+            .any(|r| r.follower_id == from && r.followed_id == to)
+    };
+    Ok(Relationship {
+        following: has(viewer_id, other_id),
+        followed_by: has(other_id, viewer_id),
+    })
+}
+
+/// A user's followers and followed users, the self-follow not counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub followers: u64,
+    pub following: u64,
+}
+
+fn followers_of(user_id: i32) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::FollowedId.eq(user_id))
+        .filter(Column::FollowerId.ne(user_id))
+}
+
+fn followed_by(user_id: i32) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::FollowerId.eq(user_id))
+        .filter(Column::FollowedId.ne(user_id))
+}
+
+/// Both counts in one query: two scalar subqueries, each served by an index on `follows`.
+pub async fn counts<C: ConnectionTrait>(db: &C, user_id: i32) -> Result<Counts, DbErr> {
+    let count = |select: Select<Entity>| {
+        let mut sub = select.select_only().into_query();
+        sub.expr(Func::count(Expr::col((Entity, Column::FollowerId))));
+        Expr::from(SubQueryStatement::SelectStatement(sub))
+    };
+    let stmt = Query::select()
+        .expr_as(count(followers_of(user_id)), "followers")
+        .expr_as(count(followed_by(user_id)), "following")
+        .to_owned();
+    let row = db
+        .query_one(&stmt)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("follow counts".into()))?;
+    let get = |col: &str| -> Result<u64, DbErr> {
+        let n: i64 = row.try_get("", col)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    Ok(Counts {
+        followers: get("followers")?,
+        following: get("following")?,
+    })
+}
+
+/// One row of a followers or following list: the other user, and since when.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub user: super::user::Model,
+    pub since: DateTimeUtc,
+}
+
+/// The people who follow `user_id`, newest first, without the self-follow; and their number.
+pub async fn followers<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Entry>, u64), DbErr> {
+    list(db, followers_of(user_id), Column::FollowerId, offset, limit).await
+}
+
+/// The people `user_id` follows, newest first, without the self-follow; and their number.
+pub async fn following<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Entry>, u64), DbErr> {
+    list(db, followed_by(user_id), Column::FollowedId, offset, limit).await
+}
+
+/// A page of `query` with the user at the other end (`other`) joined in: two queries whatever
+/// the page size.
+async fn list<C: ConnectionTrait>(
+    db: &C,
+    query: Select<Entity>,
+    other: Column,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Entry>, u64), DbErr> {
+    use super::user;
+    let total = query.clone().count(db).await?;
+    if offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    let other_user: RelationDef = Entity::belongs_to(user::Entity)
+        .from(other)
+        .to(user::Column::Id)
+        .into();
+    let rows = query
+        .join(JoinType::InnerJoin, other_user)
+        .select_also(user::Entity)
+        .order_by_desc(Column::Timestamp)
+        .order_by_desc(other)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let entries = rows
+        .into_iter()
+        .filter_map(|(f, u)| {
+            u.map(|user| Entry {
+                user,
+                since: f.timestamp,
+            })
+        })
+        .collect();
+    Ok((entries, total))
 }

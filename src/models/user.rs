@@ -243,6 +243,81 @@ pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Mo
     Entity::find_by_id(id).one(db).await
 }
 
+/// What a user tells about themself on their profile; `None` leaves a field empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub about_me: Option<String>,
+}
+
+/// The user a profile URL names, whatever the case typed: `lower(username)` is what the
+/// unique index covers, so this is an index lookup.
+pub async fn find_by_username<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(ExprTrait::eq(
+            Expr::expr(Func::lower(Expr::col(Column::Username))),
+            Func::lower(Expr::val(username)),
+        ))
+        .one(db)
+        .await
+}
+
+/// Save what the user says about themself (already validated).
+pub async fn update_profile<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    profile: &Profile,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Name, Expr::value(profile.name.clone()))
+        .col_expr(Column::Location, Expr::value(profile.location.clone()))
+        .col_expr(Column::AboutMe, Expr::value(profile.about_me.clone()))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Everything an administrator may change on an account (already validated; `role_id` names
+/// an existing role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminEdit {
+    pub email: String,
+    pub username: String,
+    pub confirmed: bool,
+    pub role_id: i32,
+    pub profile: Profile,
+}
+
+/// An administrator's edit of an account, in one statement. The email is stored lower-cased
+/// with its avatar hash; the unique indexes refuse an email or username that another account
+/// holds (in any case), as at registration.
+pub async fn admin_update<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    edit: &AdminEdit,
+) -> Result<(), AccountError> {
+    let email = edit.email.trim().to_lowercase();
+    Entity::update_many()
+        .col_expr(Column::AvatarHash, Expr::value(avatar_hash(&email)))
+        .col_expr(Column::Email, Expr::value(email))
+        .col_expr(Column::Username, Expr::value(edit.username.clone()))
+        .col_expr(Column::Confirmed, Expr::value(edit.confirmed))
+        .col_expr(Column::RoleId, Expr::value(edit.role_id))
+        .col_expr(Column::Name, Expr::value(edit.profile.name.clone()))
+        .col_expr(Column::Location, Expr::value(edit.profile.location.clone()))
+        .col_expr(Column::AboutMe, Expr::value(edit.profile.about_me.clone()))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map_err(account_error)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

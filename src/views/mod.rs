@@ -5,3 +5,4 @@ pub mod auth;
 pub mod compositions;
 pub mod main;
 pub mod moderation;
+pub mod users;
