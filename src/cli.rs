@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
-use crate::{deploy, server, worker};
+use crate::{deploy, seed, server, worker};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,6 +34,18 @@ pub enum Command {
     /// Deliver queued mail until SIGTERM or Ctrl-C (the Procfile's `worker:` process). Optional:
     /// the web server delivers mail too; run it to keep delivery apart from the web dynos.
     Worker,
+    /// Add fake users, follows, compositions and comments, for development and benchmarks.
+    ///
+    /// Every fake user is confirmed, follows themself, has the email <username>@example.com and
+    /// the password "ragtime-seed".
+    ///
+    /// Deterministic: the same --seed and counts give the same usernames, titles, bodies and
+    /// timestamps (all in the year before 2026-11-01).
+    ///
+    /// Only inserts, in one transaction: a taken username gets a numeric suffix, so running it
+    /// again adds more. Development and testing migrate first; production and heroku need
+    /// `ragtime deploy` first. Never seed a public site: the password is known.
+    Seed(seed::SeedArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -71,6 +83,18 @@ pub fn run() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Seed(args) => {
+            match runtime.block_on(seed::run(&config, &seed::SeedOptions::from(&args))) {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ragtime seed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Deploy => {
             let url = config.database_url.expose_secret().to_owned();
             match runtime.block_on(deploy::deploy_url(&url)) {

@@ -14,6 +14,7 @@ pub mod markdown;
 pub mod migration;
 pub mod models;
 pub mod pagination;
+pub mod seed;
 pub mod server;
 pub mod templates;
 pub mod views;

@@ -217,6 +217,14 @@ pub async fn count_by<C: ConnectionTrait>(db: &C, artist_id: i32) -> Result<u64,
     Feed::By(artist_id).query().count(db).await
 }
 
+/// Insert many compositions in one statement (`seed`); their ids, in insertion order.
+pub async fn insert_many<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<ActiveModel>,
+) -> Result<Vec<i32>, DbErr> {
+    Entity::insert_many(rows).exec_with_returning_keys(db).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

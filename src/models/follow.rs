@@ -226,3 +226,9 @@ async fn list<C: ConnectionTrait>(
         .collect();
     Ok((entries, total))
 }
+
+/// Insert many follows in one statement (`seed`).
+pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<ActiveModel>) -> Result<(), DbErr> {
+    Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}

@@ -318,6 +318,35 @@ pub async fn admin_update<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The account with this id and its role, in one query.
+pub async fn account_by_id<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Account>, DbErr> {
+    let found = Entity::find_by_id(id)
+        .find_also_related(super::role::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(user, role)| role.map(|role| Account { user, role })))
+}
+
+/// Every username and email address (for tools that must not collide with them: `seed`).
+pub async fn names_and_emails<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, String)>, DbErr> {
+    use sea_orm::QuerySelect;
+    Entity::find()
+        .select_only()
+        .column(Column::Username)
+        .column(Column::Email)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Insert many accounts in one statement; their ids, in insertion order.
+pub async fn insert_many<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<ActiveModel>,
+) -> Result<Vec<i32>, DbErr> {
+    Entity::insert_many(rows).exec_with_returning_keys(db).await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
