@@ -20,10 +20,14 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::Signer;
+use crate::models::cached_count::CachedCount;
 use crate::web::error_mail::{self, InternalError};
 use crate::web::errors::AppError;
 use crate::web::{assets, client, csrf, errors, headers, request_log, session};
 use crate::{mail, views};
+
+/// How stale the home page's page count may be on another process.
+const COMPOSITION_TOTAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -33,6 +37,8 @@ pub struct AppState {
     pub csp: HeaderValue,
     pub mail: mail::Transport,
     pub avatar_base: Arc<str>,
+    /// How many compositions there are, for numbering the home page's pages.
+    pub composition_total: Arc<CachedCount>,
 }
 
 impl AppState {
@@ -47,6 +53,7 @@ impl AppState {
                 message: "contains characters not allowed in an HTTP header".into(),
             })?;
         Ok(AppState {
+            composition_total: Arc::new(CachedCount::new(COMPOSITION_TOTAL_TTL)),
             avatar_base: Arc::from(config.avatar_base_url.as_str()),
             signer: Signer::new(config.secret_key.expose_secret().as_bytes()),
             config: Arc::new(config),

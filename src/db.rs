@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
 
@@ -51,4 +51,15 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
         Migrator::up(db, None).await?;
     }
     Ok(pending)
+}
+
+/// After a bulk load: refresh the planner's statistics (and, on PostgreSQL, the visibility
+/// map, so counts can use index-only scans) instead of waiting for autovacuum.
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "VACUUM ANALYZE",
+        _ => "ANALYZE",
+    };
+    db.execute_unprepared(sql).await?;
+    Ok(())
 }

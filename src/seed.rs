@@ -222,6 +222,9 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> anyhow::Res
     txn.commit()
         .await
         .context("cannot commit the seeded data")?;
+    crate::db::refresh_statistics(db)
+        .await
+        .context("cannot refresh the database statistics")?;
     report.elapsed = started.elapsed();
     Ok(report)
 }

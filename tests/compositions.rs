@@ -574,3 +574,21 @@ async fn moderation_needs_the_moderate_permission() {
             .disabled
     );
 }
+
+#[tokio::test]
+async fn the_page_count_follows_a_publish_at_once() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    for i in 0..20 {
+        app.publish(&ann, &format!("Song {i}")).await;
+    }
+    let mut client = app.logged_in_client(&ann).await;
+    assert!(!client.get("/").await.body.contains(r#"href="/?page=2""#));
+    publish_over_http(&mut client, "The Twenty-First", "").await;
+    let home = client.get("/").await.body;
+    assert!(home.contains("The Twenty-First"));
+    assert!(
+        home.contains(r#"href="/?page=2""#),
+        "the cached total was forgotten"
+    );
+}

@@ -176,6 +176,11 @@ impl Feed {
     }
 }
 
+/// How many compositions a feed holds.
+pub async fn count<C: ConnectionTrait>(db: &C, feed: Feed) -> Result<u64, DbErr> {
+    feed.query().count(db).await
+}
+
 /// One page of a feed, newest first, and the feed's total: three queries whatever the size.
 pub async fn page<C: ConnectionTrait>(
     db: &C,
@@ -183,10 +188,20 @@ pub async fn page<C: ConnectionTrait>(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<Card>, u64), DbErr> {
-    let total = feed.query().count(db).await?;
+    let total = count(db, feed).await?;
     if offset >= total {
         return Ok((Vec::new(), total));
     }
+    Ok((cards(db, feed, offset, limit).await?, total))
+}
+
+/// One page of a feed, newest first, with artists and comment counts: two queries.
+pub async fn cards<C: ConnectionTrait>(
+    db: &C,
+    feed: Feed,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Card>, DbErr> {
     let rows = feed
         .query()
         .find_also_related(user::Entity)
@@ -198,7 +213,7 @@ pub async fn page<C: ConnectionTrait>(
         .await?;
     let ids: Vec<i32> = rows.iter().map(|(c, _)| c.id).collect();
     let counts = comment::counts(db, &ids).await?;
-    let cards = rows
+    Ok(rows
         .into_iter()
         .filter_map(|(composition, artist)| {
             let comments = counts.get(&composition.id).copied().unwrap_or(0);
@@ -208,8 +223,7 @@ pub async fn page<C: ConnectionTrait>(
                 comments,
             })
         })
-        .collect();
-    Ok((cards, total))
+        .collect())
 }
 
 /// How many compositions each of these artists has published.

@@ -236,6 +236,7 @@ async fn delete(
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
     composition::delete(&state.db, c.id).await?;
+    state.composition_total.invalidate();
     session.flash("success", "The composition has been deleted.");
     Ok(Redirect::to("/").into_response())
 }

@@ -61,9 +61,19 @@ async fn render_index(
         _ => composition::Feed::All,
     };
     let per_page = state.config.compositions_per_page;
-    let mut pagination = Pagination::new(number, per_page, 0, "/");
-    let (cards, total) = composition::page(&state.db, feed, pagination.offset(), per_page).await?;
-    pagination.total = total;
+    let total = match feed {
+        composition::Feed::All => {
+            let load = composition::count(&state.db, feed);
+            state.composition_total.get(load).await?
+        }
+        _ => composition::count(&state.db, feed).await?,
+    };
+    let pagination = Pagination::new(number, per_page, total, "/");
+    let cards = if pagination.offset() < total {
+        composition::cards(&state.db, feed, pagination.offset(), per_page).await?
+    } else {
+        Vec::new()
+    };
     let status = if form.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -107,6 +117,7 @@ async fn publish(
     match forms::composition(&fields.release_type, &fields.title, &fields.description) {
         Ok(draft) => {
             composition::create(&state.db, user.id, &draft).await?;
+            state.composition_total.invalidate();
             session.flash("success", "Your composition has been published.");
             Ok(Redirect::to("/").into_response())
         }
