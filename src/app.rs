@@ -24,7 +24,7 @@ use crate::models::cached_count::CachedCount;
 use crate::web::error_mail::{self, InternalError};
 use crate::web::errors::AppError;
 use crate::web::{assets, client, csrf, errors, headers, request_log, session};
-use crate::{mail, views};
+use crate::{api, mail, views};
 
 /// How stale the home page's page count may be on another process.
 const COMPOSITION_TOTAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(views::users::router())
         .merge(views::compositions::router())
         .merge(views::moderation::router())
+        .merge(api::router())
         .merge(assets::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())

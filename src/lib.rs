@@ -1,6 +1,7 @@
 //! Ragtime: a music-sharing social network, the Rust successor of a Flask course project,
 //! deployable to Heroku or any Procfile platform.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -1,0 +1,277 @@
+//! Who is calling the API. Every request authenticates, as the Flask original's
+//! `@api.before_request` demanded: HTTP Basic with email and password, or a token from
+//! `POST /api/v1/tokens/`, sent as `Authorization: Bearer <token>` or as Basic with the token
+//! as the username and an empty password. No cookie is read or set.
+//!
+//! A token is sealed JSON claims — the user, an expiry, a fingerprint of the password hash —
+//! signed with the app's key under a purpose of its own, so no other signed value passes for
+//! one; it stops working after an hour or as soon as the password changes, and needs no table.
+//! Password failures count against the login rate limits, exactly like the login form's.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::errors::{forbidden, unauthorized};
+use crate::app::AppState;
+use crate::auth::limits;
+use crate::auth::password::{self, Verified};
+use crate::crypto::{Signer, sha256_hex};
+use crate::models::Permission;
+use crate::models::user::{self, Account};
+use crate::web::client::ClientInfo;
+use crate::web::errors::AppError;
+use crate::web::session::LoggedUser;
+
+/// How long a token works.
+pub const TOKEN_SECONDS: i64 = 3600;
+const PURPOSE: &str = "api_token";
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    user_id: i32,
+    /// Unix seconds.
+    expires: i64,
+    /// [`password_fingerprint`] of the hash the user had when the token was issued.
+    password: String,
+}
+
+fn password_fingerprint(password_hash: &str) -> String {
+    sha256_hex(&format!("{PURPOSE}:{password_hash}"))[..16].to_owned()
+}
+
+/// A token for `user`, valid for [`TOKEN_SECONDS`] or until their password changes.
+pub fn issue(signer: &Signer, user: &user::Model) -> String {
+    issue_expiring(signer, user, Utc::now().timestamp() + TOKEN_SECONDS)
+}
+
+/// A token for `user` that expires at `expires` (Unix seconds).
+pub fn issue_expiring(signer: &Signer, user: &user::Model, expires: i64) -> String {
+    let claims = Claims {
+        user_id: user.id,
+        expires,
+        password: password_fingerprint(&user.password_hash),
+    };
+    signer.seal(PURPOSE, &serde_json::to_string(&claims).unwrap_or_default())
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    Password,
+    Token,
+}
+
+/// An authenticated, confirmed caller. Missing or wrong credentials are a 401 with
+/// `WWW-Authenticate`; an unconfirmed account is a 403; too many password failures a 429.
+pub struct ApiUser {
+    pub account: Account,
+    pub credentials: Credentials,
+}
+
+impl ApiUser {
+    /// 403 with `message` unless the caller holds `permission`.
+    pub fn require(&self, permission: Permission, message: &str) -> Result<(), AppError> {
+        if self.account.can(permission) {
+            Ok(())
+        } else {
+            Err(forbidden(message))
+        }
+    }
+}
+
+/// What the `Authorization` header presents.
+enum Presented {
+    Password { email: String, password: String },
+    Token(String),
+}
+
+const HOW: &str = "Authenticate with HTTP Basic (your email and password), or with a token \
+from POST /api/v1/tokens/ as `Authorization: Bearer <token>`.";
+
+/// What the `Authorization` header holds, or why it holds nothing usable.
+fn presented(parts: &Parts) -> Result<Presented, &'static str> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(HOW)?
+        .to_str()
+        .map_err(|_| HOW)?
+        .trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+        return Ok(Presented::Token(rest.to_owned()));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(HOW);
+    }
+    let malformed = "Malformed Basic credentials.";
+    let decoded = STANDARD
+        .decode(rest)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or(malformed)?;
+    let (username, password) = decoded.split_once(':').ok_or(malformed)?;
+    Ok(if password.is_empty() {
+        Presented::Token(username.to_owned())
+    } else {
+        Presented::Password {
+            email: username.to_owned(),
+            password: password.to_owned(),
+        }
+    })
+}
+
+async fn by_token(state: &AppState, token: &str) -> Result<Account, Response> {
+    let invalid = || unauthorized("Invalid or expired token.");
+    let claims: Claims = state
+        .signer
+        .unseal(PURPOSE, token)
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .ok_or_else(invalid)?;
+    if claims.expires <= Utc::now().timestamp() {
+        return Err(invalid());
+    }
+    let account = user::account_by_id(&state.db, claims.user_id)
+        .await
+        .map_err(|e| AppError::from(e).into_response())?
+        .ok_or_else(invalid)?;
+    // A password change (or reset) retires every token issued before it.
+    if password_fingerprint(&account.password_hash) != claims.password {
+        return Err(invalid());
+    }
+    Ok(account)
+}
+
+async fn by_password(
+    state: &AppState,
+    client: &ClientInfo,
+    email: &str,
+    password: &str,
+) -> Result<Account, AppError> {
+    let rate = &state.config.rate_limits;
+    let counters = limits::login(rate, email, client.ip);
+    limits::refuse_if_exhausted(&state.db, rate, &counters).await?;
+    let found = user::find_by_email(&state.db, email).await?;
+    // Unknown addresses are checked against a decoy hash: a failure takes as long whether or
+    // not the account exists.
+    let stored = found
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::decoy_hash().to_owned());
+    let verified = password::verify(password.to_owned(), stored).await?;
+    let Some(found) = found.filter(|_| verified.ok()) else {
+        limits::spend(&state.db, rate, &counters).await?;
+        return Err(AppError::status(axum::http::StatusCode::UNAUTHORIZED));
+    };
+    limits::forgive(&state.db, &counters[0]).await?;
+    if let Verified::YesRehash(new_hash) = verified {
+        user::set_password_hash(&state.db, found.id, &new_hash).await?;
+    }
+    user::account_by_id(&state.db, found.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user {} has no role", found.id).into())
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let (account, credentials) = match presented(parts).map_err(unauthorized)? {
+            Presented::Token(token) => (by_token(state, &token).await?, Credentials::Token),
+            Presented::Password { email, password } => {
+                let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
+                match by_password(state, &client, &email, &password).await {
+                    Ok(account) => (account, Credentials::Password),
+                    Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+                        return Err(unauthorized("Invalid email or password."));
+                    }
+                    Err(e) => return Err(e.into_response()),
+                }
+            }
+        };
+        if let Some(Caller(slot)) = parts.extensions.get::<Caller>() {
+            let _ = slot.set(account.id);
+        }
+        if !account.confirmed {
+            return Err(forbidden(
+                "Your account is not confirmed yet: follow the link in the email we sent you.",
+            )
+            .into_response());
+        }
+        let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
+        if stale && let Err(e) = user::touch_last_seen(&state.db, account.id).await {
+            tracing::warn!(error = %e, "cannot update last_seen");
+        }
+        Ok(ApiUser {
+            account,
+            credentials,
+        })
+    }
+}
+
+/// The authenticated caller's id, filled in by [`ApiUser`] for the request log.
+#[derive(Clone, Default)]
+struct Caller(Arc<OnceLock<i32>>);
+
+/// Middleware on every API route: the request log learns who called, and no cache keeps an
+/// answer that depends on the credentials.
+pub async fn api_responses(mut req: Request, next: Next) -> Response {
+    let caller = Caller::default();
+    req.extensions_mut().insert(caller.clone());
+    let mut res = next.run(req).await;
+    if let Some(id) = caller.0.get() {
+        res.extensions_mut().insert(LoggedUser(*id));
+    }
+    res.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
+}
+
+/// A token and how long it works.
+#[derive(Serialize, ToSchema)]
+pub struct Token {
+    /// Send it as `Authorization: Bearer <token>`, or as the Basic username with an empty
+    /// password.
+    pub token: String,
+    /// Seconds the token works for (unless the password changes first).
+    #[schema(example = 3600)]
+    pub expiration: i64,
+}
+
+/// Get a token. Only email and password may ask: a token cannot mint a token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/",
+    tag = "tokens",
+    operation_id = "new_token",
+    security(("basic" = [])),
+    responses(
+        (status = 200, description = "A new token, valid for an hour or until the password changes.", body = Token),
+        (status = 401, description = "Missing or wrong email and password, or a token was used to ask for a token.", body = super::errors::ErrorBody),
+    )
+)]
+pub async fn new_token(caller: ApiUser, State(state): State<AppState>) -> Response {
+    if caller.credentials == Credentials::Token {
+        return unauthorized(
+            "A token cannot be used to get a token: authenticate with your email and password.",
+        );
+    }
+    Json(Token {
+        token: issue(&state.signer, &caller.account.user),
+        expiration: TOKEN_SECONDS,
+    })
+    .into_response()
+}

@@ -1,0 +1,399 @@
+//! Compositions: the collection (everyone's, newest first), publishing (PUBLISH), and one
+//! composition, which only its artist or an administrator may change or delete.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::ApiUser;
+use super::errors::{ErrorBody, Fields, Id, JsonBody, forbidden, invalid_fields, not_found};
+use super::{Links, PageParam, iso8601};
+use crate::app::AppState;
+use crate::forms::{self, FieldErrors};
+use crate::models::composition::{self, Card, Draft, Feed};
+use crate::models::user::Account;
+use crate::models::{Permission, comment, user};
+use crate::web::errors::AppError;
+
+/// Longest title, in characters (as sent: surrounding spaces count).
+const MAX_TITLE_CHARS: usize = 64;
+
+/// A composition, as the API shows one.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Composition)]
+pub struct CompositionOut {
+    pub id: i32,
+    /// This composition in the API.
+    #[schema(format = "uri")]
+    pub url: String,
+    /// Its page on the site.
+    #[schema(format = "uri")]
+    pub permalink: String,
+    /// 1 single, 2 EP, 3 album.
+    #[schema(minimum = 1, maximum = 3)]
+    pub release_type: i16,
+    #[schema(example = "EP")]
+    pub release_type_name: &'static str,
+    pub title: String,
+    /// Markdown, as written.
+    pub description: String,
+    /// The description rendered and sanitised.
+    pub description_html: String,
+    #[serde(serialize_with = "iso8601")]
+    pub timestamp: DateTime<Utc>,
+    pub artist_id: i32,
+    pub artist_username: String,
+    #[schema(format = "uri")]
+    pub artist_url: String,
+    /// Its comments, oldest first.
+    #[schema(format = "uri")]
+    pub comments_url: String,
+    pub comment_count: u64,
+}
+
+pub fn composition_json(links: &Links, card: &Card) -> CompositionOut {
+    let c = &card.composition;
+    CompositionOut {
+        id: c.id,
+        url: links.composition(c.id),
+        // Slugs keep the title's letters, accents and all: percent-encoded, the link is a URI.
+        permalink: links.site(&format!(
+            "/composition/{}",
+            form_urlencoded::byte_serialize(c.slug().as_bytes()).collect::<String>()
+        )),
+        release_type: c.release_type,
+        release_type_name: c.release_type_name(),
+        title: c.title.clone(),
+        description: c.description.clone(),
+        description_html: c.description_html.clone(),
+        timestamp: c.timestamp,
+        artist_id: card.artist.id,
+        artist_username: card.artist.username.clone(),
+        artist_url: links.user(card.artist.id),
+        comments_url: links.api(&format!("/compositions/{}/comments/", c.id)),
+        comment_count: card.comments,
+    }
+}
+
+/// One page of compositions.
+#[derive(Serialize, ToSchema)]
+pub struct CompositionList {
+    pub compositions: Vec<CompositionOut>,
+    /// The previous page, or null on the first.
+    #[schema(required = true, format = "uri")]
+    pub prev: Option<String>,
+    /// The next page, or null on the last.
+    #[schema(required = true, format = "uri")]
+    pub next: Option<String>,
+    /// How many there are in all the pages.
+    pub count: u64,
+}
+
+/// One page of `feed`, whose list lives at `path` under the API's prefix.
+pub async fn composition_list(
+    state: &AppState,
+    links: &Links,
+    page: &PageParam,
+    feed: Feed,
+    path: &str,
+) -> Result<CompositionList, AppError> {
+    let per_page = state.config.compositions_per_page;
+    let mut pagination = page.pagination(links, per_page, path);
+    let (cards, total) = composition::page(&state.db, feed, pagination.offset(), per_page).await?;
+    pagination.total = total;
+    Ok(CompositionList {
+        compositions: cards.iter().map(|c| composition_json(links, c)).collect(),
+        prev: pagination.prev_url(),
+        next: pagination.next_url(),
+        count: total,
+    })
+}
+
+/// What publishing takes.
+#[derive(ToSchema)]
+pub struct NewComposition {
+    /// 1 single, 2 EP, 3 album.
+    #[schema(minimum = 1, maximum = 3)]
+    pub release_type: i64,
+    /// At most 64 characters as sent, at least one of them not a space, no control
+    /// characters; surrounding spaces are trimmed.
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        example = "Maple Leaf Rag"
+    )]
+    pub title: String,
+    /// Markdown, at most 20,000 characters, no control characters but tabs and line breaks;
+    /// empty if left out.
+    #[schema(
+        required = false,
+        max_length = 20000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
+    pub description: String,
+}
+
+/// What a change takes: any of the fields, the others are left as they are.
+#[derive(ToSchema)]
+pub struct UpdateComposition {
+    /// 1 single, 2 EP, 3 album.
+    #[schema(minimum = 1, maximum = 3, nullable = false)]
+    pub release_type: Option<i64>,
+    /// At most 64 characters as sent, at least one of them not a space, no control
+    /// characters; surrounding spaces are trimmed.
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        nullable = false
+    )]
+    pub title: Option<String>,
+    /// Markdown, at most 20,000 characters, no control characters but tabs and line breaks.
+    #[schema(
+        max_length = 20000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$",
+        nullable = false
+    )]
+    pub description: Option<String>,
+}
+
+impl NewComposition {
+    fn read(fields: &mut Fields) -> Result<Self, AppError> {
+        let release_type = fields.integer("release_type", true);
+        let title = fields.string("title", true);
+        let description = fields.string("description", false).unwrap_or_default();
+        fields.check()?;
+        match (release_type, title) {
+            (Some(release_type), Some(title)) => Ok(NewComposition {
+                release_type,
+                title,
+                description,
+            }),
+            _ => Err(AppError::bad_request("Invalid composition.")),
+        }
+    }
+
+    /// The checks of the site's composition form, plus the length of the title as sent.
+    fn draft(&self) -> Result<Draft<'_>, AppError> {
+        let mut errors = FieldErrors::new();
+        // The form trims first; the API also refuses what trimming would hide.
+        if self.title.chars().count() > MAX_TITLE_CHARS {
+            errors.insert(
+                "title",
+                "Field must be between 1 and 64 characters long.".into(),
+            );
+        } else if self.title.chars().any(char::is_control) {
+            errors.insert(
+                "title",
+                "The title cannot contain control characters.".into(),
+            );
+        }
+        match forms::composition(
+            &self.release_type.to_string(),
+            &self.title,
+            &self.description,
+        ) {
+            Ok(draft) if errors.is_empty() => return Ok(draft),
+            Ok(_) => {}
+            Err(form_errors) => {
+                for (field, problem) in form_errors {
+                    let problem = if field == "release_type" {
+                        "It must be 1 (single), 2 (EP) or 3 (album).".to_owned()
+                    } else {
+                        problem
+                    };
+                    errors.entry(field).or_insert(problem);
+                }
+            }
+        }
+        Err(invalid_fields(&errors))
+    }
+}
+
+impl UpdateComposition {
+    fn read(fields: &mut Fields) -> Result<Self, AppError> {
+        let update = UpdateComposition {
+            release_type: fields.integer("release_type", false),
+            title: fields.string("title", false),
+            description: fields.string("description", false),
+        };
+        fields.check()?;
+        Ok(update)
+    }
+
+    /// `c` with these changes.
+    fn apply(self, c: &composition::Model) -> NewComposition {
+        NewComposition {
+            release_type: self.release_type.unwrap_or(i64::from(c.release_type)),
+            title: self.title.unwrap_or_else(|| c.title.clone()),
+            description: self.description.unwrap_or_else(|| c.description.clone()),
+        }
+    }
+}
+
+/// Only the artist or an administrator may change a composition.
+fn may_change(account: &Account, c: &composition::Model) -> Result<(), AppError> {
+    if account.id == c.artist_id || account.is_administrator() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "Only the artist or an administrator may change this composition.",
+        ))
+    }
+}
+
+async fn load(state: &AppState, id: i32) -> Result<composition::Model, AppError> {
+    composition::find(&state.db, id)
+        .await?
+        .ok_or_else(|| not_found("composition", id))
+}
+
+/// A composition with its artist and comment count, as lists show it.
+async fn card(state: &AppState, c: composition::Model) -> Result<Card, AppError> {
+    let artist = user::find_by_id(&state.db, c.artist_id)
+        .await?
+        .ok_or_else(|| not_found("user", c.artist_id))?;
+    let comments = comment::count_on(&state.db, c.id).await?;
+    Ok(Card {
+        composition: c,
+        artist,
+        comments,
+    })
+}
+
+/// Everyone's compositions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/compositions/",
+    tag = "compositions",
+    params(PageParam),
+    responses((status = 200, description = "One page of compositions.", body = CompositionList))
+)]
+pub async fn list_compositions(
+    _caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    page: PageParam,
+) -> Result<Json<CompositionList>, AppError> {
+    Ok(Json(
+        composition_list(&state, &links, &page, Feed::All, "/compositions/").await?,
+    ))
+}
+
+/// Publish a composition (needs the PUBLISH permission).
+#[utoipa::path(
+    post,
+    path = "/api/v1/compositions/",
+    tag = "compositions",
+    request_body = NewComposition,
+    responses(
+        (status = 201, description = "Published.", body = CompositionOut,
+            headers(("Location" = String, description = "The new composition's URL."))),
+        (status = 400, description = "Malformed JSON, or a field missing or invalid (the message names it).", body = ErrorBody),
+        (status = 403, description = "The caller may not publish.", body = ErrorBody),
+    )
+)]
+pub async fn create_composition(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    body: JsonBody,
+) -> Result<Response, AppError> {
+    caller.require(
+        Permission::PUBLISH,
+        "You do not have permission to publish compositions.",
+    )?;
+    let new = NewComposition::read(&mut body.fields().await?)?;
+    let draft = new.draft()?;
+    let created = composition::create(&state.db, caller.account.id, &draft).await?;
+    let json = composition_json(
+        &links,
+        &Card {
+            composition: created,
+            artist: caller.account.user.clone(),
+            comments: 0,
+        },
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, json.url.clone())],
+        Json(json),
+    )
+        .into_response())
+}
+
+/// One composition.
+#[utoipa::path(
+    get,
+    path = "/api/v1/compositions/{id}",
+    tag = "compositions",
+    params(("id" = i32, Path, minimum = 1, description = "The composition's id.")),
+    responses(
+        (status = 200, description = "The composition.", body = CompositionOut),
+        (status = 404, description = "No composition has this id.", body = ErrorBody),
+    )
+)]
+pub async fn get_composition(
+    _caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+) -> Result<Json<CompositionOut>, AppError> {
+    let c = load(&state, id).await?;
+    Ok(Json(composition_json(&links, &card(&state, c).await?)))
+}
+
+/// Change a composition (its artist or an administrator). Fields left out keep their value.
+#[utoipa::path(
+    put,
+    path = "/api/v1/compositions/{id}",
+    tag = "compositions",
+    params(("id" = i32, Path, minimum = 1, description = "The composition's id.")),
+    request_body = UpdateComposition,
+    responses(
+        (status = 200, description = "Changed; the composition as it is now.", body = CompositionOut),
+        (status = 400, description = "Malformed JSON, or a field invalid (the message names it).", body = ErrorBody),
+        (status = 403, description = "The caller is neither the artist nor an administrator.", body = ErrorBody),
+        (status = 404, description = "No composition has this id.", body = ErrorBody),
+    )
+)]
+pub async fn update_composition(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+    body: JsonBody,
+) -> Result<Json<CompositionOut>, AppError> {
+    let c = load(&state, id).await?;
+    may_change(&caller.account, &c)?;
+    let changed = UpdateComposition::read(&mut body.fields().await?)?.apply(&c);
+    composition::update(&state.db, id, &changed.draft()?).await?;
+    let c = load(&state, id).await?;
+    Ok(Json(composition_json(&links, &card(&state, c).await?)))
+}
+
+/// Delete a composition and its comments (its artist or an administrator).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/compositions/{id}",
+    tag = "compositions",
+    params(("id" = i32, Path, minimum = 1, description = "The composition's id.")),
+    responses(
+        (status = 204, description = "Deleted, with its comments."),
+        (status = 403, description = "The caller is neither the artist nor an administrator.", body = ErrorBody),
+        (status = 404, description = "No composition has this id.", body = ErrorBody),
+    )
+)]
+pub async fn delete_composition(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> Result<StatusCode, AppError> {
+    let c = load(&state, id).await?;
+    may_change(&caller.account, &c)?;
+    composition::delete(&state.db, c.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

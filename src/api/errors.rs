@@ -1,0 +1,230 @@
+//! How the API says no, and how it reads a JSON body so that every refusal names what is wrong.
+//!
+//! Handlers return [`AppError`]s like the rest of the site; the site's `error_pages` layer turns
+//! every error status under `/api/` into `{"error": ..., "message": ...}` (axum's own 405s and
+//! the body limit's 413 included), so nothing here renders JSON errors itself. What this module
+//! adds: the messages, the `WWW-Authenticate` of a 401, and a body reader that answers 415 for a
+//! wrong content type, 400 for malformed JSON and 400 naming the field for a missing or invalid
+//! one — never axum's plain-text rejections.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::forms::FieldErrors;
+use crate::web::errors::{AppError, body_error};
+
+/// The body of every error response under `/api/`.
+#[derive(ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)] // Describes what `web::errors::error_pages` writes; never built here.
+pub struct ErrorBody {
+    /// The status in words, lower-cased: "bad request", "not found", "too many requests"...
+    #[schema(example = "bad request")]
+    error: String,
+    /// What went wrong, for a person. When a field of the request is at fault, it is named.
+    #[schema(example = "Invalid `title`: Field must be between 1 and 64 characters long.")]
+    message: String,
+}
+
+/// The challenges of a 401: Basic (email and password, or a token with an empty password) and
+/// Bearer (a token).
+pub const CHALLENGES: [&str; 2] = [
+    "Basic realm=\"ragtime\", charset=\"UTF-8\"",
+    "Bearer realm=\"ragtime\"",
+];
+
+/// 401 with the ways to authenticate in `WWW-Authenticate`.
+pub fn unauthorized(message: &str) -> Response {
+    let mut res = AppError::new(StatusCode::UNAUTHORIZED, message).into_response();
+    for challenge in CHALLENGES {
+        res.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    res
+}
+
+pub fn forbidden(message: &str) -> AppError {
+    AppError::new(StatusCode::FORBIDDEN, message)
+}
+
+pub fn conflict(message: String) -> AppError {
+    AppError::new(StatusCode::CONFLICT, message)
+}
+
+/// 404 for an id that names nothing: "No composition with id 7."
+pub fn not_found(what: &str, id: i32) -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, format!("No {what} with id {id}."))
+}
+
+/// 400 naming every field at fault, in a stable (alphabetical) order.
+pub fn invalid_fields(errors: &FieldErrors) -> AppError {
+    let message = errors
+        .iter()
+        .map(|(field, problem)| format!("Invalid `{field}`: {problem}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    AppError::bad_request(message)
+}
+
+/// The `{id}` of a route, as a number. Anything else is a 400 that names it.
+pub struct Id(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                AppError::bad_request("Invalid `id` in the URL: it must be a whole number.")
+                    .into_response()
+            })?;
+        raw.parse::<i32>().map(Id).map_err(|_| {
+            AppError::bad_request("Invalid `id` in the URL: it must be a whole number.")
+                .into_response()
+        })
+    }
+}
+
+/// A request body to be read as a JSON object, once the handler has checked who may send it:
+/// a request that is refused anyway (401, 403, 404) is refused for that reason, not for its
+/// body.
+pub struct JsonBody {
+    headers: HeaderMap,
+    body: Body,
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        Ok(JsonBody {
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// `application/json`, or any `application/*+json`, with or without parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+impl JsonBody {
+    /// The body's fields: 415 unless it is declared JSON, 413 if it is over the size limit,
+    /// 400 unless it is a well-formed JSON object.
+    pub async fn fields(self) -> Result<Fields, AppError> {
+        if !is_json(&self.headers) {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Send the body as JSON, with `Content-Type: application/json`.",
+            ));
+        }
+        let bytes = axum::body::to_bytes(self.body, usize::MAX)
+            .await
+            .map_err(|e| body_error(&e))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| AppError::bad_request(format!("The body is not valid JSON: {e}.")))?;
+        match value {
+            Value::Object(map) => Ok(Fields {
+                map,
+                errors: FieldErrors::new(),
+            }),
+            _ => Err(AppError::bad_request("The body must be a JSON object.")),
+        }
+    }
+}
+
+/// The fields of a JSON object being read, and what was wrong with them so far. Unknown fields
+/// are ignored.
+pub struct Fields {
+    map: Map<String, Value>,
+    pub errors: FieldErrors,
+}
+
+impl Fields {
+    fn take(&mut self, name: &'static str, required: bool) -> Option<Value> {
+        match self.map.remove(name) {
+            Some(value) => Some(value),
+            None => {
+                if required {
+                    self.errors.insert(name, "This field is required.".into());
+                }
+                None
+            }
+        }
+    }
+
+    /// A string field; `None` if it is absent (an error if `required`) or not a string.
+    pub fn string(&mut self, name: &'static str, required: bool) -> Option<String> {
+        match self.take(name, required)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.errors
+                    .insert(name, format!("It must be a string, not {}.", kind(&other)));
+                None
+            }
+        }
+    }
+
+    /// A whole-number field (`2` or `2.0`); `None` if it is absent or anything else.
+    pub fn integer(&mut self, name: &'static str, required: bool) -> Option<i64> {
+        let value = self.take(name, required)?;
+        let number = match &value {
+            Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                    .map(|f| f as i64)
+            }),
+            _ => None,
+        };
+        if number.is_none() {
+            let problem = match value {
+                Value::Number(_) => "It must be a whole number.".to_owned(),
+                other => format!("It must be a whole number, not {}.", kind(&other)),
+            };
+            self.errors.insert(name, problem);
+        }
+        number
+    }
+
+    /// 400 naming the fields at fault, if any.
+    pub fn check(&self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid_fields(&self.errors))
+        }
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

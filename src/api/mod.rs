@@ -1,0 +1,153 @@
+//! The JSON API, version 1 (SPEC §4): the Flask original's `api` blueprint, made correct and
+//! described. Every caller authenticates on every request (see [`auth`]); the API never reads
+//! or sets a cookie and needs no CSRF token.
+//!
+//! Each operation is registered once, through utoipa-axum's `OpenApiRouter` in [`routes`]: the
+//! router that serves `/api/v1/` and the OpenAPI document at `/api/v1/openapi.json` both come
+//! from that one list, so the description cannot drift from what the server does.
+
+pub mod auth;
+pub mod comments;
+pub mod compositions;
+pub mod errors;
+pub mod openapi;
+pub mod users;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::middleware::from_fn;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serializer;
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::pagination::Pagination;
+use crate::web::client::ClientInfo;
+
+/// Where the API lives.
+pub const PREFIX: &str = "/api/v1";
+
+/// The API's routes, ready to merge into the app's router.
+pub fn router() -> Router<AppState> {
+    let (router, _) = routes().split_for_parts();
+    router.layer(from_fn(auth::api_responses))
+}
+
+/// Every operation of the API. The served router and the OpenAPI document are both split from
+/// this; add an operation here and it is routed and described at once.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(auth::new_token))
+        .routes(routes!(users::get_user))
+        .routes(routes!(users::list_user_compositions))
+        .routes(routes!(users::get_timeline))
+        .routes(routes!(users::follow_user, users::unfollow_user))
+        .routes(routes!(
+            compositions::list_compositions,
+            compositions::create_composition
+        ))
+        .routes(routes!(
+            compositions::get_composition,
+            compositions::update_composition,
+            compositions::delete_composition
+        ))
+        .routes(routes!(
+            comments::list_comments_on,
+            comments::create_comment
+        ))
+        .routes(routes!(comments::list_comments))
+        .routes(routes!(comments::get_comment))
+        .routes(routes!(openapi::get_openapi))
+}
+
+/// Absolute URLs of the API's objects, built from the trusted scheme and host of the request.
+pub struct Links {
+    origin: String,
+}
+
+impl Links {
+    pub fn new(client: &ClientInfo) -> Self {
+        Links {
+            origin: client.origin(),
+        }
+    }
+
+    /// `path` (starting with `/`) on this site.
+    pub fn site(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// `path` (starting with `/`) under the API's prefix.
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{PREFIX}{path}", self.origin)
+    }
+
+    pub fn user(&self, id: i32) -> String {
+        self.api(&format!("/users/{id}"))
+    }
+
+    pub fn composition(&self, id: i32) -> String {
+        self.api(&format!("/compositions/{id}"))
+    }
+
+    pub fn comment(&self, id: i32) -> String {
+        self.api(&format!("/comments/{id}"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Links {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
+        Ok(Links::new(&client))
+    }
+}
+
+/// `?page=` of a list. Read leniently, like the site's pages: anything that is not a positive
+/// whole number is page 1, and a page past the end is empty, never an error.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParam {
+    /// The page to return, from 1. Anything that is not a positive whole number means page 1;
+    /// a page past the end is empty.
+    #[param(required = false, nullable = false, example = "2")]
+    page: Option<String>,
+}
+
+impl PageParam {
+    pub fn number(&self) -> u64 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.trim().parse::<u64>().ok())
+            .filter(|&p| p >= 1)
+            .unwrap_or(1)
+    }
+
+    /// The pagination of a list whose `path` is under the API's prefix.
+    pub fn pagination(&self, links: &Links, per_page: u64, path: &str) -> Pagination {
+        Pagination::new(self.number(), per_page, 0, links.api(path))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageParam {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // The first `page` wins; a repeated or garbled one is no reason to refuse a list.
+        let page = parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "page")
+                .map(|(_, v)| v.into_owned())
+        });
+        Ok(PageParam { page })
+    }
+}
+
+/// Timestamps as ISO 8601 in UTC, to the second: `2026-11-25T10:00:00Z`.
+pub fn iso8601<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}

@@ -1,0 +1,243 @@
+//! Users: a profile, its compositions, its timeline (the followed feed), follow and unfollow.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::ApiUser;
+use super::compositions::{CompositionList, composition_list};
+use super::errors::{ErrorBody, Id, conflict, forbidden, not_found};
+use super::{Links, PageParam, iso8601};
+use crate::app::AppState;
+use crate::models::composition::Feed;
+use crate::models::{Permission, composition, follow, user};
+use crate::web::errors::AppError;
+
+/// A user, as the API shows one. The email address is never shown.
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
+pub struct UserOut {
+    pub id: i32,
+    /// This user in the API.
+    #[schema(format = "uri")]
+    pub url: String,
+    /// The profile page on the site.
+    #[schema(format = "uri")]
+    pub profile_url: String,
+    pub username: String,
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub about_me: Option<String>,
+    #[serde(serialize_with = "iso8601")]
+    pub member_since: DateTime<Utc>,
+    #[serde(serialize_with = "iso8601")]
+    pub last_seen: DateTime<Utc>,
+    #[schema(format = "uri")]
+    pub avatar_url: String,
+    /// Their compositions, newest first.
+    #[schema(format = "uri")]
+    pub compositions_url: String,
+    /// Compositions of everyone they follow, themself included (visible to them and to
+    /// administrators only).
+    #[schema(format = "uri")]
+    pub timeline_url: String,
+    pub composition_count: u64,
+    /// Followers, not counting the user themself.
+    pub followers_count: u64,
+    /// Users they follow, not counting themself.
+    pub following_count: u64,
+    /// Whether the caller follows this user (everyone follows themself).
+    pub followed_by_you: bool,
+    /// Whether this user follows the caller.
+    pub follows_you: bool,
+}
+
+/// The API's view of `user`, for the caller `viewer`.
+async fn user_json(
+    state: &AppState,
+    links: &Links,
+    viewer: i32,
+    u: user::Model,
+) -> Result<UserOut, AppError> {
+    let counts = follow::counts(&state.db, u.id).await?;
+    let composition_count = composition::count_by(&state.db, u.id).await?;
+    let relationship = follow::relationship(&state.db, viewer, u.id).await?;
+    Ok(UserOut {
+        id: u.id,
+        url: links.user(u.id),
+        profile_url: links.site(&format!("/user/{}", u.username)),
+        avatar_url: user::avatar_url(&state.avatar_base, &u.avatar_hash, 256),
+        compositions_url: links.api(&format!("/users/{}/compositions/", u.id)),
+        timeline_url: links.api(&format!("/users/{}/timeline/", u.id)),
+        composition_count,
+        followers_count: counts.followers,
+        following_count: counts.following,
+        followed_by_you: relationship.following,
+        follows_you: relationship.followed_by,
+        username: u.username,
+        name: u.name,
+        location: u.location,
+        about_me: u.about_me,
+        member_since: u.member_since,
+        last_seen: u.last_seen,
+    })
+}
+
+async fn load(state: &AppState, id: i32) -> Result<user::Model, AppError> {
+    user::find_by_id(&state.db, id)
+        .await?
+        .ok_or_else(|| not_found("user", id))
+}
+
+/// One user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    params(("id" = i32, Path, minimum = 1, description = "The user's id.")),
+    responses(
+        (status = 200, description = "The user.", body = UserOut),
+        (status = 404, description = "No user has this id.", body = ErrorBody),
+    )
+)]
+pub async fn get_user(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+) -> Result<Json<UserOut>, AppError> {
+    let u = load(&state, id).await?;
+    Ok(Json(user_json(&state, &links, caller.account.id, u).await?))
+}
+
+/// A user's compositions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/compositions/",
+    tag = "users",
+    params(("id" = i32, Path, minimum = 1, description = "The user's id."), PageParam),
+    responses(
+        (status = 200, description = "One page of the user's compositions.", body = CompositionList),
+        (status = 404, description = "No user has this id.", body = ErrorBody),
+    )
+)]
+pub async fn list_user_compositions(
+    _caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+    page: PageParam,
+) -> Result<Json<CompositionList>, AppError> {
+    load(&state, id).await?;
+    let path = format!("/users/{id}/compositions/");
+    Ok(Json(
+        composition_list(&state, &links, &page, Feed::By(id), &path).await?,
+    ))
+}
+
+/// The compositions of everyone a user follows, themself included, newest first. Only the
+/// user themself and administrators may read it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/timeline/",
+    tag = "users",
+    params(("id" = i32, Path, minimum = 1, description = "The user's id."), PageParam),
+    responses(
+        (status = 200, description = "One page of the user's timeline.", body = CompositionList),
+        (status = 403, description = "Someone else's timeline, and the caller is not an administrator.", body = ErrorBody),
+        (status = 404, description = "No user has this id.", body = ErrorBody),
+    )
+)]
+pub async fn get_timeline(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+    page: PageParam,
+) -> Result<Json<CompositionList>, AppError> {
+    if caller.account.id != id && !caller.account.is_administrator() {
+        return Err(forbidden(
+            "Only the user themself and administrators may read a timeline.",
+        ));
+    }
+    load(&state, id).await?;
+    let path = format!("/users/{id}/timeline/");
+    Ok(Json(
+        composition_list(&state, &links, &page, Feed::FollowedBy(id), &path).await?,
+    ))
+}
+
+/// Follow a user (needs the FOLLOW permission).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/follow",
+    tag = "users",
+    params(("id" = i32, Path, minimum = 1, description = "The id of the user to follow.")),
+    responses(
+        (status = 200, description = "Now following; the followed user.", body = UserOut),
+        (status = 403, description = "The caller may not follow users.", body = ErrorBody),
+        (status = 404, description = "No user has this id.", body = ErrorBody),
+        (status = 409, description = "Already following this user (everyone follows themself).", body = ErrorBody),
+    )
+)]
+pub async fn follow_user(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+) -> Result<Json<UserOut>, AppError> {
+    caller.require(
+        Permission::FOLLOW,
+        "You do not have permission to follow users.",
+    )?;
+    let other = load(&state, id).await?;
+    if !follow::follow(&state.db, caller.account.id, id).await? {
+        return Err(conflict(format!(
+            "You are already following {}.",
+            other.username
+        )));
+    }
+    Ok(Json(
+        user_json(&state, &links, caller.account.id, other).await?,
+    ))
+}
+
+/// Stop following a user (needs the FOLLOW permission).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/follow",
+    tag = "users",
+    params(("id" = i32, Path, minimum = 1, description = "The id of the user to stop following.")),
+    responses(
+        (status = 200, description = "No longer following; the user.", body = UserOut),
+        (status = 403, description = "The caller may not follow users.", body = ErrorBody),
+        (status = 404, description = "No user has this id.", body = ErrorBody),
+        (status = 409, description = "Not following this user, or it is the caller (nobody unfollows themself).", body = ErrorBody),
+    )
+)]
+pub async fn unfollow_user(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+) -> Result<Json<UserOut>, AppError> {
+    caller.require(
+        Permission::FOLLOW,
+        "You do not have permission to follow users.",
+    )?;
+    let other = load(&state, id).await?;
+    if id == caller.account.id {
+        return Err(conflict("You cannot unfollow yourself.".into()));
+    }
+    if !follow::unfollow(&state.db, caller.account.id, id).await? {
+        return Err(conflict(format!(
+            "You are not following {}.",
+            other.username
+        )));
+    }
+    Ok(Json(
+        user_json(&state, &links, caller.account.id, other).await?,
+    ))
+}
