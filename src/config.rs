@@ -119,6 +119,18 @@ pub struct RateLimits {
     pub mail_per_address: i64,
 }
 
+/// Which `X-Forwarded-*` values to believe (see `web::client`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxies {
+    /// How many reverse proxies in front of us append to `X-Forwarded-*` (1 on Heroku).
+    pub hops: usize,
+    /// Whether those proxies set `X-Forwarded-Host` (Heroku's router does not).
+    pub forwarded_host: bool,
+    /// The site's public host (and port), when configured: absolute URLs use it whatever the
+    /// request says.
+    pub server_name: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub name: ConfigName,
@@ -130,8 +142,8 @@ pub struct Config {
     /// Address to bind; `None` means "all interfaces" (`[::]` dual-stack, falling back to IPv4).
     pub host: Option<std::net::IpAddr>,
     pub port: u16,
-    /// How many reverse proxies in front of us append to `X-Forwarded-*` (1 on Heroku).
-    pub proxy_hops: usize,
+    /// The reverse proxies in front of us, and the host name the site goes by.
+    pub proxies: Proxies,
     pub https_redirect: bool,
     pub content_security_policy: String,
     pub avatar_base_url: String,
@@ -157,7 +169,7 @@ impl fmt::Debug for Config {
             .field("database_pool_size", &self.database_pool_size)
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("proxy_hops", &self.proxy_hops)
+            .field("proxies", &self.proxies)
             .field("https_redirect", &self.https_redirect)
             .field("mail", &self.mail)
             .finish_non_exhaustive()
@@ -258,6 +270,22 @@ impl Config {
             None => 0,
         };
 
+        let forwarded_host = match var("RAGTIME_TRUST_FORWARDED_HOST") {
+            Some(v) => parse_bool("RAGTIME_TRUST_FORWARDED_HOST", &v)?,
+            // Heroku's router sets X-Forwarded-For/-Proto/-Port, never -Host.
+            None => name != ConfigName::Heroku,
+        };
+        let server_name = match var("RAGTIME_SERVER_NAME") {
+            Some(v) if valid_server_name(&v) => Some(v.to_ascii_lowercase()),
+            Some(v) => {
+                return Err(refuse(
+                    "RAGTIME_SERVER_NAME",
+                    format!("{v:?} is not a host name (with an optional :port)"),
+                ));
+            }
+            None => None,
+        };
+
         let host = match var("RAGTIME_HOST") {
             Some(v) => Some(
                 v.parse()
@@ -322,7 +350,11 @@ impl Config {
             database_url,
             host,
             port: number("PORT", 5000, 0, 65535)? as u16,
-            proxy_hops: proxy_hops as usize,
+            proxies: Proxies {
+                hops: proxy_hops as usize,
+                forwarded_host,
+                server_name,
+            },
             https_redirect,
             content_security_policy,
             avatar_base_url,
@@ -392,6 +424,13 @@ fn check_database_url(name: ConfigName, url: String) -> Result<SecretString, Con
             format!("unsupported scheme {other:?}; use postgres://, postgresql:// or sqlite:"),
         )),
     }
+}
+
+/// A host name or address with an optional port, as it appears in a URL.
+fn valid_server_name(value: &str) -> bool {
+    url::Url::parse(&format!("http://{value}/"))
+        .is_ok_and(|u| u.host_str().is_some() && u.path() == "/" && u.username().is_empty())
+        && !value.contains(['/', '@', '?', '#'])
 }
 
 fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -529,7 +568,11 @@ mod tests {
             ("DATABASE_URL", PG),
         ];
         let local = config(&base).unwrap();
-        assert_eq!(local.proxy_hops, 1);
+        assert_eq!(local.proxies.hops, 1);
+        assert!(
+            !local.proxies.forwarded_host,
+            "Heroku's router never sets X-Forwarded-Host: a client's must not be believed"
+        );
         assert!(!local.https_redirect, "heroku local must not redirect");
         assert_eq!(local.host, None, "heroku listens on all interfaces");
 
@@ -541,6 +584,27 @@ mod tests {
         forced.push(("DYNO", "web.1"));
         forced.push(("HTTPS_REDIRECT", "false"));
         assert!(!config(&forced).unwrap().https_redirect);
+    }
+
+    #[test]
+    fn a_server_name_must_be_a_host_and_other_proxies_may_set_the_host() {
+        let c = config(&[("RAGTIME_PROXY_HOPS", "1")]).unwrap();
+        assert!(c.proxies.forwarded_host);
+        assert_eq!(c.proxies.server_name, None);
+        let c = config(&[("RAGTIME_SERVER_NAME", "Ragtime.example:8443")]).unwrap();
+        assert_eq!(
+            c.proxies.server_name.as_deref(),
+            Some("ragtime.example:8443")
+        );
+        for bad in ["evil.example/x", "a@b", "exa mple.com", "https://x.example"] {
+            assert_eq!(
+                config(&[("RAGTIME_SERVER_NAME", bad)])
+                    .unwrap_err()
+                    .variable,
+                "RAGTIME_SERVER_NAME",
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

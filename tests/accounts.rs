@@ -357,11 +357,11 @@ async fn the_unconfirmed_page_can_send_the_link_again() {
     );
 }
 
-#[tokio::test]
-async fn mailed_links_are_absolute_https_behind_the_platform_router() {
+/// Register ann through a request carrying `headers` (as a proxy would pass it on); the text
+/// of the confirmation mail.
+async fn confirmation_mail_via(app: &TestApp, headers: &[(&str, &str)]) -> String {
     use axum::body::Body;
     use axum::http::{Method, header};
-    let app = TestApp::with_env(&[("RAGTIME_PROXY_HOPS", "1")]).await;
     let mut client = app.client();
     let token = client.get("/auth/register").await.csrf_token();
     let body = form_urlencoded::Serializer::new(String::new())
@@ -373,21 +373,65 @@ async fn mailed_links_are_absolute_https_behind_the_platform_router() {
             ("password2", PASSWORD),
         ])
         .finish();
-    // What Heroku's router adds in front of a request that came in over https.
-    let req = client
+    let mut req = client
         .request(Method::POST, "/auth/register")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header("x-forwarded-proto", "https")
-        .header("x-forwarded-host", "ragtime.example")
-        .body(Body::from(body))
-        .unwrap();
-    assert_eq!(client.send(req).await.status, StatusCode::SEE_OTHER);
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = client.send(req.body(Body::from(body)).unwrap()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
     let mails = app.deliver_mail().await;
+    mails[0].text.clone()
+}
+
+#[tokio::test]
+async fn mailed_links_are_absolute_https_behind_the_platform_router() {
+    // The heroku configuration's proxy settings.
+    let app = TestApp::with_env(&[
+        ("RAGTIME_PROXY_HOPS", "1"),
+        ("RAGTIME_TRUST_FORWARDED_HOST", "false"),
+    ])
+    .await;
+    // A request as Heroku's router passes it on: the Host it routed by, the scheme it was
+    // received over; and an X-Forwarded-Host the client made up, which the router leaves be.
+    let text = confirmation_mail_via(
+        &app,
+        &[
+            ("host", "ragtime.example"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-host", "evil.example"),
+        ],
+    )
+    .await;
     assert!(
-        mails[0]
-            .text
-            .contains("https://ragtime.example/auth/confirm/"),
-        "{}",
-        mails[0].text
+        text.contains("https://ragtime.example/auth/confirm/"),
+        "{text}"
     );
+    assert!(!text.contains("evil.example"), "{text}");
+}
+
+#[tokio::test]
+async fn a_configured_server_name_is_the_host_of_mailed_links_whatever_the_request_says() {
+    let app = TestApp::with_env(&[
+        ("RAGTIME_PROXY_HOPS", "1"),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
+    ])
+    .await;
+    let text = confirmation_mail_via(
+        &app,
+        &[
+            ("host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-port", "8443"),
+        ],
+    )
+    .await;
+    assert!(
+        text.contains("https://ragtime.example/auth/confirm/"),
+        "{text}"
+    );
+    assert!(!text.contains("evil.example"), "{text}");
 }

@@ -1,6 +1,11 @@
 //! Who is asking, and how: the client address, scheme and host, resolved from the connection
 //! and from `X-Forwarded-*` headers added by exactly the configured number of trusted proxies
 //! (Werkzeug's `ProxyFix`). Values a client wrote before those hops are ignored.
+//!
+//! The host is a special case, because it ends up in the links we mail: `X-Forwarded-Host` is
+//! believed only when the proxies are known to set it (not Heroku's router, which routes by
+//! `Host` and passes a client's `X-Forwarded-Host` through untouched), and a configured
+//! server name overrides whatever the request says.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -11,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::app::AppState;
+use crate::config::Proxies;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInfo {
@@ -67,7 +73,8 @@ fn valid_host(host: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
 }
 
-pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, hops: usize) -> ClientInfo {
+pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, proxies: &Proxies) -> ClientInfo {
+    let hops = proxies.hops;
     let peer_ip = peer.map(|p| p.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = trusted(headers, "x-forwarded-for", hops)
         .and_then(|v| v.parse::<IpAddr>().ok())
@@ -76,7 +83,16 @@ pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, hops: usize) -> Cl
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
-    let raw_host = trusted(headers, "x-forwarded-host", hops).or_else(|| {
+    if let Some(name) = &proxies.server_name {
+        return ClientInfo {
+            ip,
+            scheme,
+            host: name.clone(),
+        };
+    }
+    let forwarded_host =
+        trusted(headers, "x-forwarded-host", hops).filter(|_| proxies.forwarded_host);
+    let raw_host = forwarded_host.or_else(|| {
         headers
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -117,7 +133,7 @@ pub async fn resolve_client(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ci| ci.0);
-    let info = resolve(req.headers(), peer, state.config.proxy_hops);
+    let info = resolve(req.headers(), peer, &state.config.proxies);
     req.extensions_mut().insert(info);
     next.run(req).await
 }
@@ -130,7 +146,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .extensions
             .get::<ClientInfo>()
             .cloned()
-            .unwrap_or_else(|| resolve(&parts.headers, None, 0)))
+            .unwrap_or_else(|| resolve(&parts.headers, None, &Proxies::default())))
     }
 }
 
@@ -153,6 +169,15 @@ mod tests {
         Some(PEER.parse().unwrap())
     }
 
+    /// `hops` proxies that set every `X-Forwarded-*` header.
+    fn hops(hops: usize) -> Proxies {
+        Proxies {
+            hops,
+            forwarded_host: true,
+            server_name: None,
+        }
+    }
+
     #[test]
     fn with_no_trusted_hop_forwarded_headers_are_ignored() {
         let h = headers(&[
@@ -161,7 +186,7 @@ mod tests {
             ("x-forwarded-host", "evil.example"),
             ("host", "ragtime.example"),
         ]);
-        let c = resolve(&h, peer(), 0);
+        let c = resolve(&h, peer(), &hops(0));
         assert_eq!(c.ip.to_string(), "10.1.2.3");
         assert_eq!(c.scheme, "http");
         assert_eq!(c.host, "ragtime.example");
@@ -174,7 +199,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("host", "ragtime.herokuapp.com"),
         ]);
-        let c = resolve(&h, peer(), 1);
+        let c = resolve(&h, peer(), &hops(1));
         assert_eq!(c.ip.to_string(), "203.0.113.7");
         assert_eq!(c.scheme, "https");
         assert_eq!(c.origin(), "https://ragtime.herokuapp.com");
@@ -187,7 +212,7 @@ mod tests {
             ("x-forwarded-for", "198.51.100.9, 10.0.0.2"),
             ("x-forwarded-proto", "http, https"),
         ]);
-        let c = resolve(&h, peer(), 2);
+        let c = resolve(&h, peer(), &hops(2));
         assert_eq!(c.ip.to_string(), "198.51.100.9");
         assert_eq!(c.scheme, "http");
     }
@@ -198,7 +223,7 @@ mod tests {
             ("x-forwarded-for", "203.0.113.7"),
             ("x-forwarded-proto", "https"),
         ]);
-        let c = resolve(&h, peer(), 2);
+        let c = resolve(&h, peer(), &hops(2));
         assert_eq!(c.ip.to_string(), "10.1.2.3");
         assert_eq!(c.scheme, "http");
     }
@@ -210,14 +235,17 @@ mod tests {
             ("x-forwarded-host", "ragtime.example"),
             ("x-forwarded-port", "443"),
         ]);
-        assert_eq!(resolve(&h, peer(), 1).origin(), "https://ragtime.example");
+        assert_eq!(
+            resolve(&h, peer(), &hops(1)).origin(),
+            "https://ragtime.example"
+        );
         let h = headers(&[
             ("x-forwarded-proto", "http"),
             ("x-forwarded-host", "ragtime.example:80"),
             ("x-forwarded-port", "8080"),
         ]);
         assert_eq!(
-            resolve(&h, peer(), 1).origin(),
+            resolve(&h, peer(), &hops(1)).origin(),
             "http://ragtime.example:8080"
         );
     }
@@ -225,8 +253,48 @@ mod tests {
     #[test]
     fn a_hostile_host_falls_back_to_localhost() {
         let h = headers(&[("host", "evil.example/path@x")]);
-        assert_eq!(resolve(&h, peer(), 0).host, "localhost");
+        assert_eq!(resolve(&h, peer(), &hops(0)).host, "localhost");
         let h = headers(&[("x-forwarded-for", "not-an-ip")]);
-        assert_eq!(resolve(&h, peer(), 1).ip.to_string(), "10.1.2.3");
+        assert_eq!(resolve(&h, peer(), &hops(1)).ip.to_string(), "10.1.2.3");
+    }
+
+    #[test]
+    fn a_client_forwarded_host_is_ignored_unless_the_proxies_set_it() {
+        // Heroku's router routes by Host and passes X-Forwarded-Host through as sent.
+        let h = headers(&[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+            ("host", "ragtime.herokuapp.com"),
+        ]);
+        let heroku = Proxies {
+            forwarded_host: false,
+            ..hops(1)
+        };
+        assert_eq!(
+            resolve(&h, peer(), &heroku).origin(),
+            "https://ragtime.herokuapp.com"
+        );
+        assert_eq!(
+            resolve(&h, peer(), &hops(1)).origin(),
+            "https://evil.example"
+        );
+    }
+
+    #[test]
+    fn a_server_name_overrides_the_request_host() {
+        let h = headers(&[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-port", "8443"),
+            ("host", "evil.example"),
+        ]);
+        let pinned = Proxies {
+            server_name: Some("ragtime.example".into()),
+            ..hops(1)
+        };
+        assert_eq!(
+            resolve(&h, peer(), &pinned).origin(),
+            "https://ragtime.example"
+        );
     }
 }
