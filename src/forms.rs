@@ -37,7 +37,10 @@ pub fn email(value: &str) -> Result<String, &'static str> {
                 && domain
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
-        });
+        })
+        // An address the mailer cannot send to (`a,b@x.io`, `.a@x.io`) would leave the account
+        // forever unconfirmed.
+        && value.parse::<lettre::Address>().is_ok();
     if !valid {
         return Err("Invalid email address.");
     }
@@ -189,10 +192,22 @@ mod tests {
             "ann@example..com",
             "ann@<script>.com",
             "ann\u{0}@example.com",
+            // Addresses no mail could reach.
+            "a,b@example.com",
+            "<x>@example.com",
+            ".ann@example.com",
+            "a..b@example.com",
         ] {
             assert!(email(bad).is_err(), "{bad:?}");
         }
         assert!(email(&format!("{}@example.com", "a".repeat(60))).is_err());
+        for good in [
+            "ann.lee+ragtime@example.com",
+            "o'brien@example.co.uk",
+            "ann@xn--bcher-kva.ch",
+        ] {
+            assert!(email(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

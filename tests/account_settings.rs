@@ -409,3 +409,40 @@ async fn account_pages_need_a_login() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_password_is_replaced_only_while_it_is_still_the_one_that_was_checked() {
+    // Two uses of one reset link at the same moment both pass the link's check; the database
+    // lets only the first replace the hash the link was issued for.
+    let app = TestApp::new().await;
+    let ann = app.create_user_with_password("ann").await;
+    let old = ann.password_hash.clone();
+    assert!(
+        user::replace_password_hash(&app.db, ann.id, &old, "first")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !user::replace_password_hash(&app.db, ann.id, &old, "second")
+            .await
+            .unwrap()
+    );
+    let now = user::find_by_id(&app.db, ann.id).await.unwrap().unwrap();
+    assert_eq!(now.password_hash, "first");
+}
+
+#[tokio::test]
+async fn an_account_is_confirmed_once_so_two_clicks_send_one_welcome() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let mut active: user::ActiveModel = ann.clone().into();
+    active.confirmed = sea_orm::ActiveValue::Set(false);
+    sea_orm::ActiveModelTrait::update(active, &app.db)
+        .await
+        .unwrap();
+    assert!(user::set_confirmed(&app.db, ann.id).await.unwrap());
+    assert!(
+        !user::set_confirmed(&app.db, ann.id).await.unwrap(),
+        "already confirmed"
+    );
+}

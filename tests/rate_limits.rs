@@ -134,3 +134,66 @@ async fn password_reset_requests_are_limited_per_account() {
     );
     assert_eq!(app.deliver_mail().await.len(), 2);
 }
+
+#[tokio::test]
+async fn guesses_sent_at_the_same_moment_cannot_exceed_the_limit() {
+    use axum::body::Body;
+    use axum::http::{Method, header};
+    use base64::Engine;
+    let app = TestApp::with_env(&[("RAGTIME_LOGIN_LIMIT_PER_ACCOUNT", "3")]).await;
+    app.create_user_with_password("ann").await;
+    let basic = |password: &str| {
+        let pair = format!("ann@example.com:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    // Thirty requests in flight together, the right password last. Each attempt is counted
+    // before its password is checked, so only the first three are checked at all; had they
+    // been counted after the check, all thirty would be checked and the last would get in.
+    let mut passwords = vec!["a guess"; 29];
+    passwords.push(PASSWORD);
+    let attempts = passwords.into_iter().map(|password| {
+        let mut client = app.client();
+        let req = client
+            .request(Method::GET, "/api/v1/users/1")
+            .header(header::AUTHORIZATION, basic(password))
+            .body(Body::empty())
+            .unwrap();
+        async move { client.send(req).await.status }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(checked, 3, "{statuses:?}");
+    assert_eq!(statuses[29], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_on_the_account_pages_is_limited_too() {
+    let app = TestApp::with_env(&[("RAGTIME_LOGIN_LIMIT_PER_ACCOUNT", "2")]).await;
+    let ann = app.create_user_with_password("ann").await;
+    let mut client = app.logged_in_client(&ann).await;
+    let mut change = async |old: &str| {
+        let token = client.get("/auth/change-password").await.csrf_token();
+        client
+            .post_form(
+                "/auth/change-password",
+                &[
+                    ("csrf_token", &token),
+                    ("old_password", old),
+                    ("password", "a brand new password"),
+                    ("password2", "a brand new password"),
+                ],
+            )
+            .await
+            .status
+    };
+    assert_eq!(change("guess one").await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(change("guess two").await, StatusCode::UNPROCESSABLE_ENTITY);
+    // Even the right password now waits for the window to pass.
+    assert_eq!(change(PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+}

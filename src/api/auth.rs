@@ -24,8 +24,7 @@ use utoipa::ToSchema;
 
 use super::errors::{forbidden, unauthorized};
 use crate::app::AppState;
-use crate::auth::limits;
-use crate::auth::password::{self, Verified};
+use crate::auth::login;
 use crate::crypto::{Signer, sha256_hex};
 use crate::models::Permission;
 use crate::models::user::{self, Account};
@@ -161,24 +160,9 @@ async fn by_password(
     password: &str,
 ) -> Result<Account, AppError> {
     let rate = &state.config.rate_limits;
-    let counters = limits::login(rate, email, client.ip);
-    limits::refuse_if_exhausted(&state.db, rate, &counters).await?;
-    let found = user::find_by_email(&state.db, email).await?;
-    // Unknown addresses are checked against a decoy hash: a failure takes as long whether or
-    // not the account exists.
-    let stored = found
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::decoy_hash().to_owned());
-    let verified = password::verify(password.to_owned(), stored).await?;
-    let Some(found) = found.filter(|_| verified.ok()) else {
-        limits::spend(&state.db, rate, &counters).await?;
-        return Err(AppError::status(axum::http::StatusCode::UNAUTHORIZED));
-    };
-    limits::forgive(&state.db, &counters[0]).await?;
-    if let Verified::YesRehash(new_hash) = verified {
-        user::set_password_hash(&state.db, found.id, &new_hash).await?;
-    }
+    let found = login::check(&state.db, rate, email, client.ip, password)
+        .await?
+        .ok_or_else(|| AppError::status(axum::http::StatusCode::UNAUTHORIZED))?;
     user::account_by_id(&state.db, found.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("user {} has no role", found.id).into())

@@ -13,6 +13,7 @@ use crate::models::rate_limit;
 use crate::web::errors::AppError;
 
 /// One counter and its limit.
+#[derive(Clone)]
 pub struct Limit {
     key: String,
     max: i64,
@@ -75,24 +76,6 @@ fn retry_after(started: chrono::DateTime<Utc>, window: Duration) -> AppError {
     AppError::too_many_requests(seconds.max(1) as u64)
 }
 
-/// 429 if any of the counters is already at its limit (checked before a login is attempted, so
-/// a locked-out password guess is not even verified).
-pub async fn refuse_if_exhausted<C: ConnectionTrait>(
-    db: &C,
-    limits: &RateLimits,
-    checks: &[Limit],
-) -> Result<(), AppError> {
-    let window = window(limits);
-    for check in checks {
-        if let Some(w) = rate_limit::peek(db, &check.key, window).await?
-            && w.count >= check.max
-        {
-            return Err(retry_after(w.started, window));
-        }
-    }
-    Ok(())
-}
-
 /// Count one event on each counter; 429 if that goes over any limit.
 pub async fn spend<C: ConnectionTrait>(
     db: &C,
@@ -113,6 +96,12 @@ pub async fn spend<C: ConnectionTrait>(
 /// Forget a counter: an account's failed logins, once it logs in successfully.
 pub async fn forgive<C: ConnectionTrait>(db: &C, limit: &Limit) -> Result<(), AppError> {
     rate_limit::clear(db, &limit.key).await?;
+    Ok(())
+}
+
+/// Uncount one event (a login attempt that succeeded, from an address shared by many).
+pub async fn give_back<C: ConnectionTrait>(db: &C, limit: &Limit) -> Result<(), AppError> {
+    rate_limit::take_back(db, &limit.key).await?;
     Ok(())
 }
 

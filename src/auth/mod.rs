@@ -3,6 +3,7 @@
 
 pub mod extractors;
 pub mod limits;
+pub mod login;
 pub mod password;
 pub mod tokens;
 

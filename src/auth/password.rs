@@ -111,9 +111,21 @@ pub async fn verify(password: String, stored: String) -> anyhow::Result<Verified
     tokio::task::spawn_blocking(move || verify_now(&password, &stored)).await?
 }
 
-/// A valid hash of a password nobody knows: verifying against it when the email is unknown
-/// makes a failed login take as long as a wrong password (no account enumeration by timing).
-pub fn decoy_hash() -> &'static str {
+/// Check `password` against the stored hash of an account, or, when there is no account,
+/// against a decoy: a failed login takes as long whether or not the email is known.
+pub async fn verify_or_decoy(password: String, stored: Option<String>) -> anyhow::Result<Verified> {
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => verify_now(&password, &stored),
+        None => {
+            verify_now(&password, decoy_hash())?;
+            Ok(Verified::No)
+        }
+    })
+    .await?
+}
+
+/// A valid hash of a password nobody knows, made once (on a blocking thread, by the caller).
+fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| {
         hash_now(&crate::crypto::random_token(24)).expect("argon2 with default parameters")

@@ -38,21 +38,15 @@ pub async fn hit<C: ConnectionTrait>(db: &C, key: &str, length: Duration) -> Res
     window(&row)
 }
 
-/// The current window of `key`, without counting anything; `None` when it has none.
-pub async fn peek<C: ConnectionTrait>(
-    db: &C,
-    key: &str,
-    length: Duration,
-) -> Result<Option<Window>, DbErr> {
-    let cutoff = Utc::now() - length;
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            r#"SELECT "count", window_start FROM rate_limits WHERE "key" = $1 AND window_start > $2"#,
-            [key.into(), cutoff.into()],
-        ))
-        .await?;
-    row.as_ref().map(window).transpose()
+/// Uncount one event of `key`'s current window.
+pub async fn take_back<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        r#"UPDATE rate_limits SET "count" = "count" - 1 WHERE "key" = $1 AND "count" > 0"#,
+        [key.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Forget the counter (a successful login clears its account's failures).

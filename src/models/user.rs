@@ -187,13 +187,16 @@ pub async fn find_by_email<C: ConnectionTrait>(
         .await
 }
 
-pub async fn set_confirmed<C: ConnectionTrait>(db: &C, id: i32) -> Result<(), DbErr> {
-    Entity::update_many()
+/// Mark the account confirmed; `false` if it already was (a second click on the link, perhaps
+/// at the same moment), so the caller does what follows a confirmation only once.
+pub async fn set_confirmed<C: ConnectionTrait>(db: &C, id: i32) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
         .col_expr(Column::Confirmed, Expr::value(true))
         .filter(Column::Id.eq(id))
+        .filter(Column::Confirmed.eq(false))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
 }
 
 pub async fn set_password_hash<C: ConnectionTrait>(
@@ -207,6 +210,23 @@ pub async fn set_password_hash<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Replace the password hash only if it is still `old`; `false` if it changed meanwhile (two
+/// uses of one reset link at once: only the first wins).
+pub async fn replace_password_hash<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::PasswordHash, Expr::value(new))
+        .filter(Column::Id.eq(id))
+        .filter(Column::PasswordHash.eq(old))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Give the account a new address (already validated and lower-cased); its avatar follows.

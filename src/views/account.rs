@@ -12,9 +12,8 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::auth::limits;
-use crate::auth::password;
 use crate::auth::tokens::{self, Purpose};
+use crate::auth::{limits, login, password};
 use crate::forms::{self, FieldErrors};
 use crate::models::{session, user};
 use crate::templates::{AccountFormTemplate, Field, LinkMail, html_status};
@@ -105,6 +104,7 @@ struct ChangePasswordForm {
 async fn change_password(
     State(state): State<AppState>,
     session: Session,
+    client: ClientInfo,
     CurrentUser(account): CurrentUser,
     page: Page,
     axum::Form(form): axum::Form<ChangePasswordForm>,
@@ -113,22 +113,39 @@ async fn change_password(
     if let Err(e) = forms::new_password(&form.password, &form.password2) {
         errors.insert("password", e.into());
     }
-    let old_ok = password::verify(form.old_password, account.password_hash.clone())
-        .await?
-        .ok();
-    if !old_ok {
+    let current = current_password(&state, &client, &account, &form.old_password).await?;
+    if current.is_none() {
         errors.insert("old_password", "Invalid password.".into());
     }
-    if !errors.is_empty() {
+    let (Some(current), true) = (current, errors.is_empty()) else {
         return change_password_form(page, errors);
-    }
+    };
     let hash = password::hash(form.password).await?;
     let txn = state.db.begin().await?;
-    user::set_password_hash(&txn, account.id, &hash).await?;
+    // Another change at the same moment wins; this one would undo it.
+    if !user::replace_password_hash(&txn, account.id, &current.password_hash, &hash).await? {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "Your password was changed meanwhile: sign in again with the new one.",
+        ));
+    }
     session::delete_others(&txn, account.id, session.token().as_deref()).await?;
     txn.commit().await?;
     session.flash("success", "Your password has been updated.");
     Ok(Redirect::to("/").into_response())
+}
+
+/// The account as it is now if `password` is its password, under the login rate limits: a
+/// stolen session must not become a way to guess the password.
+async fn current_password(
+    state: &AppState,
+    client: &ClientInfo,
+    account: &user::Account,
+    password: &str,
+) -> Result<Option<user::Model>, AppError> {
+    let rate = &state.config.rate_limits;
+    let found = login::check(&state.db, rate, &account.email, client.ip, password).await?;
+    Ok(found.filter(|u| u.id == account.id))
 }
 
 fn reset_request_form(page: Page, email: &str, errors: FieldErrors) -> Result<Response, AppError> {
@@ -276,7 +293,11 @@ async fn reset(
     }
     let hash = password::hash(form_data.password).await?;
     let txn = state.db.begin().await?;
-    user::set_password_hash(&txn, account.id, &hash).await?;
+    // The link is good for one change: if the password changed since it was checked (the same
+    // link used twice at once), this use is refused.
+    if !user::replace_password_hash(&txn, account.id, &account.password_hash, &hash).await? {
+        return Ok(invalid_reset_link(&session));
+    }
     session::delete_others(&txn, account.id, None).await?;
     txn.commit().await?;
     session.flash("success", "Your password has been updated.");
@@ -316,9 +337,9 @@ async fn change_email_request(
     {
         errors.insert("email", user::AccountError::EmailTaken.to_string());
     }
-    let password_ok = password::verify(form_data.password, account.password_hash.clone())
+    let password_ok = current_password(&state, &client, &account, &form_data.password)
         .await?
-        .ok();
+        .is_some();
     if !password_ok {
         errors.insert("password", "Invalid password.".into());
     }

@@ -14,9 +14,8 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::extractors::safe_next;
-use crate::auth::limits;
-use crate::auth::password::{self, Verified};
 use crate::auth::tokens::{self, Purpose};
+use crate::auth::{limits, login, password};
 use crate::forms::{self, FieldErrors};
 use crate::mail;
 use crate::models::user::{self, AccountError};
@@ -71,18 +70,8 @@ async fn login(
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let rate = &state.config.rate_limits;
-    let counters = limits::login(rate, &form.email, client.ip);
-    limits::refuse_if_exhausted(&state.db, rate, &counters).await?;
-    let found = user::find_by_email(&state.db, &form.email).await?;
-    // Unknown addresses are checked against a decoy hash so a failure takes the same time
-    // whether or not the account exists.
-    let stored = found
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::decoy_hash().to_owned());
-    let verified = password::verify(form.password.clone(), stored).await?;
-    let Some(account) = found.filter(|_| verified.ok()) else {
-        limits::spend(&state.db, rate, &counters).await?;
+    let found = login::check(&state.db, rate, &form.email, client.ip, &form.password).await?;
+    let Some(account) = found else {
         return html_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &LoginTemplate {
@@ -93,10 +82,6 @@ async fn login(
             },
         );
     };
-    limits::forgive(&state.db, &counters[0]).await?;
-    if let Verified::YesRehash(new_hash) = verified {
-        user::set_password_hash(&state.db, account.id, &new_hash).await?;
-    }
     session
         .login(account.id, form.remember_me.is_some())
         .await?;
@@ -257,17 +242,19 @@ async fn confirm(
         .is_some_and(|c| c.still_valid_for(Purpose::Confirm, &account));
     if valid {
         let txn = state.db.begin().await?;
-        user::set_confirmed(&txn, account.id).await?;
-        let home = format!("{}/", client.origin());
-        queue_link_mail(
-            &state,
-            &txn,
-            &account.email,
-            &account.username,
-            LinkMail::Welcome,
-            &home,
-        )
-        .await?;
+        // A second click at the same moment finds it done and sends no second welcome.
+        if user::set_confirmed(&txn, account.id).await? {
+            let home = format!("{}/", client.origin());
+            queue_link_mail(
+                &state,
+                &txn,
+                &account.email,
+                &account.username,
+                LinkMail::Welcome,
+                &home,
+            )
+            .await?;
+        }
         txn.commit().await?;
         session.flash("success", "You have confirmed your account. Thanks!");
     } else {
