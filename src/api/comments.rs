@@ -205,6 +205,7 @@ pub async fn create_comment(
     let c = load_composition(&state, id).await?;
     let mut fields = body.fields().await?;
     let text = fields.string("body", true);
+    fields.reject_unknown()?;
     let new = NewComment::read(text, fields.errors)?;
     let created = comment::create(&state.db, caller.account.id, c.id, &new.body).await?;
     let json = comment_json(&links, &created, &caller.account.user, true);

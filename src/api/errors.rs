@@ -155,8 +155,8 @@ impl JsonBody {
     }
 }
 
-/// The fields of a JSON object being read, and what was wrong with them so far. Unknown fields
-/// are ignored.
+/// The fields of a JSON object being read, and what was wrong with them so far. A field the
+/// operation does not take is refused (SPEC §5).
 pub struct Fields {
     map: Map<String, Value>,
     pub errors: FieldErrors,
@@ -208,8 +208,21 @@ impl Fields {
         number
     }
 
-    /// 400 naming the fields at fault, if any.
+    /// 400 naming a field the operation does not take (call it once every known field has
+    /// been read): a misspelt field must not be silently ignored.
+    pub fn reject_unknown(&self) -> Result<(), AppError> {
+        match self.map.keys().next() {
+            Some(name) => Err(AppError::bad_request(format!(
+                "Unknown field `{}`: this operation does not take it.",
+                name.chars().take(64).collect::<String>()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// 400 naming the fields at fault, if any, or an unknown field.
     pub fn check(&self) -> Result<(), AppError> {
+        self.reject_unknown()?;
         if self.errors.is_empty() {
             Ok(())
         } else {

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi, PartialSchema};
@@ -87,8 +87,23 @@ pub fn document() -> &'static Document {
     DOC.get_or_init(|| {
         let (_, mut doc) = super::routes().split_for_parts();
         add_shared_responses(&mut doc);
+        close_request_bodies(&mut doc);
         doc
     })
+}
+
+/// Request bodies refuse fields they do not take (see `errors::Fields::reject_unknown`).
+const CLOSED_BODIES: [&str; 3] = ["NewComposition", "UpdateComposition", "NewComment"];
+
+fn close_request_bodies(doc: &mut Document) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for name in CLOSED_BODIES {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        }
+    }
 }
 
 fn json_error(description: &str) -> ResponseBuilder {
