@@ -187,6 +187,10 @@ pub async fn queue<C: ConnectionTrait>(
     mail_queue::enqueue(db, to, subject.trim(), &body.text, &body.html).await
 }
 
+/// The longest one delivery may take: well inside the claim on the message.
+pub const SEND_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(mail_queue::CLAIM as u64 / 2);
+
 /// Deliver every message that is due; returns how many were sent. Safe to run in several
 /// processes at once: each message is claimed before it is sent.
 pub async fn deliver_due(
@@ -219,7 +223,10 @@ async fn deliver_until(
             text: message.text_body.clone(),
             html: message.html_body.clone(),
         };
-        match transport.send(outgoing).await {
+        let sent_in_time = tokio::time::timeout(SEND_TIMEOUT, transport.send(outgoing))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("delivery took over {SEND_TIMEOUT:?}")));
+        match sent_in_time {
             Ok(()) => {
                 mail_queue::mark_sent(db, message.id).await?;
                 sent += 1;

@@ -28,8 +28,10 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// How long a claimed message stays reserved for the worker that claimed it.
-const CLAIM: i64 = 120;
+/// How long a claimed message stays reserved for the worker that claimed it. A delivery is
+/// given at most half of it (`mail::SEND_TIMEOUT`), so no second worker takes a message whose
+/// delivery is still under way.
+pub const CLAIM: i64 = 120;
 
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
