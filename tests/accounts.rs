@@ -170,6 +170,85 @@ async fn each_registration_rule_shows_its_message_and_keeps_the_input() {
 }
 
 #[tokio::test]
+async fn every_registration_field_rule_has_its_message_next_to_the_field() {
+    // Every attempt counts against the registration limits; this test is not about them.
+    let app = TestApp::with_env(&[
+        ("RAGTIME_MAIL_LIMIT_PER_ADDRESS", "1000"),
+        ("RAGTIME_MAIL_LIMIT_PER_ACCOUNT", "1000"),
+    ])
+    .await;
+    let mut client = app.client();
+    let long_email = format!("{}@example.com", "a".repeat(60));
+    let long_name = "a".repeat(65);
+    let long_password = "p".repeat(257);
+    // (field, value, message): every other field valid.
+    let cases = [
+        ("email", "", "This field is required."),
+        (
+            "email",
+            long_email.as_str(),
+            "Field must be between 1 and 64 characters long.",
+        ),
+        ("email", "ann@example", "Invalid email address."),
+        ("email", "a,b@example.com", "Invalid email address."),
+        ("username", "", "This field is required."),
+        (
+            "username",
+            long_name.as_str(),
+            "Field must be between 1 and 64 characters long.",
+        ),
+        ("username", "ann lee", "Usernames must start with a letter"),
+        ("username", "_ann", "Usernames must start with a letter"),
+        (
+            "password",
+            "",
+            "Passwords must be at least 8 characters long.",
+        ),
+        (
+            "password",
+            long_password.as_str(),
+            "Passwords must be at most 256 characters long.",
+        ),
+        (
+            "password",
+            "tab\tin the password",
+            "Passwords cannot contain control characters.",
+        ),
+    ];
+    for (field, value, message) in cases {
+        let token = client.get("/auth/register").await.csrf_token();
+        let mut fields = vec![
+            ("csrf_token", token.as_str()),
+            ("email", "ann@example.com"),
+            ("username", "ann"),
+            ("password", PASSWORD),
+            ("password2", PASSWORD),
+        ];
+        for f in fields.iter_mut().filter(|(name, _)| *name == field) {
+            f.1 = value;
+        }
+        if field == "password" {
+            fields[4].1 = value;
+        }
+        let res = client.post_form("/auth/register", &fields).await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}={value:?}"
+        );
+        // The message sits in the field's own error slot.
+        let slot = format!(r#"id="{field}-error""#);
+        let at = res
+            .body
+            .find(&slot)
+            .unwrap_or_else(|| panic!("{slot} for {value:?}"));
+        let near = &res.body[at..(at + 300).min(res.body.len())];
+        assert!(near.contains(message), "{field}={value:?}: {near}");
+    }
+    assert!(user::Entity::find().all(&app.db).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_hostile_username_is_refused_and_escaped_when_shown_back() {
     let app = TestApp::new().await;
     let mut client = app.client();
