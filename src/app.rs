@@ -20,14 +20,11 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::Signer;
-use crate::models::cached_count::CachedCount;
+use crate::models::feed_cache::FeedCache;
 use crate::web::error_mail::{self, InternalError};
 use crate::web::errors::AppError;
-use crate::web::{assets, client, csrf, errors, headers, request_log, session};
+use crate::web::{assets, cache, client, csrf, errors, headers, request_log, session};
 use crate::{api, mail, views};
-
-/// How stale the home page's page count may be on another process.
-const COMPOSITION_TOTAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,8 +34,8 @@ pub struct AppState {
     pub csp: HeaderValue,
     pub mail: mail::Transport,
     pub avatar_base: Arc<str>,
-    /// How many compositions there are, for numbering the home page's pages.
-    pub composition_total: Arc<CachedCount>,
+    /// Everyone's newest compositions, read in the last moments (see `models::feed_cache`).
+    pub feeds: Arc<FeedCache>,
 }
 
 impl AppState {
@@ -53,7 +50,7 @@ impl AppState {
                 message: "contains characters not allowed in an HTTP header".into(),
             })?;
         Ok(AppState {
-            composition_total: Arc::new(CachedCount::new(COMPOSITION_TOTAL_TTL)),
+            feeds: Arc::new(FeedCache::default()),
             avatar_base: Arc::from(config.avatar_base_url.as_str()),
             signer: Signer::new(config.secret_key.expose_secret().as_bytes()),
             config: Arc::new(config),
@@ -108,6 +105,10 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(from_fn(errors::error_pages))
         .layer(from_fn_with_state(state.clone(), error_mail::mail_errors))
+        .layer(from_fn_with_state(
+            state.clone(),
+            cache::forget_after_writes,
+        ))
         .layer(from_fn_with_state(state.clone(), session::sessions))
         .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state.clone(), headers::https_redirect))

@@ -2,26 +2,56 @@
 //! numbered pages with gaps, next). A bad or out-of-range `?page=` never errors: anything that
 //! is not a positive number is page 1, and a page past the end is simply empty.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use serde::Deserialize;
 
 /// Pages beyond this are treated as this one (and are empty): keeps offsets sane.
 const MAX_PAGE: u64 = 1_000_000;
 
-/// The `?page=` query, taken as text so that `abc` or `-1` cannot be rejected with a 400.
+/// The `?page=` query (or a form's `page` field), taken as text so that `abc` or `-1` cannot
+/// be rejected with a 400. As an extractor it reads the query string itself: the first `page`
+/// wins, and a repeated or garbled one is no reason to refuse a page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PageQuery {
     page: Option<String>,
 }
 
-impl PageQuery {
-    pub fn number(&self) -> u64 {
-        self.page
-            .as_deref()
-            .and_then(|p| p.trim().parse::<u64>().ok())
-            .filter(|&p| p >= 1)
-            .map_or(1, |p| p.min(MAX_PAGE))
+impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PageQuery::from_query(parts.uri.query()))
     }
+}
+
+impl PageQuery {
+    /// The `page` of a raw query string.
+    pub fn from_query(query: Option<&str>) -> Self {
+        let page = query.and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "page")
+                .map(|(_, v)| v.into_owned())
+        });
+        PageQuery { page }
+    }
+
+    pub fn number(&self) -> u64 {
+        page_number(self.page.as_deref())
+    }
+
+    /// The raw `page` value, if any.
+    pub fn raw(self) -> Option<String> {
+        self.page
+    }
+}
+
+/// The page a `page` value asks for: a positive whole number, else 1.
+pub fn page_number(page: Option<&str>) -> u64 {
+    page.and_then(|p| p.trim().parse::<u64>().ok())
+        .filter(|&p| p >= 1)
+        .map_or(1, |p| p.min(MAX_PAGE))
 }
 
 /// One entry of the widget: a link to a page, the current page, or a gap (no URL).

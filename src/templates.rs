@@ -65,7 +65,8 @@ pub struct IndexTemplate {
     pub can_publish: bool,
     pub show_followed: bool,
     pub form: CompositionForm,
-    pub cards: Vec<composition::Card>,
+    /// Shared with the feed cache when the page came from there.
+    pub cards: std::sync::Arc<Vec<composition::Card>>,
     pub pagination: Pagination,
 }
 

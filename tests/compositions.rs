@@ -94,6 +94,77 @@ async fn a_published_composition_appears_in_the_feed_with_its_permalink() {
         page.body.contains(r#"<time datetime=""#),
         "a machine-readable time"
     );
+    // And on the artist's profile.
+    let profile = app.client().get("/user/ann").await;
+    assert!(profile.body.contains("Maple Leaf Rag"), "{}", profile.body);
+    assert!(profile.body.contains(&permalink));
+}
+
+#[tokio::test]
+async fn the_all_feed_is_served_from_memory_for_a_moment_then_read_again() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    app.publish(&ann, "Old Tune").await;
+    let (mut client, queries) = app.counting_client().await;
+    assert!(client.get("/").await.body.contains("Old Tune"));
+    let before = queries.load(std::sync::atomic::Ordering::SeqCst);
+    // A composition published by another process: this one has not been told.
+    let fresh = app.publish(&ann, "Fresh Tune").await;
+    let cached = client.get("/").await;
+    assert_eq!(
+        queries.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "a repeat of the anonymous home page asks the database nothing"
+    );
+    assert!(!cached.body.contains("Fresh Tune"));
+    tokio::time::sleep(ragtime::models::feed_cache::TTL + std::time::Duration::from_millis(100))
+        .await;
+    let later = client.get("/").await;
+    assert!(
+        later.body.contains("Fresh Tune"),
+        "seen once the copy expired"
+    );
+    // The API's list shares the cache and reads the same.
+    let api = client
+        .send(
+            client
+                .request(axum::http::Method::GET, "/api/v1/compositions/")
+                .header(
+                    "authorization",
+                    format!(
+                        "Bearer {}",
+                        ragtime::api::auth::issue(&app.state.signer, &ann)
+                    ),
+                )
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(api.json()["compositions"][0]["id"], fresh.id);
+}
+
+#[tokio::test]
+async fn an_artist_sees_their_new_work_on_every_process_at_once_and_on_reload() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    app.publish(&ann, "Old Tune").await;
+    let mut here = app.logged_in_client(&ann).await;
+    assert!(here.get("/").await.body.contains("Old Tune"), "cached here");
+    // Publish through another web process...
+    let mut there = app.another_process().await;
+    there.cookies = here.cookies.clone();
+    let res = publish_over_http(&mut there, "Brand New Rag", "new").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    // ...and land back here, whose copy of the feed is older than the write.
+    here.cookies = there.cookies.clone();
+    let landed = here.get("/").await;
+    assert!(landed.body.contains("Brand New Rag"), "{}", landed.body);
+    assert!(landed.body.contains("Your composition has been published."));
+    let reloaded = here.get("/").await;
+    assert!(
+        reloaded.body.contains("Brand New Rag"),
+        "the fresh read replaced the old copy"
+    );
 }
 
 #[tokio::test]
@@ -235,6 +306,13 @@ async fn an_outdated_slug_redirects_permanently_to_the_current_one() {
     let res = app.client().get(&format!("/composition/{}", c.id)).await;
     assert_eq!(res.status, StatusCode::MOVED_PERMANENTLY);
     assert_eq!(app.client().get(&new).await.status, StatusCode::OK);
+    // An old link to a page of the comments lands on that page.
+    let res = app.client().get(&format!("{old}?page=2")).await;
+    assert_eq!(res.status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        res.header("location"),
+        Some(format!("{new}?page=2").as_str())
+    );
     for missing in [
         "/composition/9999-nothing",
         "/composition/abc",
@@ -394,6 +472,12 @@ async fn bad_or_out_of_range_pages_never_fail() {
             .body
             .contains("Nothing here yet.")
     );
+    // A repeated page is no error either: the first one counts.
+    let user = format!("/user/{}", ann.username);
+    for path in ["/", "/moderate", user.as_str(), "/followers/mod"] {
+        let res = client.get(&format!("{path}?page=1&page=2&page=x")).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+    }
 }
 
 #[tokio::test]
@@ -591,4 +675,22 @@ async fn the_page_count_follows_a_publish_at_once() {
         home.contains(r#"href="/?page=2""#),
         "the cached total was forgotten"
     );
+}
+
+#[tokio::test]
+async fn a_title_with_accents_redirects_to_a_percent_encoded_location() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let c = app.publish(&ann, "Été à Paris").await;
+    let res = app.client().get(&format!("/composition/{}", c.id)).await;
+    assert_eq!(res.status, StatusCode::MOVED_PERMANENTLY);
+    let location = res.header("location").unwrap().to_owned();
+    assert_eq!(
+        location,
+        format!("/composition/{}-%C3%A9t%C3%A9-%C3%A0-paris", c.id)
+    );
+    assert!(location.is_ascii());
+    let res = app.client().get(&location).await;
+    assert_eq!(res.status, StatusCode::OK, "{location}");
+    assert!(res.body.contains("Été à Paris"));
 }

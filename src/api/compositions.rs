@@ -60,11 +60,7 @@ pub fn composition_json(links: &Links, card: &Card) -> CompositionOut {
     CompositionOut {
         id: c.id,
         url: links.composition(c.id),
-        // Slugs keep the title's letters, accents and all: percent-encoded, the link is a URI.
-        permalink: links.site(&format!(
-            "/composition/{}",
-            form_urlencoded::byte_serialize(c.slug().as_bytes()).collect::<String>()
-        )),
+        permalink: links.site(&format!("/composition/{}", c.url_slug())),
         release_type: c.release_type,
         release_type_name: c.release_type_name(),
         title: c.title.clone(),
@@ -103,7 +99,15 @@ pub async fn composition_list(
 ) -> Result<CompositionList, AppError> {
     let per_page = state.config.compositions_per_page;
     let mut pagination = page.pagination(links, per_page, path);
-    let (cards, total) = composition::page(&state.db, feed, pagination.offset(), per_page).await?;
+    let offset = pagination.offset();
+    let (cards, total) = match feed {
+        // Everyone's list is what most clients poll: served from the feed cache.
+        Feed::All => state.feeds.all(&state.db, offset, per_page, false).await?,
+        _ => {
+            let (cards, total) = composition::page(&state.db, feed, offset, per_page).await?;
+            (std::sync::Arc::new(cards), total)
+        }
+    };
     pagination.total = total;
     Ok(CompositionList {
         compositions: cards.iter().map(|c| composition_json(links, c)).collect(),

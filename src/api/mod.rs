@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::pagination::Pagination;
+use crate::pagination::{PageQuery, Pagination, page_number};
 use crate::web::client::ClientInfo;
 
 /// Where the API lives.
@@ -120,11 +120,7 @@ pub struct PageParam {
 
 impl PageParam {
     pub fn number(&self) -> u64 {
-        self.page
-            .as_deref()
-            .and_then(|p| p.trim().parse::<u64>().ok())
-            .filter(|&p| p >= 1)
-            .unwrap_or(1)
+        page_number(self.page.as_deref())
     }
 
     /// The pagination of a list whose `path` is under the API's prefix.
@@ -137,13 +133,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParam {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // The first `page` wins; a repeated or garbled one is no reason to refuse a list.
-        let page = parts.uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "page")
-                .map(|(_, v)| v.into_owned())
-        });
-        Ok(PageParam { page })
+        Ok(PageParam {
+            page: PageQuery::from_query(parts.uri.query()).raw(),
+        })
     }
 }
 

@@ -1,8 +1,6 @@
 //! Comments on compositions; moderators can disable them. Lists join the authors in the page
 //! query, so a page costs the same number of queries at any size.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
@@ -58,26 +56,6 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await
-}
-
-/// Comment counts per composition, in one query.
-pub async fn counts<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<HashMap<i32, u64>, DbErr> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(i32, i64)> = Entity::find()
-        .select_only()
-        .column(Column::CompositionId)
-        .column_as(Column::Id.count(), "n")
-        .filter(Column::CompositionId.is_in(ids.iter().copied()))
-        .group_by(Column::CompositionId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
-        .collect())
 }
 
 /// How many comments a composition has.

@@ -4,8 +4,11 @@
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Query;
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::sea_query::{ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::Set, FromQueryResult, QueryOrder, QuerySelect, QueryTrait, SelectA, SelectB,
+    TransactionTrait,
+};
 
 use super::{comment, follow, user};
 use crate::markdown::{Allow, to_safe_html};
@@ -52,6 +55,11 @@ pub fn release_type_name(value: i16) -> &'static str {
 }
 
 /// `<id>-<title lower-cased, runs of non-word characters replaced by '-'>`.
+/// [`slug`] as a URL path segment (percent-encoded).
+pub fn url_slug(id: i32, title: &str) -> String {
+    form_urlencoded::byte_serialize(slug(id, title).as_bytes()).collect()
+}
+
 pub fn slug(id: i32, title: &str) -> String {
     let mut words = String::with_capacity(title.len());
     for c in title.to_lowercase().chars() {
@@ -78,6 +86,12 @@ pub fn id_from_slug(slug: &str) -> Option<i32> {
 impl Model {
     pub fn slug(&self) -> String {
         slug(self.id, &self.title)
+    }
+
+    /// The slug as a URL path segment: a title's accented letters percent-encoded, so that
+    /// `Location` headers and API links are valid URIs.
+    pub fn url_slug(&self) -> String {
+        url_slug(self.id, &self.title)
     }
 
     pub fn release_type_name(&self) -> &'static str {
@@ -195,35 +209,46 @@ pub async fn page<C: ConnectionTrait>(
     Ok((cards(db, feed, offset, limit).await?, total))
 }
 
-/// One page of a feed, newest first, with artists and comment counts: two queries.
+/// One page of a feed, newest first, with artists and comment counts: one query (the counts
+/// are a correlated subquery, served by the comments' `(composition_id, ...)` index).
 pub async fn cards<C: ConnectionTrait>(
     db: &C,
     feed: Feed,
     offset: u64,
     limit: u64,
 ) -> Result<Vec<Card>, DbErr> {
-    let rows = feed
+    let comment_count = Query::select()
+        .expr(Expr::col((comment::Entity, comment::Column::Id)).count())
+        .from(comment::Entity)
+        .and_where(
+            Expr::col((comment::Entity, comment::Column::CompositionId))
+                .equals((Entity, Column::Id)),
+        )
+        .to_owned();
+    let statement = feed
         .query()
         .find_also_related(user::Entity)
+        .expr_as(
+            Expr::SubQuery(None, Box::new(comment_count.into())),
+            "comment_count",
+        )
         .order_by_desc(Column::Timestamp)
         .order_by_desc(Column::Id)
         .offset(offset)
         .limit(limit)
-        .all(db)
-        .await?;
-    let ids: Vec<i32> = rows.iter().map(|(c, _)| c.id).collect();
-    let counts = comment::counts(db, &ids).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(composition, artist)| {
-            let comments = counts.get(&composition.id).copied().unwrap_or(0);
-            artist.map(|artist| Card {
-                composition,
-                artist,
-                comments,
+        .build(db.get_database_backend());
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| {
+            let comments: i64 = row.try_get("", "comment_count")?;
+            Ok(Card {
+                composition: Model::from_query_result(row, SelectA.as_str())?,
+                artist: user::Model::from_query_result(row, SelectB.as_str())?,
+                comments: u64::try_from(comments).unwrap_or(0),
             })
         })
-        .collect())
+        .collect()
 }
 
 /// How many compositions each of these artists has published.

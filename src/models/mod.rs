@@ -4,6 +4,7 @@
 pub mod cached_count;
 pub mod comment;
 pub mod composition;
+pub mod feed_cache;
 pub mod follow;
 pub mod mail_queue;
 pub mod rate_limit;

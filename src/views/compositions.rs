@@ -2,8 +2,8 @@
 //! artist or an administrator only, not like the original where anyone could).
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -38,12 +38,20 @@ async fn load(state: &AppState, slug: &str) -> Result<composition::Model, AppErr
         .ok_or_else(AppError::not_found)
 }
 
-/// Old links never break: a title edit changes the slug, and the old one answers 301.
-fn canonical(prefix: &str, c: &composition::Model, slug: &str) -> Option<Response> {
-    let current = c.slug();
+/// Old links never break: a title edit changes the slug, and the old one answers 301 to the
+/// new one, keeping the query (`?page=3`).
+fn canonical(
+    prefix: &str,
+    c: &composition::Model,
+    slug: &str,
+    query: Option<&str>,
+) -> Option<Response> {
     // 301, as browsers and crawlers have always understood "this moved for good".
-    (slug != current).then(|| {
-        let location = format!("{prefix}{current}");
+    (slug != c.slug()).then(|| {
+        let mut location = format!("{prefix}{}", c.url_slug());
+        if let Some(query) = query.filter(|q| !q.is_empty()) {
+            location = format!("{location}?{query}");
+        }
         (
             StatusCode::MOVED_PERMANENTLY,
             [(header::LOCATION, location)],
@@ -65,10 +73,11 @@ async fn show(
     State(state): State<AppState>,
     page: Page,
     Path(slug): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: PageQuery,
+    uri: Uri,
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
-    if let Some(redirect) = canonical("/composition/", &c, &slug) {
+    if let Some(redirect) = canonical("/composition/", &c, &slug, uri.query()) {
         return Ok(redirect);
     }
     render(&state, page, c, query.number(), String::new(), None).await
@@ -155,7 +164,11 @@ async fn add_comment(
     let total = comment::count_on(&state.db, c.id).await?;
     let last = Pagination::new(1, state.config.comments_per_page, total, "").pages();
     session.flash("success", "Your comment has been published.");
-    Ok(Redirect::to(&format!("/composition/{}?page={last}#comments", c.slug())).into_response())
+    Ok(Redirect::to(&format!(
+        "/composition/{}?page={last}#comments",
+        c.url_slug()
+    ))
+    .into_response())
 }
 
 async fn edit_page(
@@ -166,7 +179,7 @@ async fn edit_page(
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
-    if let Some(redirect) = canonical("/edit/", &c, &slug) {
+    if let Some(redirect) = canonical("/edit/", &c, &slug, None) {
         return Ok(redirect);
     }
     html(&EditCompositionTemplate {
@@ -191,7 +204,7 @@ async fn edit(
         Ok(draft) => {
             composition::update(&state.db, c.id, &draft).await?;
             session.flash("success", "The composition has been updated.");
-            let new_slug = composition::slug(c.id, draft.title);
+            let new_slug = composition::url_slug(c.id, draft.title);
             Ok(Redirect::to(&format!("/composition/{new_slug}")).into_response())
         }
         Err(errors) => html_status(
@@ -236,7 +249,6 @@ async fn delete(
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
     composition::delete(&state.db, c.id).await?;
-    state.composition_total.invalidate();
     session.flash("success", "The composition has been deleted.");
     Ok(Redirect::to("/").into_response())
 }

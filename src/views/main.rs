@@ -1,8 +1,10 @@
 //! The `main` blueprint: the home page with its feed and composition form, the All/Followed
 //! switch, and the health check.
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -35,7 +37,7 @@ async fn index(
     State(state): State<AppState>,
     page: Page,
     jar: CookieJar,
-    Query(query): Query<PageQuery>,
+    query: PageQuery,
 ) -> Result<Response, AppError> {
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
     render_index(
@@ -61,19 +63,19 @@ async fn render_index(
         _ => composition::Feed::All,
     };
     let per_page = state.config.compositions_per_page;
-    let total = match feed {
+    let mut pagination = Pagination::new(number, per_page, 0, "/");
+    let offset = pagination.offset();
+    let (cards, total) = match feed {
         composition::Feed::All => {
-            let load = composition::count(&state.db, feed);
-            state.composition_total.get(load).await?
+            let fresh = page.follows_a_write();
+            state.feeds.all(&state.db, offset, per_page, fresh).await?
         }
-        _ => composition::count(&state.db, feed).await?,
+        _ => {
+            let (cards, total) = composition::page(&state.db, feed, offset, per_page).await?;
+            (Arc::new(cards), total)
+        }
     };
-    let pagination = Pagination::new(number, per_page, total, "/");
-    let cards = if pagination.offset() < total {
-        composition::cards(&state.db, feed, pagination.offset(), per_page).await?
-    } else {
-        Vec::new()
-    };
+    pagination.total = total;
     let status = if form.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -117,7 +119,6 @@ async fn publish(
     match forms::composition(&fields.release_type, &fields.title, &fields.description) {
         Ok(draft) => {
             composition::create(&state.db, user.id, &draft).await?;
-            state.composition_total.invalidate();
             session.flash("success", "Your composition has been published.");
             Ok(Redirect::to("/").into_response())
         }

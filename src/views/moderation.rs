@@ -1,7 +1,7 @@
 //! `/moderate`: every comment, newest first, with enable/disable buttons (MODERATE only).
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
@@ -26,7 +26,7 @@ async fn moderate(
     State(state): State<AppState>,
     _moderator: Moderator,
     page: Page,
-    Query(query): Query<PageQuery>,
+    query: PageQuery,
 ) -> Result<Response, AppError> {
     let per_page = state.config.comments_per_page;
     let mut pagination = Pagination::new(query.number(), per_page, 0, "/moderate");

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -73,7 +73,7 @@ async fn profile(
     State(state): State<AppState>,
     page: Page,
     Path(username): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: PageQuery,
 ) -> Result<Response, AppError> {
     let user = find_user(&state, &username).await?;
     let per_page = state.config.compositions_per_page;
@@ -442,7 +442,7 @@ async fn followers(
     State(state): State<AppState>,
     page: Page,
     Path(username): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: PageQuery,
 ) -> Result<Response, AppError> {
     follows_page(&state, page, &username, query.number(), Side::Followers).await
 }
@@ -451,7 +451,7 @@ async fn following(
     State(state): State<AppState>,
     page: Page,
     Path(username): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: PageQuery,
 ) -> Result<Response, AppError> {
     follows_page(&state, page, &username, query.number(), Side::Following).await
 }

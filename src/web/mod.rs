@@ -2,6 +2,7 @@
 //! security headers, error pages, request logging and static assets.
 
 pub mod assets;
+pub mod cache;
 pub mod client;
 pub mod csrf;
 pub mod error_mail;

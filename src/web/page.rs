@@ -44,6 +44,12 @@ impl Page {
             .unwrap_or_default()
     }
 
+    /// Whether this request follows a write (it brings the flash message the write set): it
+    /// must show the database as it is now, not the feed cache's copy.
+    pub fn follows_a_write(&self) -> bool {
+        self.session.as_ref().is_some_and(Session::follows_a_write)
+    }
+
     /// One-time messages, shown once and then gone.
     pub fn flashes(&self) -> Vec<Flash> {
         self.session

@@ -179,6 +179,11 @@ impl Session {
         Ok(())
     }
 
+    /// Whether the request brought flash messages, which only a write sets.
+    pub fn follows_a_write(&self) -> bool {
+        self.state().flash_cookie_present
+    }
+
     /// Queue a one-time message for the next page shown.
     pub fn flash(&self, category: &str, message: impl Into<String>) {
         let mut message: String = message.into();
