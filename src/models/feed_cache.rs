@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbErr};
 
-use super::cached_count::CachedCount;
 use super::composition::{self, Card, Feed};
 
 /// How long a page of the feed, and its total, are served from memory.
@@ -24,32 +23,39 @@ pub const TTL: Duration = Duration::from_secs(2);
 /// Pages remembered at most; past it, expired pages go first, then everything.
 const CAPACITY: usize = 64;
 
-/// (offset, limit) → when it was read, and its cards.
-type Pages = HashMap<(u64, u64), (Instant, Arc<Vec<Card>>)>;
+/// A page of the feed as read, and when.
+type Page = (Instant, Arc<Vec<Card>>);
 
-pub struct FeedCache {
-    total: CachedCount,
-    pages: Mutex<Pages>,
+#[derive(Default)]
+struct Slots {
+    /// Bumped by every `clear`: a read that began before a write must not store what it read
+    /// after the write emptied the cache.
+    generation: u64,
+    total: Option<(Instant, u64)>,
+    /// By (offset, limit).
+    pages: HashMap<(u64, u64), Page>,
 }
 
-impl Default for FeedCache {
-    fn default() -> Self {
-        FeedCache {
-            total: CachedCount::new(TTL),
-            pages: Mutex::new(HashMap::new()),
-        }
-    }
+#[derive(Default)]
+pub struct FeedCache {
+    slots: Mutex<Slots>,
+}
+
+fn fresh_enough(at: Instant) -> bool {
+    at.elapsed() < TTL
 }
 
 impl FeedCache {
-    fn lock(&self) -> MutexGuard<'_, Pages> {
-        self.pages.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Forget everything (after a write).
     pub fn clear(&self) {
-        self.total.invalidate();
-        self.lock().clear();
+        let mut slots = self.lock();
+        slots.generation += 1;
+        slots.total = None;
+        slots.pages.clear();
     }
 
     /// A page of everyone's compositions and how many there are: from memory while fresh,
@@ -61,29 +67,98 @@ impl FeedCache {
         limit: u64,
         fresh: bool,
     ) -> Result<(Arc<Vec<Card>>, u64), DbErr> {
-        if fresh {
-            self.total.invalidate();
-        }
-        let total = self.total.get(composition::count(db, Feed::All)).await?;
+        let key = (offset, limit);
+        let seen = self.look(key, fresh);
+        let total = match seen.total {
+            Some(total) => total,
+            None => {
+                let total = composition::count(db, Feed::All).await?;
+                self.store(seen.generation, |slots| {
+                    slots.total = Some((Instant::now(), total));
+                });
+                total
+            }
+        };
         if offset >= total {
             return Ok((Arc::new(Vec::new()), total));
         }
-        let key = (offset, limit);
-        if !fresh
-            && let Some((at, cards)) = self.lock().get(&key)
-            && at.elapsed() < TTL
-        {
-            return Ok((cards.clone(), total));
+        if let Some(cards) = seen.cards {
+            return Ok((cards, total));
         }
         let cards = Arc::new(composition::cards(db, Feed::All, offset, limit).await?);
-        let mut pages = self.lock();
-        if pages.len() >= CAPACITY {
-            pages.retain(|_, (at, _)| at.elapsed() < TTL);
-            if pages.len() >= CAPACITY {
-                pages.clear();
+        self.store(seen.generation, |slots| {
+            if slots.pages.len() >= CAPACITY {
+                slots.pages.retain(|_, (at, _)| fresh_enough(*at));
+                if slots.pages.len() >= CAPACITY {
+                    slots.pages.clear();
+                }
             }
-        }
-        pages.insert(key, (Instant::now(), cards.clone()));
+            slots.pages.insert(key, (Instant::now(), cards.clone()));
+        });
         Ok((cards, total))
+    }
+
+    /// What memory holds for the page `key` (nothing when `fresh` is asked for).
+    fn look(&self, key: (u64, u64), fresh: bool) -> Seen {
+        let slots = self.lock();
+        let usable = |at: &Instant| !fresh && fresh_enough(*at);
+        Seen {
+            generation: slots.generation,
+            total: slots.total.filter(|(at, _)| usable(at)).map(|(_, n)| n),
+            cards: slots
+                .pages
+                .get(&key)
+                .filter(|(at, _)| usable(at))
+                .map(|(_, cards)| cards.clone()),
+        }
+    }
+
+    /// Remember what was read, unless the cache was emptied since the read began.
+    fn store(&self, generation: u64, write: impl FnOnce(&mut Slots)) {
+        let mut slots = self.lock();
+        if slots.generation == generation {
+            write(&mut slots);
+        }
+    }
+}
+
+/// What a lookup found, and when.
+struct Seen {
+    generation: u64,
+    total: Option<u64>,
+    cards: Option<Arc<Vec<Card>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remember_total(cache: &FeedCache, generation: u64, total: u64) {
+        cache.store(generation, |slots| {
+            slots.total = Some((Instant::now(), total))
+        });
+    }
+
+    #[test]
+    fn what_was_read_is_remembered_unless_asked_for_fresh() {
+        let cache = FeedCache::default();
+        let seen = cache.look((0, 20), false);
+        assert_eq!(seen.total, None);
+        remember_total(&cache, seen.generation, 7);
+        assert_eq!(cache.look((0, 20), false).total, Some(7));
+        assert_eq!(
+            cache.look((0, 20), true).total,
+            None,
+            "fresh reads skip memory"
+        );
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_write_does_not_store_its_stale_result() {
+        let cache = FeedCache::default();
+        let before_the_write = cache.look((0, 20), false);
+        cache.clear(); // the write
+        remember_total(&cache, before_the_write.generation, 7);
+        assert_eq!(cache.look((0, 20), false).total, None);
     }
 }

@@ -1,7 +1,6 @@
 //! The data layer: SeaORM entities and every query the application runs. Handlers call the
 //! functions here; nothing outside this module builds a query.
 
-pub mod cached_count;
 pub mod comment;
 pub mod composition;
 pub mod feed_cache;
