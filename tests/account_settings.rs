@@ -446,3 +446,75 @@ async fn an_account_is_confirmed_once_so_two_clicks_send_one_welcome() {
         "already confirmed"
     );
 }
+
+#[tokio::test]
+async fn an_email_change_works_for_an_account_whose_old_hash_is_redone_on_the_way() {
+    use hmac::Hmac;
+    use sha2::Sha256;
+    // Logged in since before the move from Flask: the password check of the form rehashes the
+    // Werkzeug hash, and the mailed link must be bound to the new one.
+    let app = TestApp::new().await;
+    let account = app.create_user("ann").await;
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2::<Hmac<Sha256>>(PASSWORD.as_bytes(), b"salt1234", 1000, &mut out).unwrap();
+    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+    let werkzeug = format!("pbkdf2:sha256:1000$salt1234${hex}");
+    user::set_password_hash(&app.db, account.id, &werkzeug)
+        .await
+        .unwrap();
+    let mut client = app
+        .logged_in_client(
+            &user::find_by_id(&app.db, account.id)
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .await;
+    let res = submit(
+        &mut client,
+        "/auth/change_email",
+        &[("email", "ann.new@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(
+        ann(&app).await.password_hash.starts_with("$argon2id$"),
+        "rehashed"
+    );
+    let mails = app.deliver_mail().await;
+    client.get(&link_path(&mails, "ann.new@example.com")).await;
+    let now = user::find_by_id(&app.db, account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.email, "ann.new@example.com");
+}
+
+#[tokio::test]
+async fn clicks_on_one_confirmation_link_at_the_same_moment_send_one_welcome() {
+    let app = TestApp::new().await;
+    let mut client = app.client();
+    register(&mut client, "ann@example.com", "ann").await;
+    login(&mut client, "ann@example.com", PASSWORD, "").await;
+    let link = link_path(&app.deliver_mail().await, "ann@example.com");
+    let clicks = (0..6).map(|_| {
+        let mut tab = Client {
+            router: client.router.clone(),
+            cookies: client.cookies.clone(),
+            peer: client.peer,
+        };
+        let link = link.clone();
+        async move { tab.get(&link).await.status }
+    });
+    for status in futures_util::future::join_all(clicks).await {
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    assert!(ann(&app).await.confirmed);
+    let welcomes = app
+        .deliver_mail()
+        .await
+        .iter()
+        .filter(|m| m.to == "ann@example.com" && m.subject.contains("Welcome"))
+        .count();
+    assert_eq!(welcomes, 1);
+}

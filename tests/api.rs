@@ -434,6 +434,46 @@ async fn a_successful_basic_login_forgives_earlier_failures() {
 }
 
 #[tokio::test]
+async fn a_browser_write_from_another_site_is_refused_even_with_cached_credentials() {
+    let app = TestApp::new().await;
+    let ann = app.create_user_with_password("ann").await;
+    let bob = app.create_user("bob").await;
+    let mut client = app.client();
+    let follow = format!("/api/v1/users/{}/follow", bob.id);
+    // A form on evil.example posting to the API with the Basic credentials the browser keeps.
+    let send = |origin: Option<&'static str>| {
+        let mut req = client
+            .request(Method::POST, &follow)
+            .header(header::AUTHORIZATION, basic("ann@example.com", PASSWORD));
+        if let Some(origin) = origin {
+            req = req.header(header::ORIGIN, origin);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let (evil, ours, script) = (
+        send(Some("https://evil.example")),
+        send(Some("http://localhost")),
+        send(None),
+    );
+    let res = client.send(evil).await;
+    assert_error(
+        &res,
+        StatusCode::BAD_REQUEST,
+        "Cross-origin request refused",
+    );
+    assert!(!follow::is_following(&app.db, ann.id, bob.id).await.unwrap());
+    // From the site itself, or from a client that is not a browser (no Origin), it works.
+    assert_eq!(client.send(ours).await.status, StatusCode::OK);
+    let res = client.send(script).await;
+    assert_eq!(
+        res.status,
+        StatusCode::CONFLICT,
+        "already following: {}",
+        res.body
+    );
+}
+
+#[tokio::test]
 async fn the_api_neither_reads_nor_sets_cookies() {
     let app = TestApp::new().await;
     let ann = app.create_user("ann").await;

@@ -197,3 +197,26 @@ async fn guessing_the_current_password_on_the_account_pages_is_limited_too() {
     // Even the right password now waits for the window to pass.
     assert_eq!(change(PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn an_address_that_used_up_its_attempts_cannot_lock_other_accounts_out() {
+    let app = TestApp::with_env(&[
+        ("RAGTIME_LOGIN_LIMIT_PER_ADDRESS", "3"),
+        ("RAGTIME_LOGIN_LIMIT_PER_ACCOUNT", "3"),
+    ])
+    .await;
+    app.create_user_with_password("ann").await;
+    let mut attacker = app.client();
+    for i in 0..3 {
+        login(&mut attacker, &format!("u{i}@example.com"), "guess", "").await;
+    }
+    // Refused at the address, these are not counted against Ann's account.
+    for _ in 0..5 {
+        let res = login(&mut attacker, "ann@example.com", "guess", "").await;
+        assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let mut ann = app.client();
+    ann.peer = "192.0.2.8:40000".parse().unwrap();
+    let res = login(&mut ann, "ann@example.com", PASSWORD, "").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "Ann logs in from home");
+}

@@ -142,13 +142,14 @@ fn add_shared_responses(doc: &mut Document) {
     let public = Some(vec![SecurityRequirement::default()]);
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+            (false, &mut item.get),
+            (true, &mut item.put),
+            (true, &mut item.post),
+            (true, &mut item.delete),
+            (true, &mut item.patch),
         ];
-        for op in operations.into_iter().flatten() {
+        for (writes, op) in operations {
+            let Some(op) = op else { continue };
             if op.security != public {
                 add(
                     op,
@@ -186,6 +187,13 @@ fn add_shared_responses(doc: &mut Document) {
                 );
                 add(op, "413", json_error("The body is too large."));
                 add(op, "415", json_error("The body is not declared as JSON."));
+            }
+            if writes {
+                add(
+                    op,
+                    "400",
+                    json_error("A browser's request from another site (its `Origin`) is refused."),
+                );
             }
         }
     }

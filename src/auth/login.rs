@@ -26,7 +26,10 @@ pub async fn check<C: ConnectionTrait>(
     password: &str,
 ) -> Result<Option<user::Model>, AppError> {
     let [account, address] = limits::login(rate, email, ip);
-    limits::spend(db, rate, &[account.clone(), address.clone()]).await?;
+    // The address first: once it is refused, its attempts no longer count against the
+    // accounts it names, or one address could lock every account out.
+    limits::spend(db, rate, std::slice::from_ref(&address)).await?;
+    limits::spend(db, rate, std::slice::from_ref(&account)).await?;
     let found = user::find_by_email(db, email).await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
     let verified = password::verify_or_decoy(password.to_owned(), stored).await?;

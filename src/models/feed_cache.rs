@@ -6,9 +6,9 @@
 //!
 //! Freshness: every successful write handled by this process (any POST, PUT, PATCH or DELETE)
 //! empties the cache at once (`web::cache`), and a page that follows a write (it carries the
-//! flash message the write set) is read fresh from the database and refreshes the cache, so
-//! people see their own changes, and keep seeing them on reload, even when the next request
-//! lands on another process. Other people's changes appear within [`TTL`].
+//! flash message the write set) is read fresh from the database and replaces the copy, so
+//! people see their own change on the page they land on, whichever process serves it. Anything
+//! else done elsewhere appears within [`TTL`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,7 +59,7 @@ impl FeedCache {
     }
 
     /// A page of everyone's compositions and how many there are: from memory while fresh,
-    /// unless `fresh` asks for the database (and to remember what it says).
+    /// unless `fresh` (the request follows a write) asks for the database.
     pub async fn all<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -68,7 +68,12 @@ impl FeedCache {
         fresh: bool,
     ) -> Result<(Arc<Vec<Card>>, u64), DbErr> {
         let key = (offset, limit);
-        let seen = self.look(key, fresh);
+        if fresh {
+            // A write happened somewhere: what this process remembers, or is reading at this
+            // moment, may predate it.
+            self.clear();
+        }
+        let seen = self.look(key);
         let total = match seen.total {
             Some(total) => total,
             None => {
@@ -98,17 +103,19 @@ impl FeedCache {
         Ok((cards, total))
     }
 
-    /// What memory holds for the page `key` (nothing when `fresh` is asked for).
-    fn look(&self, key: (u64, u64), fresh: bool) -> Seen {
+    /// What memory holds for the page `key`.
+    fn look(&self, key: (u64, u64)) -> Seen {
         let slots = self.lock();
-        let usable = |at: &Instant| !fresh && fresh_enough(*at);
         Seen {
             generation: slots.generation,
-            total: slots.total.filter(|(at, _)| usable(at)).map(|(_, n)| n),
+            total: slots
+                .total
+                .filter(|(at, _)| fresh_enough(*at))
+                .map(|(_, n)| n),
             cards: slots
                 .pages
                 .get(&key)
-                .filter(|(at, _)| usable(at))
+                .filter(|(at, _)| fresh_enough(*at))
                 .map(|(_, cards)| cards.clone()),
         }
     }
@@ -140,25 +147,24 @@ mod tests {
     }
 
     #[test]
-    fn what_was_read_is_remembered_unless_asked_for_fresh() {
+    fn what_was_read_is_remembered() {
         let cache = FeedCache::default();
-        let seen = cache.look((0, 20), false);
+        let seen = cache.look((0, 20));
         assert_eq!(seen.total, None);
         remember_total(&cache, seen.generation, 7);
-        assert_eq!(cache.look((0, 20), false).total, Some(7));
-        assert_eq!(
-            cache.look((0, 20), true).total,
-            None,
-            "fresh reads skip memory"
-        );
+        assert_eq!(cache.look((0, 20)).total, Some(7));
     }
 
     #[test]
     fn a_read_that_began_before_a_write_does_not_store_its_stale_result() {
         let cache = FeedCache::default();
-        let before_the_write = cache.look((0, 20), false);
-        cache.clear(); // the write
+        let before_the_write = cache.look((0, 20));
+        cache.clear(); // the write here, or a fresh read after a write elsewhere
         remember_total(&cache, before_the_write.generation, 7);
-        assert_eq!(cache.look((0, 20), false).total, None);
+        assert_eq!(cache.look((0, 20)).total, None);
+        // What is read after it is remembered.
+        let after = cache.look((0, 20));
+        remember_total(&cache, after.generation, 8);
+        assert_eq!(cache.look((0, 20)).total, Some(8));
     }
 }

@@ -337,13 +337,13 @@ async fn change_email_request(
     {
         errors.insert("email", user::AccountError::EmailTaken.to_string());
     }
-    let password_ok = current_password(&state, &client, &account, &form_data.password)
-        .await?
-        .is_some();
-    if !password_ok {
+    let current = current_password(&state, &client, &account, &form_data.password).await?;
+    if current.is_none() {
         errors.insert("password", "Invalid password.".into());
     }
-    let (Ok(email), true) = (email, errors.is_empty()) else {
+    // The account as it is now: checking the password may have rehashed it, and the link is
+    // bound to the hash.
+    let (Ok(email), Some(account), true) = (email, current, errors.is_empty()) else {
         return change_email_form(page, &form_data.email, errors);
     };
     let rate = &state.config.rate_limits;

@@ -84,10 +84,12 @@ pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, proxies: &Proxies)
         _ => "http",
     };
     if let Some(name) = &proxies.server_name {
+        // `ragtime.example:443` is `https://ragtime.example` to a browser.
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
         return ClientInfo {
             ip,
             scheme,
-            host: name.clone(),
+            host: name.strip_suffix(default_port).unwrap_or(name).to_owned(),
         };
     }
     let forwarded_host =
@@ -294,6 +296,14 @@ mod tests {
         };
         assert_eq!(
             resolve(&h, peer(), &pinned).origin(),
+            "https://ragtime.example"
+        );
+        let with_port = Proxies {
+            server_name: Some("ragtime.example:443".into()),
+            ..hops(1)
+        };
+        assert_eq!(
+            resolve(&h, peer(), &with_port).origin(),
             "https://ragtime.example"
         );
     }

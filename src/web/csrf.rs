@@ -58,12 +58,29 @@ impl Session {
     }
 }
 
-fn is_exempt(req: &Request) -> bool {
+fn is_safe_method(req: &Request) -> bool {
     matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) || req.uri().path() == "/api"
-        || req.uri().path().starts_with("/api/")
+    )
+}
+
+/// The token-authenticated API needs no CSRF token (it reads no cookie).
+fn is_api(req: &Request) -> bool {
+    req.uri().path() == "/api" || req.uri().path().starts_with("/api/")
+}
+
+/// A browser says which site a request comes from; another site's is refused. (Clients that
+/// are not browsers send no `Origin`.)
+fn is_cross_origin(req: &Request) -> bool {
+    req.headers().get(header::ORIGIN).is_some_and(|origin| {
+        let ours = req
+            .extensions()
+            .get::<ClientInfo>()
+            .map(ClientInfo::origin)
+            .unwrap_or_default();
+        origin.to_str().ok() != Some(ours.as_str())
+    })
 }
 
 fn refuse(message: &str) -> Response {
@@ -85,18 +102,16 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// Middleware: refuse state-changing browser requests without a valid token. Runs inside the
 /// body-size limit, so buffering a form to read its token is bounded.
 pub async fn csrf_protect(req: Request, next: Next) -> Response {
-    if is_exempt(&req) {
+    if is_safe_method(&req) {
         return next.run(req).await;
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let ours = req
-            .extensions()
-            .get::<ClientInfo>()
-            .map(ClientInfo::origin)
-            .unwrap_or_default();
-        if origin.to_str().ok() != Some(ours.as_str()) {
-            return refuse("Cross-origin request refused: this form must be sent from this site.");
-        }
+    // Even the API: a browser that cached Basic credentials for it would otherwise let any
+    // site's form send, say, a bodiless follow.
+    if is_cross_origin(&req) {
+        return refuse("Cross-origin request refused: this must be sent from this site.");
+    }
+    if is_api(&req) {
+        return next.run(req).await;
     }
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         return refuse("The CSRF session token is missing.");
