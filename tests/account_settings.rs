@@ -6,7 +6,7 @@ mod common;
 
 use axum::http::StatusCode;
 use chrono::Utc;
-use common::{Client, PASSWORD, TestApp, link_path, login, register};
+use common::{Client, PASSWORD, TestApp, link_path, login, register, werkzeug_hash};
 use ragtime::auth::tokens::{self, Claims, Purpose};
 use ragtime::models::user;
 
@@ -449,16 +449,11 @@ async fn an_account_is_confirmed_once_so_two_clicks_send_one_welcome() {
 
 #[tokio::test]
 async fn an_email_change_works_for_an_account_whose_old_hash_is_redone_on_the_way() {
-    use hmac::Hmac;
-    use sha2::Sha256;
     // Logged in since before the move from Flask: the password check of the form rehashes the
     // Werkzeug hash, and the mailed link must be bound to the new one.
     let app = TestApp::new().await;
     let account = app.create_user("ann").await;
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2::<Hmac<Sha256>>(PASSWORD.as_bytes(), b"salt1234", 1000, &mut out).unwrap();
-    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
-    let werkzeug = format!("pbkdf2:sha256:1000$salt1234${hex}");
+    let werkzeug = werkzeug_hash(PASSWORD, "salt1234", 1000);
     user::set_password_hash(&app.db, account.id, &werkzeug)
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{PASSWORD, TestApp, login, register};
+use common::{PASSWORD, TestApp, login, register, werkzeug_hash};
 use ragtime::models::{follow, user};
 use sea_orm::EntityTrait;
 
@@ -377,20 +377,12 @@ async fn the_admin_address_becomes_administrator_in_any_case() {
 
 #[tokio::test]
 async fn a_werkzeug_pbkdf2_hash_logs_in_and_is_rehashed() {
-    use hmac::Hmac;
-    use sha2::Sha256;
     let app = TestApp::new().await;
     let account = app.create_user("ann").await;
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2::<Hmac<Sha256>>(PASSWORD.as_bytes(), b"Yz8hq2Lk", 1000, &mut out).unwrap();
-    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
-    user::set_password_hash(
-        &app.db,
-        account.id,
-        &format!("pbkdf2:sha256:1000$Yz8hq2Lk${hex}"),
-    )
-    .await
-    .unwrap();
+    let hash = werkzeug_hash(PASSWORD, "Yz8hq2Lk", 1000);
+    user::set_password_hash(&app.db, account.id, &hash)
+        .await
+        .unwrap();
 
     let mut client = app.client();
     let res = login(&mut client, "ann@example.com", PASSWORD, "").await;

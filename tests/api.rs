@@ -106,21 +106,12 @@ fn assert_iso8601_utc(value: &Value) {
 
 /// A role that may follow and comment but not publish.
 async fn reader_role(app: &TestApp) -> role::Model {
-    role::ActiveModel {
-        name: Set("Reader".into()),
-        default: Set(false),
-        permissions: Set(1 | 2),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap()
+    app.create_role("Reader", 1 | 2).await
 }
 
-async fn set_role(app: &TestApp, u: &user::Model, role_id: i32) -> user::Model {
-    let mut active: user::ActiveModel = u.clone().into();
-    active.role_id = Set(role_id);
-    active.update(&app.db).await.unwrap()
+/// `POST /api/v1/tokens/` with `auth`.
+async fn ask_for_token(client: &mut Client, auth: &str) -> TestResponse {
+    call(client, Method::POST, "/api/v1/tokens/", Some(auth), None).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,14 +219,7 @@ async fn a_token_from_email_and_password_works_as_bearer_and_as_basic_username()
     let app = TestApp::new().await;
     let ann = app.create_user_with_password("ann").await;
     let mut client = app.client();
-    let res = call(
-        &mut client,
-        Method::POST,
-        "/api/v1/tokens/",
-        Some(&basic("Ann@Example.com", PASSWORD)),
-        None,
-    )
-    .await;
+    let res = ask_for_token(&mut client, &basic("Ann@Example.com", PASSWORD)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(
         res.header("content-type")
@@ -291,25 +275,11 @@ async fn a_token_cannot_mint_a_token() {
     let ann = app.create_user_with_password("ann").await;
     let mut client = app.client();
     let token = token_of(&app, &ann);
-    let res = call(
-        &mut client,
-        Method::POST,
-        "/api/v1/tokens/",
-        Some(&token),
-        None,
-    )
-    .await;
+    let res = ask_for_token(&mut client, &token).await;
     assert_error(&res, StatusCode::UNAUTHORIZED, "A token cannot be used");
     assert!(res.header("www-authenticate").is_some());
     let raw = token.trim_start_matches("Bearer ");
-    let res = call(
-        &mut client,
-        Method::POST,
-        "/api/v1/tokens/",
-        Some(&basic(raw, "")),
-        None,
-    )
-    .await;
+    let res = ask_for_token(&mut client, &basic(raw, "")).await;
     assert_error(&res, StatusCode::UNAUTHORIZED, "A token cannot be used");
 }
 
@@ -321,14 +291,7 @@ async fn an_unconfirmed_account_gets_403_with_a_password_or_a_token() {
     active.confirmed = Set(false);
     let ann = active.update(&app.db).await.unwrap();
     let mut client = app.client();
-    let res = call(
-        &mut client,
-        Method::POST,
-        "/api/v1/tokens/",
-        Some(&basic("ann@example.com", PASSWORD)),
-        None,
-    )
-    .await;
+    let res = ask_for_token(&mut client, &basic("ann@example.com", PASSWORD)).await;
     assert_error(&res, StatusCode::FORBIDDEN, "not confirmed");
     let res = get(&mut client, "/api/v1/compositions/", &token_of(&app, &ann)).await;
     assert_error(&res, StatusCode::FORBIDDEN, "not confirmed");
@@ -341,14 +304,7 @@ async fn a_token_stops_working_when_the_password_changes() {
     let app = TestApp::new().await;
     let ann = app.create_user_with_password("ann").await;
     let mut client = app.client();
-    let res = call(
-        &mut client,
-        Method::POST,
-        "/api/v1/tokens/",
-        Some(&basic("ann@example.com", PASSWORD)),
-        None,
-    )
-    .await;
+    let res = ask_for_token(&mut client, &basic("ann@example.com", PASSWORD)).await;
     let token = bearer(res.json()["token"].as_str().unwrap());
     assert_eq!(
         get(&mut client, "/api/v1/compositions/", &token)
@@ -681,7 +637,9 @@ async fn publishing_and_commenting_need_their_permissions() {
     let ann = app.create_user("ann").await;
     let c = app.publish(&ann, "Open Rag").await;
     let reader = reader_role(&app).await;
-    let bob = set_role(&app, &app.create_user("bob").await, reader.id).await;
+    let bob = app
+        .give_role(&app.create_user("bob").await, reader.id)
+        .await;
     let mut client = app.client();
     let token = token_of(&app, &bob);
     let res = call(
@@ -706,16 +664,10 @@ async fn publishing_and_commenting_need_their_permissions() {
     .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // Without COMMENT, no comment and no follow for a role with nothing.
-    let nothing = role::ActiveModel {
-        name: Set("Nobody".into()),
-        default: Set(false),
-        permissions: Set(0),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    let cat = set_role(&app, &app.create_user("cat").await, nothing.id).await;
+    let nothing = app.create_role("Nobody", 0).await;
+    let cat = app
+        .give_role(&app.create_user("cat").await, nothing.id)
+        .await;
     let token = token_of(&app, &cat);
     let res = call(
         &mut client,

@@ -9,8 +9,7 @@ use chrono::{Duration, Utc};
 use common::{Client, TestApp, TestResponse};
 use ragtime::models::composition::{self, Draft};
 use ragtime::models::{follow, role, user};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 /// A confirmed artist with the self-follow registration gives everyone.
 async fn artist(app: &TestApp, username: &str) -> user::Model {
@@ -19,22 +18,13 @@ async fn artist(app: &TestApp, username: &str) -> user::Model {
     user
 }
 
-async fn set_role(app: &TestApp, user: &user::Model, role_id: i32) {
-    user::Entity::update_many()
-        .col_expr(user::Column::RoleId, Expr::value(role_id))
-        .filter(user::Column::Id.eq(user.id))
-        .exec(&app.db)
-        .await
-        .unwrap();
-}
-
 async fn administrator(app: &TestApp, username: &str) -> user::Model {
     let admin = artist(app, username).await;
     let role = role::find_by_name(&app.db, "Administrator")
         .await
         .unwrap()
         .unwrap();
-    set_role(app, &admin, role.id).await;
+    app.give_role(&admin, role.id).await;
     admin
 }
 
@@ -268,16 +258,8 @@ async fn following_needs_the_follow_permission() {
     let ann = artist(&app, "ann").await;
     let bob = artist(&app, "bob").await;
     follow::follow(&app.db, ann.id, bob.id).await.unwrap();
-    let muted = role::ActiveModel {
-        name: Set("Muted".into()),
-        default: Set(false),
-        permissions: Set(0),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    set_role(&app, &ann, muted.id).await;
+    let muted = app.create_role("Muted", 0).await;
+    app.give_role(&ann, muted.id).await;
     let mut client = app.logged_in_client(&ann).await;
     let profile = client.get("/user/bob").await;
     assert!(!profile.body.contains("/follow/bob") && !profile.body.contains("/unfollow/bob"));

@@ -171,8 +171,26 @@ impl TestApp {
             .await
             .unwrap()
             .expect("role");
-        let mut active: user::ActiveModel = account.into();
-        active.role_id = Set(role.id);
+        self.give_role(&account, role.id).await
+    }
+
+    /// A role of our own, beside the three of the spec (`permissions` as bits).
+    pub async fn create_role(&self, name: &str, permissions: i32) -> role::Model {
+        role::ActiveModel {
+            name: Set(name.into()),
+            default: Set(false),
+            permissions: Set(permissions),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert role")
+    }
+
+    /// `user` with the role `role_id` instead of theirs.
+    pub async fn give_role(&self, user: &user::Model, role_id: i32) -> user::Model {
+        let mut active: user::ActiveModel = user.clone().into();
+        active.role_id = Set(role_id);
         active.update(&self.db).await.expect("set role")
     }
 
@@ -342,6 +360,18 @@ impl Client {
             .unwrap();
         self.send(req).await
     }
+}
+
+/// A password hash as Werkzeug's `generate_password_hash` made them for the Flask original:
+/// PBKDF2-HMAC-SHA256, computed here.
+pub fn werkzeug_hash(password: &str, salt: &str, iterations: u32) -> String {
+    use hmac::Hmac;
+    use sha2::Sha256;
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2::<Hmac<Sha256>>(password.as_bytes(), salt.as_bytes(), iterations, &mut out)
+        .expect("pbkdf2");
+    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+    format!("pbkdf2:sha256:{iterations}${salt}${hex}")
 }
 
 /// The password `register` and `create_user_with_password` use.
