@@ -26,8 +26,20 @@ use crate::web::errors::AppError;
 use crate::web::{assets, cache, client, csrf, errors, headers, request_log, session};
 use crate::{api, mail, views};
 
+/// What every request shares, behind one `Arc`: the router clones the state for every layer
+/// and extractor of every request, so a clone must be one counter increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub db: DatabaseConnection,
     pub signer: Signer,
@@ -49,7 +61,7 @@ impl AppState {
                 variable: "RAGTIME_CSP",
                 message: "contains characters not allowed in an HTTP header".into(),
             })?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             feeds: Arc::new(FeedCache::default()),
             avatar_base: Arc::from(config.avatar_base_url.as_str()),
             signer: Signer::new(config.secret_key.expose_secret().as_bytes()),
@@ -57,7 +69,7 @@ impl AppState {
             db,
             csp,
             mail,
-        })
+        })))
     }
 }
 

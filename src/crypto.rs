@@ -2,6 +2,8 @@
 //! (purpose-separated so a token minted for one use never verifies for another) and hashing
 //! of session ids before they touch the database.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -26,12 +28,13 @@ pub fn sha256_hex(input: &str) -> String {
 /// A keyed signer. Every signature mixes in a purpose string.
 #[derive(Clone)]
 pub struct Signer {
-    key: Vec<u8>,
+    /// Shared: every request's session clones the signer.
+    key: Arc<[u8]>,
 }
 
 impl Signer {
     pub fn new(key: &[u8]) -> Self {
-        Signer { key: key.to_vec() }
+        Signer { key: key.into() }
     }
 
     fn mac(&self, purpose: &str, message: &[u8]) -> HmacSha256 {
