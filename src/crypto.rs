@@ -21,8 +21,7 @@ pub fn random_token(bytes: usize) -> String {
 
 /// Hex SHA-256, used to store session ids so a database leak does not leak live sessions.
 pub fn sha256_hex(input: &str) -> String {
-    let digest = Sha256::digest(input.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(input.as_bytes()))
 }
 
 /// A keyed signer. Every signature mixes in a purpose string.

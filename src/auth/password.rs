@@ -92,7 +92,7 @@ fn werkzeug_pbkdf2_matches(password: &str, rest: &str) -> bool {
     {
         return false;
     }
-    let computed: String = out.iter().map(|b| format!("{b:02x}")).collect();
+    let computed = hex::encode(out);
     // Constant-time comparison of the two hex strings.
     computed
         .bytes()
@@ -141,7 +141,7 @@ mod tests {
         let mut out = [0u8; 32];
         pbkdf2::pbkdf2::<Hmac<Sha256>>(password.as_bytes(), salt.as_bytes(), iterations, &mut out)
             .unwrap();
-        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(out);
         format!("pbkdf2:sha256:{iterations}${salt}${hex}")
     }
 
