@@ -19,10 +19,12 @@ pub async fn connect_url(url: &str, pool_size: u32) -> Result<DatabaseConnection
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .idle_timeout(Duration::from_secs(300))
-        // Ping a connection before use only when it has sat idle long enough to have been
-        // dropped by the server or the network; sqlx's default pings on every checkout, a
-        // round trip added to every query.
-        .test_before_acquire_if_idle_for(Duration::from_secs(10))
+        // Ping a connection before use only when it has sat idle for a second: sqlx's default
+        // pings on every checkout, a round trip added to every query. Under load connections
+        // are reused within milliseconds and never pinged; a connection the database dropped
+        // (restart, failover) while it was that busy fails the one query that next uses it,
+        // as queries in flight at that moment fail anyway, and is then replaced.
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .sqlx_logging(false)
         // WAL lets readers run while one writer writes; the busy timeout makes concurrent
         // writers wait instead of failing at once.

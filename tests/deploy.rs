@@ -1,11 +1,15 @@
 //! `ragtime deploy`: migrations, roles, self-follows; idempotent and safe to run twice at once.
+//! And the pool every process connects with.
 
 mod common;
 
 use common::TestDb;
 use ragtime::deploy::{deploy, deploy_url};
 use ragtime::models::{Permission, follow, role, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, Statement,
+};
 
 #[tokio::test]
 async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
@@ -144,4 +148,34 @@ async fn email_and_username_are_unique_whatever_their_case() {
             .is_err()
     );
     insert("bob@example.com", "Bob").insert(&db).await.unwrap();
+}
+
+async fn backend_pid(db: &DatabaseConnection) -> Result<i32, sea_orm::DbErr> {
+    let sql = Statement::from_string(DbBackend::Postgres, "SELECT pg_backend_pid() AS pid");
+    let row = db.query_one_raw(sql).await?.expect("one row");
+    row.try_get("", "pid")
+}
+
+/// The pool pings a connection only after it sat idle (src/db.rs), not before every query:
+/// one the database ended during a quiet moment must still be replaced without an error.
+#[tokio::test]
+async fn a_connection_the_database_ended_while_the_pool_was_quiet_is_replaced_without_an_error() {
+    let test_db = TestDb::new();
+    if !test_db.is_postgres() {
+        eprintln!("PostgreSQL only (set TEST_DATABASE_URL); .ci/run runs it there");
+        return;
+    }
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    let first = backend_pid(&db).await.unwrap();
+    // Another session ends it, as a database restart or failover would.
+    let admin = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    admin
+        .execute_unprepared(&format!("SELECT pg_terminate_backend({first})"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let second = backend_pid(&db)
+        .await
+        .expect("the dead connection was noticed and replaced");
+    assert_ne!(first, second);
 }
