@@ -1,80 +1,28 @@
-//! The application: shared state and the router with every layer, built the same way for
-//! production and for tests.
+//! The router: every blueprint and every layer, assembled the same way for production and for
+//! tests. Nothing imports this module but the commands and the tests.
 
 use std::any::Any;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use sea_orm::DatabaseConnection;
-use secrecy::ExposeSecret;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::map_request_body::MapRequestBodyLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::config::{Config, ConfigError};
-use crate::crypto::Signer;
-use crate::models::feed_cache::FeedCache;
-use crate::web::error_mail::{self, InternalError};
-use crate::web::errors::AppError;
-use crate::web::{assets, cache, client, csrf, errors, headers, request_log, session};
-use crate::{api, mail, views};
-
-/// What every request shares, behind one `Arc`: the router clones the state for every layer
-/// and extractor of every request, so a clone must be one counter increment.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-pub struct Shared {
-    pub config: Arc<Config>,
-    pub db: DatabaseConnection,
-    pub signer: Signer,
-    pub csp: HeaderValue,
-    pub mail: mail::Transport,
-    pub avatar_base: Arc<str>,
-    /// Everyone's newest compositions, read in the last moments (see `models::feed_cache`).
-    pub feeds: Arc<FeedCache>,
-}
-
-impl AppState {
-    pub fn new(
-        config: Config,
-        db: DatabaseConnection,
-        mail: mail::Transport,
-    ) -> Result<Self, ConfigError> {
-        let csp =
-            HeaderValue::from_str(&config.content_security_policy).map_err(|_| ConfigError {
-                variable: "RAGTIME_CSP",
-                message: "contains characters not allowed in an HTTP header".into(),
-            })?;
-        Ok(AppState(Arc::new(Shared {
-            feeds: Arc::new(FeedCache::default()),
-            avatar_base: Arc::from(config.avatar_base_url.as_str()),
-            signer: Signer::new(config.secret_key.expose_secret().as_bytes()),
-            config: Arc::new(config),
-            db,
-            csp,
-            mail,
-        })))
-    }
-}
+use crate::error::{AppError, InternalError};
+use crate::state::AppState;
+use crate::views::{error_mail, errors};
+use crate::web::{assets, cache, client, csrf, headers, request_log, session};
+use crate::{api, views};
 
 async fn not_found() -> AppError {
-    AppError::not_found()
+    AppError::NotFound(None)
 }
 
 /// Every route and every layer. Each `.layer` wraps everything above it, so read the layers
@@ -93,8 +41,8 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
-        .layer(from_fn(views::auth::gate))
-        .layer(from_fn(csrf::csrf_protect))
+        .layer(from_fn_with_state(state.clone(), views::auth::gate))
+        .layer(from_fn_with_state(state.clone(), csrf::csrf_protect))
         .layer(MapRequestBodyLayer::new(Body::new))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         // Heroku's router gives up after 30 s, but never cancels our work: bound it ourselves.
@@ -115,7 +63,7 @@ pub fn router(state: AppState) -> Router {
                 .insert(InternalError::new(&kind, message.to_owned()));
             res
         }))
-        .layer(from_fn(errors::error_pages))
+        .layer(from_fn_with_state(state.clone(), errors::error_pages))
         .layer(from_fn_with_state(state.clone(), error_mail::mail_errors))
         .layer(from_fn_with_state(
             state.clone(),

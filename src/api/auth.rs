@@ -15,21 +15,20 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::errors::{forbidden, unauthorized};
-use crate::app::AppState;
-use crate::auth::login;
+use crate::access::login;
 use crate::crypto::{Signer, sha256_hex};
+use crate::error::{AppError, ErrorBody};
 use crate::models::Permission;
 use crate::models::user::{self, Account};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
-use crate::web::errors::AppError;
 use crate::web::session::LoggedUser;
 
 /// How long a token works.
@@ -84,7 +83,7 @@ impl ApiUser {
         if self.account.can(permission) {
             Ok(())
         } else {
-            Err(forbidden(message))
+            Err(AppError::forbidden(message))
         }
     }
 }
@@ -132,8 +131,8 @@ fn presented(parts: &Parts) -> Result<Presented, &'static str> {
     })
 }
 
-async fn by_token(state: &AppState, token: &str) -> Result<Account, Response> {
-    let invalid = || unauthorized("Invalid or expired token.");
+async fn by_token(state: &AppState, token: &str) -> Result<Account, AppError> {
+    let invalid = || AppError::Unauthorized("Invalid or expired token.".into());
     let claims: Claims = state
         .signer
         .unseal(PURPOSE, token)
@@ -143,8 +142,7 @@ async fn by_token(state: &AppState, token: &str) -> Result<Account, Response> {
         return Err(invalid());
     }
     let account = user::account_by_id(&state.db, claims.user_id)
-        .await
-        .map_err(|e| AppError::from(e).into_response())?
+        .await?
         .ok_or_else(invalid)?;
     // A password change (or reset) retires every token issued before it.
     if password_fingerprint(&account.password_hash) != claims.password {
@@ -162,37 +160,32 @@ async fn by_password(
     let rate = &state.config.rate_limits;
     let found = login::check(&state.db, rate, email, client.ip, password)
         .await?
-        .ok_or_else(|| AppError::status(axum::http::StatusCode::UNAUTHORIZED))?;
+        .ok_or_else(|| AppError::Unauthorized("Invalid email or password.".into()))?;
     user::account_by_id(&state.db, found.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("user {} has no role", found.id).into())
 }
 
 impl FromRequestParts<AppState> for ApiUser {
-    type Rejection = Response;
+    type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let (account, credentials) = match presented(parts).map_err(unauthorized)? {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let presented = presented(parts).map_err(|how| AppError::Unauthorized(how.into()))?;
+        let (account, credentials) = match presented {
             Presented::Token(token) => (by_token(state, &token).await?, Credentials::Token),
             Presented::Password { email, password } => {
                 let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
-                match by_password(state, &client, &email, &password).await {
-                    Ok(account) => (account, Credentials::Password),
-                    Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
-                        return Err(unauthorized("Invalid email or password."));
-                    }
-                    Err(e) => return Err(e.into_response()),
-                }
+                let account = by_password(state, &client, &email, &password).await?;
+                (account, Credentials::Password)
             }
         };
         if let Some(Caller(slot)) = parts.extensions.get::<Caller>() {
             let _ = slot.set(account.id);
         }
         if !account.confirmed {
-            return Err(forbidden(
+            return Err(AppError::forbidden(
                 "Your account is not confirmed yet: follow the link in the email we sent you.",
-            )
-            .into_response());
+            ));
         }
         let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
         if stale && let Err(e) = user::touch_last_seen(&state.db, account.id).await {
@@ -244,18 +237,21 @@ pub struct Token {
     security(("basic" = [])),
     responses(
         (status = 200, description = "A new token, valid for an hour or until the password changes.", body = Token),
-        (status = 401, description = "Missing or wrong email and password, or a token was used to ask for a token.", body = super::errors::ErrorBody),
+        (status = 401, description = "Missing or wrong email and password, or a token was used to ask for a token.", body = ErrorBody),
     )
 )]
-pub async fn new_token(caller: ApiUser, State(state): State<AppState>) -> Response {
+pub async fn new_token(
+    caller: ApiUser,
+    State(state): State<AppState>,
+) -> Result<Json<Token>, AppError> {
     if caller.credentials == Credentials::Token {
-        return unauthorized(
-            "A token cannot be used to get a token: authenticate with your email and password.",
-        );
+        return Err(AppError::Unauthorized(
+            "A token cannot be used to get a token: authenticate with your email and password."
+                .into(),
+        ));
     }
-    Json(Token {
+    Ok(Json(Token {
         token: issue(&state.signer, &caller.account.user),
         expiration: TOKEN_SECONDS,
-    })
-    .into_response()
+    }))
 }

@@ -11,13 +11,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::ApiUser;
-use super::errors::{ErrorBody, Id, JsonBody, invalid_fields, not_found};
+use super::extract::{Id, JsonBody};
 use super::{Links, PageParam, iso8601};
-use crate::app::AppState;
+use crate::error::{AppError, ErrorBody};
 use crate::forms::{self, FieldErrors};
 use crate::models::comment::{self, Thread};
 use crate::models::{Permission, composition, user};
-use crate::web::errors::AppError;
+use crate::state::AppState;
 
 /// A comment, as the API shows one.
 #[derive(Serialize, ToSchema)]
@@ -140,7 +140,7 @@ impl NewComment {
             Some(body) if errors.is_empty() => Ok(NewComment {
                 body: body.trim().to_owned(),
             }),
-            _ => Err(invalid_fields(&errors)),
+            _ => Err(AppError::Invalid(errors.clone())),
         }
     }
 }
@@ -148,7 +148,7 @@ impl NewComment {
 async fn load_composition(state: &AppState, id: i32) -> Result<composition::Model, AppError> {
     composition::find(&state.db, id)
         .await?
-        .ok_or_else(|| not_found("composition", id))
+        .ok_or_else(|| AppError::no_such("composition", id))
 }
 
 /// A composition's comments, oldest first.
@@ -255,10 +255,10 @@ pub async fn get_comment(
 ) -> Result<Json<CommentOut>, AppError> {
     let c = comment::find(&state.db, id)
         .await?
-        .ok_or_else(|| not_found("comment", id))?;
+        .ok_or_else(|| AppError::no_such("comment", id))?;
     let author = user::find_by_id(&state.db, c.author_id)
         .await?
-        .ok_or_else(|| not_found("user", c.author_id))?;
+        .ok_or_else(|| AppError::no_such("user", c.author_id))?;
     let moderator = caller.account.can(Permission::MODERATE);
     Ok(Json(comment_json(&links, &c, &author, moderator)))
 }

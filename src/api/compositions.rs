@@ -10,14 +10,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::ApiUser;
-use super::errors::{ErrorBody, Fields, Id, JsonBody, forbidden, invalid_fields, not_found};
+use super::extract::{Fields, Id, JsonBody};
 use super::{Links, PageParam, iso8601};
-use crate::app::AppState;
+use crate::error::{AppError, ErrorBody};
 use crate::forms::{self, FieldErrors};
 use crate::models::composition::{self, Card, Draft, Feed};
 use crate::models::user::Account;
 use crate::models::{Permission, comment, user};
-use crate::web::errors::AppError;
+use crate::state::AppState;
 
 /// Longest title, in characters (as sent: surrounding spaces count).
 const MAX_TITLE_CHARS: usize = 64;
@@ -176,7 +176,7 @@ impl NewComposition {
                 title,
                 description,
             }),
-            _ => Err(AppError::bad_request("Invalid composition.")),
+            _ => Err(AppError::BadRequest("Invalid composition.".into())),
         }
     }
 
@@ -213,7 +213,7 @@ impl NewComposition {
                 }
             }
         }
-        Err(invalid_fields(&errors))
+        Err(AppError::Invalid(errors.clone()))
     }
 }
 
@@ -243,7 +243,7 @@ fn may_change(account: &Account, c: &composition::Model) -> Result<(), AppError>
     if account.id == c.artist_id || account.is_administrator() {
         Ok(())
     } else {
-        Err(forbidden(
+        Err(AppError::forbidden(
             "Only the artist or an administrator may change this composition.",
         ))
     }
@@ -252,14 +252,14 @@ fn may_change(account: &Account, c: &composition::Model) -> Result<(), AppError>
 async fn load(state: &AppState, id: i32) -> Result<composition::Model, AppError> {
     composition::find(&state.db, id)
         .await?
-        .ok_or_else(|| not_found("composition", id))
+        .ok_or_else(|| AppError::no_such("composition", id))
 }
 
 /// A composition with its artist and comment count, as lists show it.
 async fn card(state: &AppState, c: composition::Model) -> Result<Card, AppError> {
     let artist = user::find_by_id(&state.db, c.artist_id)
         .await?
-        .ok_or_else(|| not_found("user", c.artist_id))?;
+        .ok_or_else(|| AppError::no_such("user", c.artist_id))?;
     let comments = comment::count_on(&state.db, c.id).await?;
     Ok(Card {
         composition: c,

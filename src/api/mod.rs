@@ -9,7 +9,7 @@
 pub mod auth;
 pub mod comments;
 pub mod compositions;
-pub mod errors;
+pub mod extract;
 pub mod openapi;
 pub mod users;
 
@@ -23,9 +23,9 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
-use crate::pagination::{PageQuery, Pagination, page_number};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
+use crate::web::pagination::{PageQuery, Pagination, page_number};
 
 /// Where the API lives.
 pub const PREFIX: &str = "/api/v1";

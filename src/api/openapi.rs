@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi, PartialSchema};
 
-use super::errors::ErrorBody;
+use crate::error::ErrorBody;
 
 const DESCRIPTION: &str = "The JSON API of Ragtime, a music-sharing social network.
 
@@ -93,7 +93,7 @@ pub fn document() -> &'static Document {
     })
 }
 
-/// Request bodies refuse fields they do not take (see `errors::Fields::reject_unknown`).
+/// Request bodies refuse fields they do not take (see `extract::Fields::reject_unknown`).
 const CLOSED_BODIES: [&str; 3] = ["NewComposition", "UpdateComposition", "NewComment"];
 
 fn close_request_bodies(doc: &mut Document) {

@@ -8,12 +8,13 @@ use utoipa::ToSchema;
 
 use super::auth::ApiUser;
 use super::compositions::{CompositionList, composition_list};
-use super::errors::{ErrorBody, Id, conflict, forbidden, not_found};
+use super::extract::Id;
 use super::{Links, PageParam, iso8601};
-use crate::app::AppState;
+use crate::error::{AppError, ErrorBody};
 use crate::models::composition::Feed;
+use crate::models::follow::Outcome;
 use crate::models::{Permission, composition, follow, user};
-use crate::web::errors::AppError;
+use crate::state::AppState;
 
 /// A user, as the API shows one. The email address is never shown.
 #[derive(Serialize, ToSchema)]
@@ -88,7 +89,7 @@ async fn user_json(
 async fn load(state: &AppState, id: i32) -> Result<user::Model, AppError> {
     user::find_by_id(&state.db, id)
         .await?
-        .ok_or_else(|| not_found("user", id))
+        .ok_or_else(|| AppError::no_such("user", id))
 }
 
 /// One user.
@@ -158,7 +159,7 @@ pub async fn get_timeline(
     page: PageParam,
 ) -> Result<Json<CompositionList>, AppError> {
     if caller.account.id != id && !caller.account.is_administrator() {
-        return Err(forbidden(
+        return Err(AppError::forbidden(
             "Only the user themself and administrators may read a timeline.",
         ));
     }
@@ -193,11 +194,19 @@ pub async fn follow_user(
         "You do not have permission to follow users.",
     )?;
     let other = load(&state, id).await?;
-    if !follow::follow(&state.db, caller.account.id, id).await? {
-        return Err(conflict(format!(
-            "You are already following {}.",
-            other.username
-        )));
+    match follow::follow(&state.db, caller.account.id, id).await? {
+        Outcome::Done => {}
+        Outcome::Already => {
+            return Err(AppError::Conflict(format!(
+                "You are already following {}.",
+                other.username
+            )));
+        }
+        Outcome::Yourself => {
+            return Err(AppError::Conflict(
+                "You are already following yourself, as everyone does.".into(),
+            ));
+        }
     }
     Ok(Json(
         user_json(&state, &links, caller.account.id, other).await?,
@@ -228,14 +237,17 @@ pub async fn unfollow_user(
         "You do not have permission to follow users.",
     )?;
     let other = load(&state, id).await?;
-    if id == caller.account.id {
-        return Err(conflict("You cannot unfollow yourself.".into()));
-    }
-    if !follow::unfollow(&state.db, caller.account.id, id).await? {
-        return Err(conflict(format!(
-            "You are not following {}.",
-            other.username
-        )));
+    match follow::unfollow(&state.db, caller.account.id, id).await? {
+        Outcome::Done => {}
+        Outcome::Already => {
+            return Err(AppError::Conflict(format!(
+                "You are not following {}.",
+                other.username
+            )));
+        }
+        Outcome::Yourself => {
+            return Err(AppError::Conflict("You cannot unfollow yourself.".into()));
+        }
     }
     Ok(Json(
         user_json(&state, &links, caller.account.id, other).await?,

@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
 use super::user;
-use crate::markdown::{Allow, to_safe_html};
+use crate::models::markdown::{Allow, to_safe_html};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "comments")]

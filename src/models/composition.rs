@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::{comment, follow, user};
-use crate::markdown::{Allow, to_safe_html};
+use crate::models::markdown::{Allow, to_safe_html};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "compositions")]

@@ -5,10 +5,10 @@
 //! are never cached.
 //!
 //! Freshness: every successful write handled by this process (any POST, PUT, PATCH or DELETE)
-//! empties the cache at once (`web::cache`), and a page that follows a write (it carries the
-//! flash message the write set) is read fresh from the database and replaces the copy, so
-//! people see their own change on the page they land on, whichever process serves it. Anything
-//! else done elsewhere appears within [`TTL`].
+//! empties the cache at once (`web::cache`), and the page a browser lands on after a write (the
+//! handler that wrote said so, see `Session::note_write`) is read fresh from the database and
+//! replaces the copy, so people see their own change on the page they land on, whichever
+//! process serves it. Anything else done elsewhere appears within [`TTL`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,7 +24,7 @@ pub const TTL: Duration = Duration::from_secs(2);
 const CAPACITY: usize = 64;
 
 /// A page of the feed as read, and when.
-type Page = (Instant, Arc<Vec<Card>>);
+type CachedPage = (Instant, Arc<Vec<Card>>);
 
 #[derive(Default)]
 struct Slots {
@@ -33,7 +33,7 @@ struct Slots {
     generation: u64,
     total: Option<(Instant, u64)>,
     /// By (offset, limit).
-    pages: HashMap<(u64, u64), Page>,
+    pages: HashMap<(u64, u64), CachedPage>,
 }
 
 #[derive(Default)]

@@ -24,9 +24,22 @@ pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     Entity::find().count(db).await
 }
 
-/// Follow someone. `false` when the pair already exists: the primary key decides, so a
-/// double click or two racing requests leave one row and no error.
-pub async fn follow<C: ConnectionTrait>(
+/// What asking to follow or unfollow someone came to: the rule lives here, and the site and
+/// the API each say it their own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Now following, or no longer following.
+    Done,
+    /// Nothing to do: already following, or not following.
+    Already,
+    /// Everyone follows themself, for good: the followed feed needs it.
+    Yourself,
+}
+
+/// Add the pair, if missing; `false` when it was there. The primary key decides, so a double
+/// click or two racing requests leave one row and no error. (Registration adds the
+/// self-follow with this.)
+pub async fn add<C: ConnectionTrait>(
     db: &C,
     follower_id: i32,
     followed_id: i32,
@@ -47,22 +60,41 @@ pub async fn follow<C: ConnectionTrait>(
     Ok(inserted > 0)
 }
 
-/// Stop following someone; `false` if there was nothing to remove. The self-follow is never
-/// removed: the followed feed needs it.
+/// One user asks to follow another.
+pub async fn follow<C: ConnectionTrait>(
+    db: &C,
+    follower_id: i32,
+    followed_id: i32,
+) -> Result<Outcome, DbErr> {
+    if follower_id == followed_id {
+        return Ok(Outcome::Yourself);
+    }
+    Ok(if add(db, follower_id, followed_id).await? {
+        Outcome::Done
+    } else {
+        Outcome::Already
+    })
+}
+
+/// One user asks to stop following another. The self-follow is never removed.
 pub async fn unfollow<C: ConnectionTrait>(
     db: &C,
     follower_id: i32,
     followed_id: i32,
-) -> Result<bool, DbErr> {
+) -> Result<Outcome, DbErr> {
     if follower_id == followed_id {
-        return Ok(false);
+        return Ok(Outcome::Yourself);
     }
     let deleted = Entity::delete_many()
         .filter(Column::FollowerId.eq(follower_id))
         .filter(Column::FollowedId.eq(followed_id))
         .exec(db)
         .await?;
-    Ok(deleted.rows_affected > 0)
+    Ok(if deleted.rows_affected > 0 {
+        Outcome::Done
+    } else {
+        Outcome::Already
+    })
 }
 
 pub async fn is_following<C: ConnectionTrait>(

@@ -6,6 +6,7 @@ pub mod composition;
 pub mod feed_cache;
 pub mod follow;
 pub mod mail_queue;
+pub mod markdown;
 pub mod rate_limit;
 pub mod role;
 pub mod session;

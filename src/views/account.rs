@@ -3,24 +3,27 @@
 //! or reset ends the user's other sessions.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::auth::CurrentUser;
-use crate::auth::tokens::{self, Purpose};
-use crate::auth::{limits, login, password};
+use crate::access::CurrentUser;
+use crate::access::tokens::{self, Purpose};
+use crate::access::{limits, login, password};
+use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
 use crate::models::{session, user};
-use crate::templates::{AccountFormTemplate, Field, LinkMail, html_status};
+use crate::state::AppState;
+use crate::templates::Html;
+use crate::templates::auth::{AccountFormTemplate, Field};
+use crate::templates::mail::LinkMail;
 use crate::views::auth::queue_link_mail;
 use crate::web::client::ClientInfo;
-use crate::web::errors::AppError;
-use crate::web::page::Page;
+use crate::web::extract::{Form, Path};
+use crate::web::layout::Layout;
 use crate::web::session::Session;
 
 pub fn router() -> Router<AppState> {
@@ -40,7 +43,7 @@ pub fn router() -> Router<AppState> {
 
 /// Show a form: 200 when it is new, 422 when it comes back with errors.
 fn form(
-    page: Page,
+    layout: Layout,
     title: &'static str,
     action: impl Into<String>,
     fields: Vec<Field>,
@@ -52,17 +55,18 @@ fn form(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    html_status(
+    Ok((
         status,
-        &AccountFormTemplate {
-            page,
+        Html(AccountFormTemplate {
+            layout,
             title,
             action: action.into(),
             fields,
             submit,
             errors,
-        },
+        }),
     )
+        .into_response())
 }
 
 fn new_password_fields() -> Vec<Field> {
@@ -72,7 +76,7 @@ fn new_password_fields() -> Vec<Field> {
     ]
 }
 
-fn change_password_form(page: Page, errors: FieldErrors) -> Result<Response, AppError> {
+fn change_password_form(layout: Layout, errors: FieldErrors) -> Result<Response, AppError> {
     let mut fields = vec![Field::password(
         "old_password",
         "Old password",
@@ -80,7 +84,7 @@ fn change_password_form(page: Page, errors: FieldErrors) -> Result<Response, App
     )];
     fields.extend(new_password_fields());
     form(
-        page,
+        layout,
         "Change Password",
         "/auth/change-password",
         fields,
@@ -89,8 +93,8 @@ fn change_password_form(page: Page, errors: FieldErrors) -> Result<Response, App
     )
 }
 
-async fn change_password_page(_user: CurrentUser, page: Page) -> Result<Response, AppError> {
-    change_password_form(page, FieldErrors::new())
+async fn change_password_page(_user: CurrentUser, layout: Layout) -> Result<Response, AppError> {
+    change_password_form(layout, FieldErrors::new())
 }
 
 #[derive(Deserialize, Default)]
@@ -106,8 +110,8 @@ async fn change_password(
     session: Session,
     client: ClientInfo,
     CurrentUser(account): CurrentUser,
-    page: Page,
-    axum::Form(form): axum::Form<ChangePasswordForm>,
+    layout: Layout,
+    Form(form): Form<ChangePasswordForm>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::new();
     if let Err(e) = forms::new_password(&form.password, &form.password2) {
@@ -118,15 +122,14 @@ async fn change_password(
         errors.insert("old_password", "Invalid password.".into());
     }
     let (Some(current), true) = (current, errors.is_empty()) else {
-        return change_password_form(page, errors);
+        return change_password_form(layout, errors);
     };
     let hash = password::hash(form.password).await?;
     let txn = state.db.begin().await?;
     // Another change at the same moment wins; this one would undo it.
     if !user::replace_password_hash(&txn, account.id, &current.password_hash, &hash).await? {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "Your password was changed meanwhile: sign in again with the new one.",
+        return Err(AppError::Conflict(
+            "Your password was changed meanwhile: sign in again with the new one.".into(),
         ));
     }
     session::delete_others(&txn, account.id, session.token().as_deref()).await?;
@@ -148,9 +151,13 @@ async fn current_password(
     Ok(found.filter(|u| u.id == account.id))
 }
 
-fn reset_request_form(page: Page, email: &str, errors: FieldErrors) -> Result<Response, AppError> {
+fn reset_request_form(
+    layout: Layout,
+    email: &str,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
     form(
-        page,
+        layout,
         "Reset Your Password",
         "/auth/reset",
         vec![Field::email("Email", email)],
@@ -159,11 +166,11 @@ fn reset_request_form(page: Page, email: &str, errors: FieldErrors) -> Result<Re
     )
 }
 
-async fn reset_request_page(page: Page) -> Result<Response, AppError> {
-    if page.user.is_some() {
+async fn reset_request_page(layout: Layout) -> Result<Response, AppError> {
+    if layout.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
-    reset_request_form(page, "", FieldErrors::new())
+    reset_request_form(layout, "", FieldErrors::new())
 }
 
 #[derive(Deserialize, Default)]
@@ -178,17 +185,17 @@ async fn reset_request(
     State(state): State<AppState>,
     session: Session,
     client: ClientInfo,
-    page: Page,
-    axum::Form(form): axum::Form<EmailForm>,
+    layout: Layout,
+    Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
-    if page.user.is_some() {
+    if layout.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
     let email = match forms::email(&form.email) {
         Ok(email) => email,
         Err(e) => {
             let errors = FieldErrors::from([("email", e.to_owned())]);
-            return reset_request_form(page, &form.email, errors);
+            return reset_request_form(layout, &form.email, errors);
         }
     };
     let rate = &state.config.rate_limits;
@@ -239,10 +246,10 @@ fn invalid_reset_link(session: &Session) -> Response {
 async fn reset_page(
     State(state): State<AppState>,
     session: Session,
-    page: Page,
+    layout: Layout,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    if page.user.is_some() {
+    if layout.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
     if reset_account(&state, &token).await?.is_none() {
@@ -250,7 +257,7 @@ async fn reset_page(
     }
     let action = format!("/auth/reset/{token}");
     form(
-        page,
+        layout,
         "Reset Your Password",
         action,
         new_password_fields(),
@@ -269,11 +276,11 @@ struct NewPasswordForm {
 async fn reset(
     State(state): State<AppState>,
     session: Session,
-    page: Page,
+    layout: Layout,
     Path(token): Path<String>,
-    axum::Form(form_data): axum::Form<NewPasswordForm>,
+    Form(form_data): Form<NewPasswordForm>,
 ) -> Result<Response, AppError> {
-    if page.user.is_some() {
+    if layout.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
     let Some(account) = reset_account(&state, &token).await? else {
@@ -283,7 +290,7 @@ async fn reset(
         let action = format!("/auth/reset/{token}");
         let errors = FieldErrors::from([("password", e.to_owned())]);
         return form(
-            page,
+            layout,
             "Reset Your Password",
             action,
             new_password_fields(),
@@ -304,9 +311,13 @@ async fn reset(
     Ok(Redirect::to("/auth/login").into_response())
 }
 
-fn change_email_form(page: Page, email: &str, errors: FieldErrors) -> Result<Response, AppError> {
+fn change_email_form(
+    layout: Layout,
+    email: &str,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
     form(
-        page,
+        layout,
         "Change Your Email Address",
         "/auth/change_email",
         vec![
@@ -318,8 +329,8 @@ fn change_email_form(page: Page, email: &str, errors: FieldErrors) -> Result<Res
     )
 }
 
-async fn change_email_page(_user: CurrentUser, page: Page) -> Result<Response, AppError> {
-    change_email_form(page, "", FieldErrors::new())
+async fn change_email_page(_user: CurrentUser, layout: Layout) -> Result<Response, AppError> {
+    change_email_form(layout, "", FieldErrors::new())
 }
 
 async fn change_email_request(
@@ -327,8 +338,8 @@ async fn change_email_request(
     session: Session,
     client: ClientInfo,
     CurrentUser(account): CurrentUser,
-    page: Page,
-    axum::Form(form_data): axum::Form<EmailForm>,
+    layout: Layout,
+    Form(form_data): Form<EmailForm>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::new();
     let email = forms::email(&form_data.email).map_err(|e| errors.insert("email", e.into()));
@@ -344,7 +355,7 @@ async fn change_email_request(
     // The account as it is now: checking the password may have rehashed it, and the link is
     // bound to the hash.
     let (Ok(email), Some(account), true) = (email, current, errors.is_empty()) else {
-        return change_email_form(page, &form_data.email, errors);
+        return change_email_form(layout, &form_data.email, errors);
     };
     let rate = &state.config.rate_limits;
     limits::spend(
@@ -390,7 +401,11 @@ async fn change_email(
         return Ok(Redirect::to("/"));
     };
     match user::set_email(&state.db, account.id, &new_email).await {
-        Ok(()) => session.flash("success", "Your email address has been updated."),
+        Ok(()) => {
+            // The avatar on the feeds' cards follows the address.
+            session.note_write();
+            session.flash("success", "Your email address has been updated.");
+        }
         Err(user::AccountError::Db(e)) => return Err(e.into()),
         Err(_) => session.flash(
             "danger",

@@ -2,7 +2,7 @@
 //! keeps unconfirmed users on the page that asks them to confirm.
 
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,21 +11,21 @@ use chrono::Utc;
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::auth::CurrentUser;
-use crate::auth::extractors::safe_next;
-use crate::auth::tokens::{self, Purpose};
-use crate::auth::{limits, login, password};
+use crate::access::CurrentUser;
+use crate::access::extractors::safe_next;
+use crate::access::tokens::{self, Purpose};
+use crate::access::{limits, login, password};
+use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
 use crate::mail;
 use crate::models::user::{self, AccountError};
-use crate::templates::{
-    LinkMail, LoginTemplate, NewUserHtml, NewUserText, RegisterTemplate, UnconfirmedTemplate, html,
-    html_status,
-};
+use crate::state::AppState;
+use crate::templates::Html;
+use crate::templates::auth::{LoginTemplate, RegisterTemplate, UnconfirmedTemplate};
+use crate::templates::mail::{LinkMail, NewUserHtml, NewUserText};
 use crate::web::client::ClientInfo;
-use crate::web::errors::AppError;
-use crate::web::page::Page;
+use crate::web::extract::{Form, Path, Query};
+use crate::web::layout::Layout;
 use crate::web::session::Session;
 
 pub fn router() -> Router<AppState> {
@@ -44,13 +44,14 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_page(page: Page, Query(query): Query<NextQuery>) -> Result<Response, AppError> {
-    html(&LoginTemplate {
-        page,
+async fn login_page(layout: Layout, Query(query): Query<NextQuery>) -> Result<Response, AppError> {
+    Ok(Html(LoginTemplate {
+        layout,
         email: String::new(),
         next: safe_next(query.next.as_deref()).unwrap_or_default(),
         failure: None,
     })
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -66,43 +67,45 @@ async fn login(
     State(state): State<AppState>,
     session: Session,
     client: ClientInfo,
-    page: Page,
-    axum::Form(form): axum::Form<LoginForm>,
+    layout: Layout,
+    Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let rate = &state.config.rate_limits;
     let found = login::check(&state.db, rate, &form.email, client.ip, &form.password).await?;
     let Some(account) = found else {
-        return html_status(
+        return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            &LoginTemplate {
-                page,
+            Html(LoginTemplate {
+                layout,
                 email: form.email.chars().take(64).collect(),
                 next: safe_next(Some(&form.next)).unwrap_or_default(),
                 failure: Some("Invalid email or password."),
-            },
-        );
+            }),
+        )
+            .into_response());
     };
     session
-        .login(account.id, form.remember_me.is_some())
+        .login(&state.db, account.id, form.remember_me.is_some())
         .await?;
     let next = safe_next(Some(&form.next)).unwrap_or_else(|| "/".to_owned());
     Ok(Redirect::to(&next).into_response())
 }
 
 /// POST only (and CSRF-checked by the layer), so no link or image can log a user out.
-async fn logout(session: Session) -> Result<Redirect, AppError> {
-    session.logout().await?;
+async fn logout(State(state): State<AppState>, session: Session) -> Result<Redirect, AppError> {
+    session.logout(&state.db).await?;
     session.flash("info", "You have been logged out.");
     Ok(Redirect::to("/"))
 }
 
-async fn register_page(page: Page) -> Result<Response, AppError> {
-    html(&RegisterTemplate {
-        page,
+async fn register_page(layout: Layout) -> Result<Response, AppError> {
+    Ok(Html(RegisterTemplate {
+        layout,
         email: String::new(),
         username: String::new(),
         errors: FieldErrors::new(),
     })
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -118,8 +121,8 @@ async fn register(
     State(state): State<AppState>,
     session: Session,
     client: ClientInfo,
-    page: Page,
-    axum::Form(form): axum::Form<RegisterForm>,
+    layout: Layout,
+    Form(form): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
     let rate = &state.config.rate_limits;
     limits::spend(
@@ -134,19 +137,20 @@ async fn register(
     if let Err(e) = forms::new_password(&form.password, &form.password2) {
         errors.insert("password", e.into());
     }
-    let rerender = |page, errors| {
-        html_status(
+    let rerender = |layout, errors| {
+        Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            &RegisterTemplate {
-                page,
+            Html(RegisterTemplate {
+                layout,
                 email: form.email.chars().take(64).collect(),
                 username: form.username.chars().take(64).collect(),
                 errors,
-            },
+            }),
         )
+            .into_response())
     };
     let (Ok(email), Ok(username), true) = (email, username, errors.is_empty()) else {
-        return rerender(page, errors);
+        return rerender(layout, errors);
     };
 
     let hash = password::hash(form.password.clone()).await?;
@@ -163,11 +167,11 @@ async fn register(
         Ok(account) => account,
         Err(AccountError::EmailTaken) => {
             errors.insert("email", AccountError::EmailTaken.to_string());
-            return rerender(page, errors);
+            return rerender(layout, errors);
         }
         Err(AccountError::UsernameTaken) => {
             errors.insert("username", AccountError::UsernameTaken.to_string());
-            return rerender(page, errors);
+            return rerender(layout, errors);
         }
         Err(AccountError::Db(e)) => return Err(e.into()),
     };
@@ -263,14 +267,15 @@ async fn confirm(
     Ok(Redirect::to("/"))
 }
 
-async fn unconfirmed(page: Page) -> Result<Response, AppError> {
-    let Some(account) = page.user.clone().filter(|a| !a.confirmed) else {
+async fn unconfirmed(layout: Layout) -> Result<Response, AppError> {
+    let Some(account) = layout.user.clone().filter(|a| !a.confirmed) else {
         return Ok(Redirect::to("/").into_response());
     };
-    html(&UnconfirmedTemplate {
-        page,
+    Ok(Html(UnconfirmedTemplate {
+        layout,
         username: account.username.clone(),
     })
+    .into_response())
 }
 
 async fn resend_confirmation(
@@ -307,17 +312,22 @@ fn outside_the_gate(path: &str) -> bool {
 
 /// Middleware (Flasky's `before_app_request`): note when logged-in users were last seen, and
 /// send unconfirmed ones to `/auth/unconfirmed`.
-pub async fn gate(session: Session, req: Request, next: Next) -> Response {
+pub async fn gate(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     if outside_the_gate(req.uri().path()) {
         return next.run(req).await;
     }
-    let account = match session.account().await {
+    let account = match session.account(&state.db).await {
         Ok(a) => a,
         Err(e) => return AppError::from(e).into_response(),
     };
     if let Some(account) = account {
         let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
-        if stale && let Err(e) = user::touch_last_seen(session.db(), account.id).await {
+        if stale && let Err(e) = user::touch_last_seen(&state.db, account.id).await {
             tracing::warn!(error = %e, "cannot update last_seen");
         }
         if !account.confirmed {

@@ -2,25 +2,26 @@
 //! artist or an administrator only, not like the original where anyone could).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::auth::{Can, CurrentUser};
+use crate::access::{Can, CurrentUser};
+use crate::error::AppError;
 use crate::forms;
 use crate::models::user::Account;
 use crate::models::{Permission, comment, composition, user};
-use crate::pagination::{PageQuery, Pagination};
-use crate::templates::{
-    CompositionForm, CompositionTemplate, DeleteCompositionTemplate, EditCompositionTemplate, html,
-    html_status,
+use crate::state::AppState;
+use crate::templates::Html;
+use crate::templates::compositions::{
+    CompositionForm, CompositionTemplate, DeleteCompositionTemplate, EditCompositionTemplate,
 };
 use crate::views::main::CompositionFields;
-use crate::web::errors::AppError;
-use crate::web::page::Page;
+use crate::web::extract::{Form, Path};
+use crate::web::layout::Layout;
+use crate::web::pagination::{PageQuery, Pagination};
 use crate::web::session::Session;
 
 pub fn router() -> Router<AppState> {
@@ -32,10 +33,10 @@ pub fn router() -> Router<AppState> {
 
 /// The composition a slug names, or a 404 page.
 async fn load(state: &AppState, slug: &str) -> Result<composition::Model, AppError> {
-    let id = composition::id_from_slug(slug).ok_or_else(AppError::not_found)?;
+    let id = composition::id_from_slug(slug).ok_or_else(|| AppError::NotFound(None))?;
     composition::find(&state.db, id)
         .await?
-        .ok_or_else(AppError::not_found)
+        .ok_or_else(|| AppError::NotFound(None))
 }
 
 /// Old links never break: a title edit changes the slug, and the old one answers 301 to the
@@ -65,13 +66,13 @@ fn may_change(user: &Account, c: &composition::Model) -> Result<(), AppError> {
     if user.id == c.artist_id || user.is_administrator() {
         Ok(())
     } else {
-        Err(AppError::forbidden())
+        Err(AppError::Forbidden(None))
     }
 }
 
 async fn show(
     State(state): State<AppState>,
-    page: Page,
+    layout: Layout,
     Path(slug): Path<String>,
     query: PageQuery,
     uri: Uri,
@@ -80,12 +81,12 @@ async fn show(
     if let Some(redirect) = canonical("/composition/", &c, &slug, uri.query()) {
         return Ok(redirect);
     }
-    render(&state, page, c, query.number(), String::new(), None).await
+    render(&state, layout, c, query.number(), String::new(), None).await
 }
 
 async fn render(
     state: &AppState,
-    page: Page,
+    layout: Layout,
     c: composition::Model,
     number: u64,
     body: String,
@@ -104,18 +105,18 @@ async fn render(
     pagination.total = total;
     let artist = user::find_by_id(&state.db, c.artist_id)
         .await?
-        .ok_or_else(AppError::not_found)?;
+        .ok_or_else(|| AppError::NotFound(None))?;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
     let template = CompositionTemplate {
-        can_comment: page
+        can_comment: layout
             .user
             .as_ref()
             .is_some_and(|u| u.can(Permission::COMMENT)),
-        page,
+        layout,
         cards: vec![composition::Card {
             composition: c,
             artist,
@@ -127,9 +128,9 @@ async fn render(
         error,
     };
     if status == StatusCode::OK {
-        html(&template)
+        Ok(Html(template).into_response())
     } else {
-        html_status(status, &template)
+        Ok((status, Html(template)).into_response())
     }
 }
 
@@ -145,9 +146,9 @@ async fn add_comment(
     State(state): State<AppState>,
     session: Session,
     Can(user): Can<{ Permission::COMMENT.0 }>,
-    page: Page,
+    layout: Layout,
     Path(slug): Path<String>,
-    axum::Form(form): axum::Form<CommentForm>,
+    Form(form): Form<CommentForm>,
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     let body = form.body.trim();
@@ -158,9 +159,10 @@ async fn add_comment(
     };
     if let Some(problem) = problem {
         let typed = body.chars().take(forms::MAX_MARKDOWN_CHARS).collect();
-        return render(&state, page, c, 1, typed, Some(problem.to_owned())).await;
+        return render(&state, layout, c, 1, typed, Some(problem.to_owned())).await;
     }
     comment::create(&state.db, user.id, c.id, body).await?;
+    session.note_write();
     let total = comment::count_on(&state.db, c.id).await?;
     let last = Pagination::new(1, state.config.comments_per_page, total, "").pages();
     session.flash("success", "Your comment has been published.");
@@ -174,7 +176,7 @@ async fn add_comment(
 async fn edit_page(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    page: Page,
+    layout: Layout,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
@@ -182,35 +184,37 @@ async fn edit_page(
     if let Some(redirect) = canonical("/edit/", &c, &slug, None) {
         return Ok(redirect);
     }
-    html(&EditCompositionTemplate {
-        page,
+    Ok(Html(EditCompositionTemplate {
+        layout,
         title: c.title.clone(),
         slug: c.slug(),
         form: CompositionForm::of(&c),
     })
+    .into_response())
 }
 
 async fn edit(
     State(state): State<AppState>,
     session: Session,
     CurrentUser(user): CurrentUser,
-    page: Page,
+    layout: Layout,
     Path(slug): Path<String>,
-    axum::Form(fields): axum::Form<CompositionFields>,
+    Form(fields): Form<CompositionFields>,
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
     match forms::composition(&fields.release_type, &fields.title, &fields.description) {
         Ok(draft) => {
             composition::update(&state.db, c.id, &draft).await?;
+            session.note_write();
             session.flash("success", "The composition has been updated.");
             let new_slug = composition::url_slug(c.id, draft.title);
             Ok(Redirect::to(&format!("/composition/{new_slug}")).into_response())
         }
-        Err(errors) => html_status(
+        Err(errors) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            &EditCompositionTemplate {
-                page,
+            Html(EditCompositionTemplate {
+                layout,
                 title: c.title.clone(),
                 slug: c.slug(),
                 form: CompositionForm::typed(
@@ -219,8 +223,9 @@ async fn edit(
                     &fields.description,
                     errors,
                 ),
-            },
-        ),
+            }),
+        )
+            .into_response()),
     }
 }
 
@@ -228,16 +233,17 @@ async fn edit(
 async fn delete_page(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    page: Page,
+    layout: Layout,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
-    html(&DeleteCompositionTemplate {
-        page,
+    Ok(Html(DeleteCompositionTemplate {
+        layout,
         title: c.title.clone(),
         slug: c.slug(),
     })
+    .into_response())
 }
 
 async fn delete(
@@ -249,6 +255,7 @@ async fn delete(
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
     composition::delete(&state.db, c.id).await?;
+    session.note_write();
     session.flash("success", "The composition has been deleted.");
     Ok(Redirect::to("/").into_response())
 }

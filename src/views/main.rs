@@ -12,14 +12,16 @@ use axum_extra::extract::cookie::{Cookie, CookieJar};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::auth::Can;
+use crate::access::Can;
+use crate::error::AppError;
 use crate::forms;
 use crate::models::{Permission, composition};
-use crate::pagination::{PageQuery, Pagination};
-use crate::templates::{CompositionForm, IndexTemplate, html, html_status};
-use crate::web::errors::{AppError, Rendered};
-use crate::web::page::Page;
+use crate::state::AppState;
+use crate::templates::compositions::CompositionForm;
+use crate::templates::{Html, IndexTemplate};
+use crate::web::extract::Form;
+use crate::web::layout::Layout;
+use crate::web::pagination::{PageQuery, Pagination};
 use crate::web::session::Session;
 
 /// The cookie that remembers the chosen feed tab.
@@ -35,14 +37,14 @@ pub fn router() -> Router<AppState> {
 
 async fn index(
     State(state): State<AppState>,
-    page: Page,
+    layout: Layout,
     jar: CookieJar,
     query: PageQuery,
 ) -> Result<Response, AppError> {
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
     render_index(
         &state,
-        page,
+        layout,
         show_followed,
         query.number(),
         CompositionForm::default(),
@@ -53,12 +55,12 @@ async fn index(
 /// The home page; a form with errors comes back as a 422 with the feed under it.
 async fn render_index(
     state: &AppState,
-    page: Page,
+    layout: Layout,
     show_followed: bool,
     number: u64,
     form: CompositionForm,
 ) -> Result<Response, AppError> {
-    let feed = match (&page.user, show_followed) {
+    let feed = match (&layout.user, show_followed) {
         (Some(user), true) => composition::Feed::FollowedBy(user.id),
         _ => composition::Feed::All,
     };
@@ -67,7 +69,7 @@ async fn render_index(
     let offset = pagination.offset();
     let (cards, total) = match feed {
         composition::Feed::All => {
-            let fresh = page.follows_a_write();
+            let fresh = layout.follows_a_write();
             state.feeds.all(&state.db, offset, per_page, fresh).await?
         }
         _ => {
@@ -82,20 +84,20 @@ async fn render_index(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let template = IndexTemplate {
-        can_publish: page
+        can_publish: layout
             .user
             .as_ref()
             .is_some_and(|u| u.can(Permission::PUBLISH)),
-        show_followed: show_followed && page.user.is_some(),
-        page,
+        show_followed: show_followed && layout.user.is_some(),
+        layout,
         form,
         cards,
         pagination,
     };
     if status == StatusCode::OK {
-        html(&template)
+        Ok(Html(template).into_response())
     } else {
-        html_status(status, &template)
+        Ok((status, Html(template)).into_response())
     }
 }
 
@@ -112,13 +114,14 @@ async fn publish(
     State(state): State<AppState>,
     session: Session,
     Can(user): Can<{ Permission::PUBLISH.0 }>,
-    page: Page,
+    layout: Layout,
     jar: CookieJar,
-    axum::Form(fields): axum::Form<CompositionFields>,
+    Form(fields): Form<CompositionFields>,
 ) -> Result<Response, AppError> {
     match forms::composition(&fields.release_type, &fields.title, &fields.description) {
         Ok(draft) => {
             composition::create(&state.db, user.id, &draft).await?;
+            session.note_write();
             session.flash("success", "Your composition has been published.");
             Ok(Redirect::to("/").into_response())
         }
@@ -130,7 +133,7 @@ async fn publish(
                 errors,
             );
             let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
-            render_index(&state, page, show_followed, 1, form).await
+            render_index(&state, layout, show_followed, 1, form).await
         }
     }
 }
@@ -144,30 +147,21 @@ fn remember_tab(jar: CookieJar, followed: bool) -> (CookieJar, Redirect) {
     (jar.add(cookie), Redirect::to("/"))
 }
 
-async fn show_all(_user: crate::auth::CurrentUser, jar: CookieJar) -> impl IntoResponse {
+async fn show_all(_user: crate::access::CurrentUser, jar: CookieJar) -> impl IntoResponse {
     remember_tab(jar, false)
 }
 
-async fn show_followed(_user: crate::auth::CurrentUser, jar: CookieJar) -> impl IntoResponse {
+async fn show_followed(_user: crate::access::CurrentUser, jar: CookieJar) -> impl IntoResponse {
     remember_tab(jar, true)
 }
 
 /// For the platform's and operators' health checks: is the database reachable?
-async fn healthz(State(state): State<AppState>) -> Response {
+async fn healthz(State(state): State<AppState>) -> Result<Response, AppError> {
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response(),
+        Ok(()) => Ok(axum::Json(json!({ "status": "ok" })).into_response()),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            let mut res = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({
-                    "error": "service unavailable",
-                    "message": "The database is unreachable."
-                })),
-            )
-                .into_response();
-            res.extensions_mut().insert(Rendered);
-            res
+            Err(AppError::Unavailable("The database is unreachable.".into()))
         }
     }
 }

@@ -1,8 +1,11 @@
-//! The site's views, one module per area as in the Flask original's blueprints.
+//! The site's views, one module per area as in the Flask original's blueprints, and what
+//! becomes of errors (their pages, and the administrator's mail), as in its `main/errors.py`.
 
 pub mod account;
 pub mod auth;
 pub mod compositions;
+pub mod error_mail;
+pub mod errors;
 pub mod main;
 pub mod moderation;
 pub mod users;

@@ -1,17 +1,18 @@
 //! `/moderate`: every comment, newest first, with enable/disable buttons (MODERATE only).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::app::AppState;
-use crate::auth::Can;
+use crate::access::Can;
+use crate::error::AppError;
 use crate::models::{Permission, comment};
-use crate::pagination::{PageQuery, Pagination};
-use crate::templates::{ModerateTemplate, html};
-use crate::web::errors::AppError;
-use crate::web::page::Page;
+use crate::state::AppState;
+use crate::templates::{Html, ModerateTemplate};
+use crate::web::extract::{Form, Path};
+use crate::web::layout::Layout;
+use crate::web::pagination::{PageQuery, Pagination};
 
 type Moderator = Can<{ Permission::MODERATE.0 }>;
 
@@ -25,7 +26,7 @@ pub fn router() -> Router<AppState> {
 async fn moderate(
     State(state): State<AppState>,
     _moderator: Moderator,
-    page: Page,
+    layout: Layout,
     query: PageQuery,
 ) -> Result<Response, AppError> {
     let per_page = state.config.comments_per_page;
@@ -38,11 +39,12 @@ async fn moderate(
     )
     .await?;
     pagination.total = total;
-    html(&ModerateTemplate {
-        page,
+    Ok(Html(ModerateTemplate {
+        layout,
         comments,
         pagination,
     })
+    .into_response())
 }
 
 /// Enable or disable, then back to the moderation page the button was on (its `page` field).
@@ -52,9 +54,9 @@ async fn set(
     back: PageQuery,
     disabled: bool,
 ) -> Result<Response, AppError> {
-    let id: i32 = id.parse().map_err(|_| AppError::not_found())?;
+    let id: i32 = id.parse().map_err(|_| AppError::NotFound(None))?;
     if !comment::set_disabled(&state.db, id, disabled).await? {
-        return Err(AppError::not_found());
+        return Err(AppError::NotFound(None));
     }
     let back = format!("/moderate?page={}", back.number());
     Ok(Redirect::to(&back).into_response())
@@ -64,7 +66,7 @@ async fn enable(
     State(state): State<AppState>,
     _moderator: Moderator,
     Path(id): Path<String>,
-    axum::Form(back): axum::Form<PageQuery>,
+    Form(back): Form<PageQuery>,
 ) -> Result<Response, AppError> {
     set(&state, &id, back, false).await
 }
@@ -73,7 +75,7 @@ async fn disable(
     State(state): State<AppState>,
     _moderator: Moderator,
     Path(id): Path<String>,
-    axum::Form(back): axum::Form<PageQuery>,
+    Form(back): Form<PageQuery>,
 ) -> Result<Response, AppError> {
     set(&state, &id, back, true).await
 }

@@ -2,22 +2,25 @@
 //! own (`edit_profile`) or anyone's as an administrator (`edit_profile_admin`), `follow` /
 //! `unfollow`, and the `followers` / `following` lists.
 
-use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::auth::{Can, CurrentUser};
+use crate::access::{Can, CurrentUser};
+use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
+use crate::models::follow::Outcome;
 use crate::models::{Permission, composition, follow, role, user};
-use crate::pagination::{PageQuery, Pagination};
-use crate::templates::{html, html_status};
-use crate::web::errors::AppError;
-use crate::web::page::Page;
+use crate::state::AppState;
+use crate::templates::Html;
+use crate::templates::users::{
+    AccountFields, EditProfileTemplate, FollowsTemplate, ProfileForm, UserTemplate,
+};
+use crate::web::extract::{Form, Path};
+use crate::web::layout::Layout;
+use crate::web::pagination::{PageQuery, Pagination};
 use crate::web::session::Session;
 
 pub fn router() -> Router<AppState> {
@@ -41,37 +44,14 @@ fn profile_path(username: &str) -> String {
 async fn find_user(state: &AppState, username: &str) -> Result<user::Model, AppError> {
     user::find_by_username(&state.db, username)
         .await?
-        .ok_or_else(AppError::not_found)
-}
-
-#[derive(Template)]
-#[template(path = "users/user.html")]
-struct UserTemplate {
-    page: Page,
-    user: user::Model,
-    /// How many compositions the user has published.
-    compositions: u64,
-    counts: follow::Counts,
-    relationship: follow::Relationship,
-    is_self: bool,
-    can_follow: bool,
-    is_admin: bool,
-    cards: Vec<composition::Card>,
-    pagination: Pagination,
-}
-
-impl UserTemplate {
-    fn location_url(&self, location: &str) -> String {
-        let query: String = form_urlencoded::byte_serialize(location.as_bytes()).collect();
-        format!("https://www.openstreetmap.org/search?query={query}")
-    }
+        .ok_or_else(|| AppError::NotFound(None))
 }
 
 /// A fixed number of queries at any page size: the user, the compositions page (count, page,
 /// comment counts), both follow counts, and how the viewer and the user stand.
 async fn profile(
     State(state): State<AppState>,
-    page: Page,
+    layout: Layout,
     Path(username): Path<String>,
     query: PageQuery,
 ) -> Result<Response, AppError> {
@@ -87,7 +67,7 @@ async fn profile(
     .await?;
     pagination.total = total;
     let counts = follow::counts(&state.db, user.id).await?;
-    let viewer = page.user.as_ref();
+    let viewer = layout.user.as_ref();
     let is_self = viewer.is_some_and(|v| v.id == user.id);
     let relationship = match viewer {
         Some(v) if !is_self => follow::relationship(&state.db, v.id, user.id).await?,
@@ -97,7 +77,7 @@ async fn profile(
         can_follow: !is_self && viewer.is_some_and(|v| v.can(Permission::FOLLOW)),
         is_admin: viewer.is_some_and(|v| v.is_administrator()),
         is_self,
-        page,
+        layout,
         user,
         compositions: total,
         counts,
@@ -105,33 +85,7 @@ async fn profile(
         cards,
         pagination,
     };
-    html(&template)
-}
-
-/// The profile form as shown: stored values, or what was typed with what is wrong with it.
-#[derive(Default)]
-struct ProfileForm {
-    name: String,
-    location: String,
-    about_me: String,
-}
-
-impl ProfileForm {
-    fn of(user: &user::Model) -> Self {
-        ProfileForm {
-            name: user.name.clone().unwrap_or_default(),
-            location: user.location.clone().unwrap_or_default(),
-            about_me: user.about_me.clone().unwrap_or_default(),
-        }
-    }
-
-    fn typed(fields: &ProfileFields) -> Self {
-        ProfileForm {
-            name: echo(&fields.name, forms::MAX_SHORT_CHARS * 2),
-            location: echo(&fields.location, forms::MAX_SHORT_CHARS * 2),
-            about_me: echo(&fields.about_me, forms::MAX_ABOUT_ME_CHARS * 2),
-        }
-    }
+    Ok(Html(template).into_response())
 }
 
 /// Typed text shown back in a form: bounded, and without the control characters that were
@@ -143,57 +97,12 @@ fn echo(text: &str, max: usize) -> String {
         .collect()
 }
 
-/// The account fields only administrators see.
-struct AccountFields {
-    email: String,
-    username: String,
-    confirmed: bool,
-    role_id: i32,
-    roles: Vec<role::Model>,
-}
-
-#[derive(Template)]
-#[template(path = "users/edit_profile.html")]
-struct EditProfileTemplate {
-    page: Page,
-    title: &'static str,
-    action: String,
-    account: Option<AccountFields>,
-    form: ProfileForm,
-    errors: FieldErrors,
-    max_about_me: usize,
-}
-
-impl EditProfileTemplate {
-    fn new(
-        page: Page,
-        action: String,
-        account: Option<AccountFields>,
-        form: ProfileForm,
-        errors: FieldErrors,
-    ) -> Self {
-        EditProfileTemplate {
-            page,
-            title: if account.is_some() {
-                "Edit Profile [Admin]"
-            } else {
-                "Edit Profile"
-            },
-            action,
-            account,
-            form,
-            errors,
-            max_about_me: forms::MAX_ABOUT_ME_CHARS,
-        }
-    }
-
-    /// 200 for a fresh form, 422 when it comes back with errors.
-    fn render(self) -> Result<Response, AppError> {
-        if self.errors.is_empty() {
-            html(&self)
-        } else {
-            html_status(StatusCode::UNPROCESSABLE_ENTITY, &self)
-        }
+/// The profile form as typed, shown back with what is wrong with it.
+fn typed_profile(fields: &ProfileFields) -> ProfileForm {
+    ProfileForm {
+        name: echo(&fields.name, forms::MAX_SHORT_CHARS * 2),
+        location: echo(&fields.location, forms::MAX_SHORT_CHARS * 2),
+        about_me: echo(&fields.about_me, forms::MAX_ABOUT_ME_CHARS * 2),
     }
 }
 
@@ -221,23 +130,33 @@ fn validate_profile(fields: &ProfileFields, errors: &mut FieldErrors) -> Option<
 
 async fn edit_profile_page(
     CurrentUser(account): CurrentUser,
-    page: Page,
+    layout: Layout,
 ) -> Result<Response, AppError> {
     let form = ProfileForm::of(&account);
-    EditProfileTemplate::new(page, "/edit-profile".into(), None, form, FieldErrors::new()).render()
+    Ok(EditProfileTemplate::new(
+        layout,
+        "/edit-profile".into(),
+        None,
+        form,
+        FieldErrors::new(),
+    )
+    .into_response())
 }
 
 async fn edit_profile(
     State(state): State<AppState>,
     session: Session,
     CurrentUser(account): CurrentUser,
-    page: Page,
-    axum::Form(fields): axum::Form<ProfileFields>,
+    layout: Layout,
+    Form(fields): Form<ProfileFields>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::new();
     let (Some(profile), true) = (validate_profile(&fields, &mut errors), errors.is_empty()) else {
-        let form = ProfileForm::typed(&fields);
-        return EditProfileTemplate::new(page, "/edit-profile".into(), None, form, errors).render();
+        let form = typed_profile(&fields);
+        return Ok(
+            EditProfileTemplate::new(layout, "/edit-profile".into(), None, form, errors)
+                .into_response(),
+        );
     };
     user::update_profile(&state.db, account.id, &profile).await?;
     session.flash("success", "Your profile has been updated.");
@@ -246,16 +165,16 @@ async fn edit_profile(
 
 /// The account an administrator edits; a malformed or unknown id is a 404.
 async fn find_by_id(state: &AppState, id: &str) -> Result<user::Model, AppError> {
-    let id: i32 = id.parse().map_err(|_| AppError::not_found())?;
+    let id: i32 = id.parse().map_err(|_| AppError::NotFound(None))?;
     user::find_by_id(&state.db, id)
         .await?
-        .ok_or_else(AppError::not_found)
+        .ok_or_else(|| AppError::NotFound(None))
 }
 
 async fn edit_profile_admin_page(
     State(state): State<AppState>,
     _admin: Can<{ Permission::ADMIN.0 }>,
-    page: Page,
+    layout: Layout,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let user = find_by_id(&state, &id).await?;
@@ -268,7 +187,10 @@ async fn edit_profile_admin_page(
     };
     let action = format!("/edit-profile/{}", user.id);
     let form = ProfileForm::of(&user);
-    EditProfileTemplate::new(page, action, Some(account), form, FieldErrors::new()).render()
+    Ok(
+        EditProfileTemplate::new(layout, action, Some(account), form, FieldErrors::new())
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -287,9 +209,9 @@ async fn edit_profile_admin(
     State(state): State<AppState>,
     session: Session,
     _admin: Can<{ Permission::ADMIN.0 }>,
-    page: Page,
+    layout: Layout,
     Path(id): Path<String>,
-    axum::Form(fields): axum::Form<AdminFields>,
+    Form(fields): Form<AdminFields>,
 ) -> Result<Response, AppError> {
     let user = find_by_id(&state, &id).await?;
     let roles = role::all(&state.db).await?;
@@ -308,7 +230,7 @@ async fn edit_profile_admin(
     }
     let profile = validate_profile(&fields.profile, &mut errors);
     let action = format!("/edit-profile/{}", user.id);
-    let rerender = |page, errors, roles| {
+    let rerender = |layout, errors, roles| {
         let account = AccountFields {
             email: echo(&fields.email, forms::MAX_SHORT_CHARS),
             username: echo(&fields.username, forms::MAX_SHORT_CHARS),
@@ -316,13 +238,16 @@ async fn edit_profile_admin(
             role_id: fields.role.trim().parse().unwrap_or(0),
             roles,
         };
-        let form = ProfileForm::typed(&fields.profile);
-        EditProfileTemplate::new(page, action.clone(), Some(account), form, errors).render()
+        let form = typed_profile(&fields.profile);
+        Ok(
+            EditProfileTemplate::new(layout, action.clone(), Some(account), form, errors)
+                .into_response(),
+        )
     };
     let (Ok(email), Ok(username), Some(role_id), Some(profile), true) =
         (email, username, role_id, profile, errors.is_empty())
     else {
-        return rerender(page, errors, roles);
+        return rerender(layout, errors, roles);
     };
     let edit = user::AdminEdit {
         email,
@@ -340,9 +265,11 @@ async fn edit_profile_admin(
                 _ => "email",
             };
             errors.insert(field, taken.to_string());
-            return rerender(page, errors, roles);
+            return rerender(layout, errors, roles);
         }
     }
+    // The cards of the feeds show the username.
+    session.note_write();
     session.flash("success", "The profile has been updated.");
     Ok(Redirect::to(&profile_path(&edit.username)).into_response())
 }
@@ -354,15 +281,13 @@ async fn follow(
     Path(username): Path<String>,
 ) -> Result<Redirect, AppError> {
     let user = find_user(&state, &username).await?;
-    if user.id == me.id {
-        session.flash("info", "You cannot follow yourself.");
-    } else if follow::follow(&state.db, me.id, user.id).await? {
-        session.flash(
+    match follow::follow(&state.db, me.id, user.id).await? {
+        Outcome::Done => session.flash(
             "success",
             format!("You are now following {}.", user.username),
-        );
-    } else {
-        session.flash("info", "You are already following this user.");
+        ),
+        Outcome::Already => session.flash("info", "You are already following this user."),
+        Outcome::Yourself => session.flash("info", "You cannot follow yourself."),
     }
     Ok(Redirect::to(&profile_path(&user.username)))
 }
@@ -374,28 +299,15 @@ async fn unfollow(
     Path(username): Path<String>,
 ) -> Result<Redirect, AppError> {
     let user = find_user(&state, &username).await?;
-    if user.id == me.id {
-        session.flash("danger", "You cannot unfollow yourself.");
-    } else if follow::unfollow(&state.db, me.id, user.id).await? {
-        session.flash(
+    match follow::unfollow(&state.db, me.id, user.id).await? {
+        Outcome::Done => session.flash(
             "success",
             format!("You are not following {} anymore.", user.username),
-        );
-    } else {
-        session.flash("info", "You are not following this user.");
+        ),
+        Outcome::Already => session.flash("info", "You are not following this user."),
+        Outcome::Yourself => session.flash("danger", "You cannot unfollow yourself."),
     }
     Ok(Redirect::to(&profile_path(&user.username)))
-}
-
-#[derive(Template)]
-#[template(path = "users/follows.html")]
-struct FollowsTemplate {
-    page: Page,
-    user: user::Model,
-    /// "Followers of" or "Followed by", before the username.
-    title: &'static str,
-    entries: Vec<follow::Entry>,
-    pagination: Pagination,
 }
 
 /// Which list of follows a page shows.
@@ -408,7 +320,7 @@ enum Side {
 /// Three queries at any page size: the user, the count, and the page joined with the users.
 async fn follows_page(
     state: &AppState,
-    page: Page,
+    layout: Layout,
     username: &str,
     number: u64,
     side: Side,
@@ -429,29 +341,30 @@ async fn follows_page(
         }
     };
     pagination.total = total;
-    html(&FollowsTemplate {
-        page,
+    Ok(Html(FollowsTemplate {
+        layout,
         user,
         title,
         entries,
         pagination,
     })
+    .into_response())
 }
 
 async fn followers(
     State(state): State<AppState>,
-    page: Page,
+    layout: Layout,
     Path(username): Path<String>,
     query: PageQuery,
 ) -> Result<Response, AppError> {
-    follows_page(&state, page, &username, query.number(), Side::Followers).await
+    follows_page(&state, layout, &username, query.number(), Side::Followers).await
 }
 
 async fn following(
     State(state): State<AppState>,
-    page: Page,
+    layout: Layout,
     Path(username): Path<String>,
     query: PageQuery,
 ) -> Result<Response, AppError> {
-    follows_page(&state, page, &username, query.number(), Side::Following).await
+    follows_page(&state, layout, &username, query.number(), Side::Following).await
 }

@@ -10,9 +10,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::crypto::sha256_hex;
-use crate::web::errors::AppError;
+use crate::error::AppError;
+use crate::state::AppState;
 
 pub struct Asset {
     /// The name templates use: "style.css".
@@ -71,7 +71,7 @@ async fn serve(Path(file): Path<String>) -> Result<Response, AppError> {
     let asset = ASSETS
         .iter()
         .find(|a| a.url == wanted)
-        .ok_or_else(AppError::not_found)?;
+        .ok_or(AppError::NotFound(None))?;
     Ok((
         [
             (

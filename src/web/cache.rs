@@ -6,7 +6,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Middleware: after any successful POST, PUT, PATCH or DELETE, forget the cached feed. Any
 /// write may change what it shows (a title, a comment count, an artist's name), so none is

@@ -9,7 +9,7 @@
 //! session, so a token from another session, or from before login, is refused.
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,8 +17,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 
+use crate::crypto::Signer;
+use crate::error::{AppError, body_error};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
-use crate::web::errors::{AppError, body_error};
 use crate::web::session::Session;
 
 pub const FIELD: &str = "csrf_token";
@@ -26,11 +28,25 @@ pub const HEADER: &str = "x-csrftoken";
 const PURPOSE: &str = "csrf";
 const LEN: usize = 32;
 
-impl Session {
+/// Makes and checks the CSRF tokens of one browser session.
+#[derive(Clone)]
+pub struct Csrf {
+    signer: Signer,
+    session: Session,
+}
+
+impl Csrf {
+    pub fn new(signer: &Signer, session: &Session) -> Self {
+        Csrf {
+            signer: signer.clone(),
+            session: session.clone(),
+        }
+    }
+
     /// A token for a form on the page being rendered.
-    pub fn csrf_token(&self) -> String {
-        let token = self.token_for_page();
-        let secret = self.signer().sign(PURPOSE, token.as_bytes());
+    pub fn token(&self) -> String {
+        let token = self.session.token_for_page();
+        let secret = self.signer.sign(PURPOSE, token.as_bytes());
         let secret = URL_SAFE_NO_PAD.decode(secret).unwrap_or_default();
         let mut mask = [0u8; LEN];
         rand::rng().fill_bytes(&mut mask);
@@ -40,9 +56,9 @@ impl Session {
         URL_SAFE_NO_PAD.encode(out)
     }
 
-    /// Whether `presented` was made by [`Session::csrf_token`] for this session.
-    pub fn verify_csrf(&self, presented: &str) -> bool {
-        let Some(token) = self.token() else {
+    /// Whether `presented` was made by [`Csrf::token`] for this session.
+    pub fn verify(&self, presented: &str) -> bool {
+        let Some(token) = self.session.token() else {
             return false;
         };
         let Ok(raw) = URL_SAFE_NO_PAD.decode(presented.trim()) else {
@@ -53,7 +69,7 @@ impl Session {
         }
         let (mask, masked) = raw.split_at(LEN);
         let secret: Vec<u8> = mask.iter().zip(masked).map(|(m, s)| m ^ s).collect();
-        self.signer()
+        self.signer
             .verify(PURPOSE, token.as_bytes(), &URL_SAFE_NO_PAD.encode(secret))
     }
 }
@@ -84,7 +100,7 @@ fn is_cross_origin(req: &Request) -> bool {
 }
 
 fn refuse(message: &str) -> Response {
-    AppError::bad_request(message).into_response()
+    AppError::BadRequest(message.to_owned()).into_response()
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -101,7 +117,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 /// Middleware: refuse state-changing browser requests without a valid token. Runs inside the
 /// body-size limit, so buffering a form to read its token is bounded.
-pub async fn csrf_protect(req: Request, next: Next) -> Response {
+pub async fn csrf_protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if is_safe_method(&req) {
         return next.run(req).await;
     }
@@ -116,6 +132,7 @@ pub async fn csrf_protect(req: Request, next: Next) -> Response {
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         return refuse("The CSRF session token is missing.");
     };
+    let csrf = Csrf::new(&state.signer, &session);
     if session.token().is_none() {
         return refuse(
             "The CSRF session token is missing. Please enable cookies for this site and reload the form.",
@@ -123,7 +140,7 @@ pub async fn csrf_protect(req: Request, next: Next) -> Response {
     }
 
     if let Some(token) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
-        return if session.verify_csrf(token) {
+        return if csrf.verify(token) {
             next.run(req).await
         } else {
             refuse("The CSRF token is invalid. Please reload the page and try again.")
@@ -143,7 +160,7 @@ pub async fn csrf_protect(req: Request, next: Next) -> Response {
         .map(|(_, v)| v.into_owned());
     match token {
         None => refuse("The CSRF token is missing."),
-        Some(t) if !session.verify_csrf(&t) => {
+        Some(t) if !csrf.verify(&t) => {
             refuse("The CSRF token is invalid. Please reload the page and try again.")
         }
         Some(_) => {

@@ -6,7 +6,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
 
 pub const HSTS: &str = "max-age=31556926; includeSubDomains";

@@ -1,13 +1,14 @@
 //! The web platform shared by every view: client resolution behind proxies, sessions, CSRF,
-//! security headers, error pages, request logging and static assets.
+//! the layout context, security headers, request logging, static assets, pagination, and
+//! extractors that reject with our own error type.
 
 pub mod assets;
 pub mod cache;
 pub mod client;
 pub mod csrf;
-pub mod error_mail;
-pub mod errors;
+pub mod extract;
 pub mod headers;
-pub mod page;
+pub mod layout;
+pub mod pagination;
 pub mod request_log;
 pub mod session;

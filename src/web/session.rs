@@ -3,12 +3,15 @@
 //! The `ragtime_session` cookie holds a random token. A logged-in token has a row in the
 //! `sessions` table (see `models::session`), so logout and password changes revoke it on every
 //! process; an anonymous token has no row and only anchors the CSRF token of login and register
-//! forms. Nothing lives in process memory. Flash messages ride in a signed cookie until shown.
+//! forms. Nothing lives in process memory. Flash messages ride in a signed cookie until shown,
+//! and so does the marker a handler sets when it wrote ([`Session::note_write`]).
 //!
 //! The middleware puts a [`Session`] handle into each request; handlers and pages use it, and
 //! the middleware writes the cookies that changed onto the response.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -20,15 +23,20 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::app::AppState;
 use crate::crypto::{Signer, random_token};
+use crate::error::AppError;
 use crate::models::{session, user};
+use crate::state::AppState;
 use crate::web::client::ClientInfo;
-use crate::web::errors::AppError;
 
 pub const SESSION_COOKIE: &str = "ragtime_session";
 pub const FLASH_COOKIE: &str = "ragtime_flash";
 const FLASH_PURPOSE: &str = "flash";
+/// Marks the browser's next request as following a write: a signed expiry, so a marker
+/// cannot be made up or replayed to keep the feed cache empty.
+pub const WROTE_COOKIE: &str = "ragtime_wrote";
+const WROTE_PURPOSE: &str = "wrote";
+const WROTE_SECONDS: i64 = 30;
 /// Keeps the flash cookie well under browsers' 4 KiB limit.
 const MAX_FLASHES: usize = 5;
 const MAX_FLASH_CHARS: usize = 300;
@@ -55,13 +63,14 @@ struct SessionState {
     outgoing_flashes: Vec<Flash>,
     flashes_taken: bool,
     flash_cookie_present: bool,
+    /// This request wrote (see [`Session::note_write`]).
+    wrote: bool,
+    /// The request came with a valid, unexpired write marker.
+    follows_a_write: bool,
+    wrote_cookie_present: bool,
 }
 
 struct Inner {
-    db: DatabaseConnection,
-    signer: Signer,
-    /// Where avatars come from (`RAGTIME_AVATAR_URL`), for the pages of this request.
-    avatar_base: Arc<str>,
     state: Mutex<SessionState>,
     account: OnceCell<Option<user::Account>>,
 }
@@ -71,12 +80,7 @@ struct Inner {
 pub struct Session(Arc<Inner>);
 
 impl Session {
-    fn new(
-        db: DatabaseConnection,
-        signer: Signer,
-        avatar_base: Arc<str>,
-        headers: &HeaderMap,
-    ) -> Self {
+    fn new(signer: &Signer, headers: &HeaderMap) -> Self {
         let mut state = SessionState::default();
         for cookie in cookies(headers) {
             match cookie.name() {
@@ -90,13 +94,17 @@ impl Session {
                         .and_then(|json| serde_json::from_str(&json).ok())
                         .unwrap_or_default()
                 }
+                WROTE_COOKIE => {
+                    state.wrote_cookie_present = true;
+                    state.follows_a_write = signer
+                        .unseal(WROTE_PURPOSE, cookie.value())
+                        .and_then(|until| until.parse::<i64>().ok())
+                        .is_some_and(|until| Utc::now().timestamp() <= until);
+                }
                 _ => {}
             }
         }
         Session(Arc::new(Inner {
-            db,
-            signer,
-            avatar_base,
             state: Mutex::new(state),
             account: OnceCell::new(),
         }))
@@ -105,18 +113,6 @@ impl Session {
     fn state(&self) -> MutexGuard<'_, SessionState> {
         // A panic elsewhere cannot leave this state half-updated in a harmful way.
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn db(&self) -> &DatabaseConnection {
-        &self.0.db
-    }
-
-    pub(crate) fn avatar_base(&self) -> &str {
-        &self.0.avatar_base
-    }
-
-    pub(crate) fn signer(&self) -> &Signer {
-        &self.0.signer
     }
 
     /// The session token, made (anonymous) if the browser has none yet, and marked to be
@@ -137,13 +133,13 @@ impl Session {
     }
 
     /// The logged-in account, loaded at most once per request.
-    pub async fn account(&self) -> Result<Option<user::Account>, DbErr> {
+    pub async fn account(&self, db: &DatabaseConnection) -> Result<Option<user::Account>, DbErr> {
         let token = self.token();
         self.0
             .account
             .get_or_try_init(|| async {
                 match token {
-                    Some(t) => session::find_account(&self.0.db, &t).await,
+                    Some(t) => session::find_account(db, &t).await,
                     None => Ok(None),
                 }
             })
@@ -153,13 +149,17 @@ impl Session {
 
     /// Start a logged-in session under a fresh token (so a token planted before login is
     /// worthless after it), ending the previous one.
-    pub async fn login(&self, user_id: i32, remember: bool) -> Result<(), DbErr> {
-        let old = self.token();
-        if let Some(old) = &old {
-            session::delete(&self.0.db, old).await?;
+    pub async fn login(
+        &self,
+        db: &DatabaseConnection,
+        user_id: i32,
+        remember: bool,
+    ) -> Result<(), DbErr> {
+        if let Some(old) = self.token() {
+            session::delete(db, &old).await?;
         }
         let token = random_token(32);
-        session::create(&self.0.db, &token, user_id, remember).await?;
+        session::create(db, &token, user_id, remember).await?;
         let mut state = self.state();
         state.token = Some(token);
         state.token_replaced = true;
@@ -168,9 +168,9 @@ impl Session {
     }
 
     /// End the session on the server and give the browser a new anonymous token.
-    pub async fn logout(&self) -> Result<(), DbErr> {
+    pub async fn logout(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
         if let Some(old) = self.token() {
-            session::delete(&self.0.db, &old).await?;
+            session::delete(db, &old).await?;
         }
         let mut state = self.state();
         state.token = Some(random_token(32));
@@ -179,9 +179,17 @@ impl Session {
         Ok(())
     }
 
-    /// Whether the request brought flash messages, which only a write sets.
+    /// Say that this request changed what pages show: the page the browser goes to next,
+    /// whichever process serves it, is read from the database, not from a cache (see
+    /// `models::feed_cache`).
+    pub fn note_write(&self) {
+        self.state().wrote = true;
+    }
+
+    /// Whether the browser comes here from a write noted by [`Session::note_write`] (on this
+    /// process or another) within the last moments.
     pub fn follows_a_write(&self) -> bool {
-        self.state().flash_cookie_present
+        self.state().follows_a_write
     }
 
     /// Queue a one-time message for the next page shown.
@@ -209,7 +217,7 @@ impl Session {
     }
 
     /// The cookies this response must set.
-    fn cookies_to_set(&self, secure: bool) -> Vec<Cookie<'static>> {
+    fn cookies_to_set(&self, signer: &Signer, secure: bool) -> Vec<Cookie<'static>> {
         let state = self.state();
         let mut out = Vec::new();
         let send_token = state.token_replaced || (state.token_is_new && state.token_used);
@@ -229,10 +237,22 @@ impl Session {
             all.extend(state.outgoing_flashes.iter().cloned());
             all.truncate(MAX_FLASHES);
             let json = serde_json::to_string(&all).unwrap_or_default();
-            let sealed = self.0.signer.seal(FLASH_PURPOSE, &json);
+            let sealed = signer.seal(FLASH_PURPOSE, &json);
             out.push(base_cookie(FLASH_COOKIE, sealed, secure));
         } else if state.flashes_taken && state.flash_cookie_present {
             let mut c = base_cookie(FLASH_COOKIE, String::new(), secure);
+            c.set_max_age(time_duration(0));
+            out.push(c);
+        }
+        if state.wrote {
+            let until = Utc::now().timestamp() + WROTE_SECONDS;
+            let sealed = signer.seal(WROTE_PURPOSE, &until.to_string());
+            let mut c = base_cookie(WROTE_COOKIE, sealed, secure);
+            c.set_max_age(time_duration(WROTE_SECONDS));
+            out.push(c);
+        } else if state.wrote_cookie_present {
+            // Spent: only the first page after the write needs to be read fresh.
+            let mut c = base_cookie(WROTE_COOKIE, String::new(), secure);
             c.set_max_age(time_duration(0));
             out.push(c);
         }
@@ -275,12 +295,7 @@ pub struct LoggedUser(pub i32);
 
 /// Middleware: attach a [`Session`] to the request; write changed cookies on the response.
 pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let session = Session::new(
-        state.db.clone(),
-        state.signer.clone(),
-        state.avatar_base.clone(),
-        req.headers(),
-    );
+    let session = Session::new(&state.signer, req.headers());
     let secure = state.config.https_redirect
         || req
             .extensions()
@@ -288,7 +303,7 @@ pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Nex
             .is_some_and(ClientInfo::is_https);
     req.extensions_mut().insert(session.clone());
     let mut res = next.run(req).await;
-    for cookie in session.cookies_to_set(secure) {
+    for cookie in session.cookies_to_set(&state.signer, secure) {
         if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -307,10 +322,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("the session middleware is not installed").into())
+        parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("the session middleware is not installed"))
+        })
     }
 }

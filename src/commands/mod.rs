@@ -1,0 +1,124 @@
+//! The command line: one binary whose subcommands are the Procfile's process types.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+pub mod deploy;
+pub mod seed;
+pub mod serve;
+pub mod worker;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ragtime",
+    version,
+    about = "Ragtime: a music-sharing social network",
+    long_about = "Ragtime: a music-sharing social network.\n\n\
+        Configuration comes from environment variables and an optional .env file; \
+        RAGTIME_CONFIG picks development (default), testing, production or heroku. \
+        See .env.example for every variable."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (the default): listens on $PORT, on 127.0.0.1 in development and on
+    /// every interface in production and heroku; stops gracefully on SIGTERM.
+    Serve,
+    /// Run the deployment tasks (Heroku's release phase): apply pending migrations, upsert the
+    /// roles, add missing self-follows. Idempotent; exits non-zero on failure.
+    Deploy,
+    /// Deliver queued mail until SIGTERM or Ctrl-C (the Procfile's `worker:` process). Optional:
+    /// the web server delivers mail too; run it to keep delivery apart from the web dynos.
+    Worker,
+    /// Add fake users, follows, compositions and comments, for development and benchmarks.
+    ///
+    /// Every fake user is confirmed, follows themself, has the email <username>@example.com and
+    /// the password "ragtime-seed".
+    ///
+    /// Deterministic: the same --seed and counts give the same usernames, titles, bodies and
+    /// timestamps (all in the year before 2026-11-01).
+    ///
+    /// Only inserts, in one transaction: a taken username gets a numeric suffix, so running it
+    /// again adds more. Development and testing migrate first; production and heroku need
+    /// `ragtime deploy` first. Never seed a public site: the password is known.
+    Seed(seed::SeedArgs),
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ragtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ragtime: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => match runtime.block_on(serve::serve(config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ragtime serve: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Worker => match runtime.block_on(worker::work(config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ragtime worker: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Seed(args) => {
+            match runtime.block_on(seed::run(&config, &seed::SeedOptions::from(&args))) {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ragtime seed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Deploy => {
+            let url = config.database_url.expose_secret().to_owned();
+            match runtime.block_on(deploy::deploy_url(&url)) {
+                Ok(report) => {
+                    println!("deploy: done\n{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ragtime deploy: failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .try_init();
+}

@@ -1,0 +1,79 @@
+//! `templates/compositions/`: a composition's permalink, edit and delete pages, and the
+//! composition form they share with the home page.
+
+use askama::Template;
+
+use crate::forms::{self, FieldErrors};
+use crate::models::{comment, composition};
+use crate::web::layout::Layout;
+use crate::web::pagination::Pagination;
+
+/// The composition form (home page, edit page): what was typed and what is wrong with it.
+#[derive(Default)]
+pub struct CompositionForm {
+    pub release_type: i16,
+    pub title: String,
+    pub description: String,
+    pub errors: FieldErrors,
+}
+
+impl CompositionForm {
+    pub fn release_types(&self) -> &'static [(i16, &'static str)] {
+        &composition::RELEASE_TYPES
+    }
+
+    /// The form filled with a stored composition.
+    pub fn of(c: &composition::Model) -> Self {
+        CompositionForm {
+            release_type: c.release_type,
+            title: c.title.clone(),
+            description: c.description.clone(),
+            errors: FieldErrors::new(),
+        }
+    }
+
+    /// The form as typed, with its errors (input bounded so nothing huge is echoed back).
+    pub fn typed(release_type: &str, title: &str, description: &str, errors: FieldErrors) -> Self {
+        CompositionForm {
+            release_type: release_type.trim().parse().unwrap_or(1),
+            title: title.chars().take(64).collect(),
+            description: description
+                .chars()
+                .take(forms::MAX_MARKDOWN_CHARS)
+                .collect(),
+            errors,
+        }
+    }
+}
+
+/// A composition's permalink page: the composition, its comments and the comment form.
+#[derive(Template)]
+#[template(path = "compositions/show.html")]
+pub struct CompositionTemplate {
+    pub layout: Layout,
+    /// The composition as a one-item list, so it renders like in the feeds.
+    pub cards: Vec<composition::Card>,
+    pub comments: Vec<comment::WithAuthor>,
+    pub pagination: Pagination,
+    pub can_comment: bool,
+    /// What was typed in the comment form, and what is wrong with it.
+    pub body: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "compositions/edit.html")]
+pub struct EditCompositionTemplate {
+    pub layout: Layout,
+    pub title: String,
+    pub slug: String,
+    pub form: CompositionForm,
+}
+
+#[derive(Template)]
+#[template(path = "compositions/delete.html")]
+pub struct DeleteCompositionTemplate {
+    pub layout: Layout,
+    pub title: String,
+    pub slug: String,
+}

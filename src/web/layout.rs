@@ -1,0 +1,87 @@
+//! What every page of the layout needs: who is logged in, the flash messages, a CSRF token for
+//! its forms, the asset URLs and where avatars come from. Handlers take a [`Layout`] as an
+//! extractor and hand it to their template.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::error::AppError;
+use crate::models::user;
+use crate::state::AppState;
+use crate::web::assets;
+use crate::web::csrf::Csrf;
+use crate::web::session::{Flash, Session};
+
+pub struct Layout {
+    pub user: Option<user::Account>,
+    /// `None` for a page rendered outside the session layer (an early error).
+    session: Option<(Session, Csrf)>,
+    avatar_base: Arc<str>,
+}
+
+impl Layout {
+    /// The layout of an error page: a failing database must not stop it from rendering.
+    pub async fn for_error(state: &AppState, session: Option<Session>) -> Layout {
+        let user = match &session {
+            Some(s) => s.account(&state.db).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot load the current user for a page");
+                None
+            }),
+            None => None,
+        };
+        Layout {
+            user,
+            session: session.map(|s| (s.clone(), Csrf::new(&state.signer, &s))),
+            avatar_base: state.avatar_base.clone(),
+        }
+    }
+
+    /// A CSRF token for a form on this page.
+    pub fn csrf_token(&self) -> String {
+        self.session
+            .as_ref()
+            .map(|(_, csrf)| csrf.token())
+            .unwrap_or_default()
+    }
+
+    /// Whether this request follows a write (see [`Session::note_write`]): it must show the
+    /// database as it is now, not a cached copy.
+    pub fn follows_a_write(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|(s, _)| s.follows_a_write())
+    }
+
+    /// One-time messages, shown once and then gone.
+    pub fn flashes(&self) -> Vec<Flash> {
+        self.session
+            .as_ref()
+            .map(|(s, _)| s.take_flashes())
+            .unwrap_or_default()
+    }
+
+    /// The avatar image for an email hash, `size` pixels square.
+    pub fn avatar(&self, hash: &str, size: u32) -> String {
+        user::avatar_url(&self.avatar_base, hash, size)
+    }
+
+    pub fn asset(&self, name: &str) -> &'static str {
+        assets::url(name)
+    }
+}
+
+impl FromRequestParts<AppState> for Layout {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = Session::from_request_parts(parts, state).await?;
+        let user = session.account(&state.db).await?;
+        Ok(Layout {
+            user,
+            session: Some((session.clone(), Csrf::new(&state.signer, &session))),
+            avatar_base: state.avatar_base.clone(),
+        })
+    }
+}

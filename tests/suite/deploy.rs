@@ -1,0 +1,179 @@
+//! `ragtime deploy`: migrations, roles, self-follows; idempotent and safe to run twice at once.
+//! And the pool every process connects with.
+
+use crate::helpers::TestDb;
+use ragtime::commands::deploy::{deploy, deploy_url};
+use ragtime::models::{Permission, follow, role, user};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, Statement,
+};
+
+#[tokio::test]
+async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
+    let test_db = TestDb::new();
+    let report = deploy_url(&test_db.url).await.unwrap();
+    assert_eq!(report.migrations_applied, vec!["m20261125_000001_initial"]);
+    assert_eq!(
+        report.roles.inserted,
+        vec!["User", "Moderator", "Administrator"]
+    );
+
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    let roles: Vec<(String, i32, bool)> = role::all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.permissions, r.default))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("User".to_owned(), 7, true),
+            ("Moderator".to_owned(), 15, false),
+            ("Administrator".to_owned(), 31, false),
+        ]
+    );
+    assert_eq!(
+        [
+            Permission::FOLLOW,
+            Permission::COMMENT,
+            Permission::PUBLISH,
+            Permission::MODERATE,
+            Permission::ADMIN
+        ]
+        .map(|p| p.0),
+        [1, 2, 4, 8, 16]
+    );
+    let admin = role::find_by_name(&db, "Administrator")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(admin.has_permission(Permission::ADMIN));
+    let user_role = role::default_role(&db).await.unwrap().unwrap();
+    assert_eq!(user_role.name, "User");
+    assert!(!user_role.has_permission(Permission::MODERATE));
+}
+
+#[tokio::test]
+async fn deploy_twice_gives_the_same_state() {
+    let test_db = TestDb::new();
+    deploy_url(&test_db.url).await.unwrap();
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    let roles_before = role::all(&db).await.unwrap();
+
+    let second = deploy_url(&test_db.url).await.unwrap();
+    assert!(second.changed_nothing(), "{second}");
+    assert_eq!(role::all(&db).await.unwrap(), roles_before);
+}
+
+#[tokio::test]
+async fn deploy_repairs_tampered_roles_and_missing_self_follows() {
+    let test_db = TestDb::new();
+    deploy_url(&test_db.url).await.unwrap();
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+
+    // Someone edited a role by hand, and two users lack their self-follow.
+    db.execute_unprepared(
+        "UPDATE roles SET permissions = 1, \"default\" = true WHERE name = 'Moderator'",
+    )
+    .await
+    .unwrap();
+    let role_id = role::default_role(&db).await.unwrap().unwrap().id;
+    for name in ["ann", "bob"] {
+        user::new_account(&format!("{name}@example.com"), name, role_id, "x")
+            .insert(&db)
+            .await
+            .unwrap();
+    }
+
+    let report = deploy(&db).await.unwrap();
+    assert_eq!(report.roles.updated, vec!["Moderator"]);
+    assert_eq!(report.self_follows_added, 2);
+    let moderator = role::find_by_name(&db, "Moderator").await.unwrap().unwrap();
+    assert_eq!((moderator.permissions, moderator.default), (15, false));
+    assert_eq!(follow::count(&db).await.unwrap(), 2);
+    let follows = follow::Entity::find().all(&db).await.unwrap();
+    assert!(follows.iter().all(|f| f.follower_id == f.followed_id));
+
+    assert!(deploy(&db).await.unwrap().changed_nothing());
+}
+
+#[tokio::test]
+async fn two_deploys_at_once_on_postgres_both_succeed_with_one_set_of_roles() {
+    let test_db = TestDb::new();
+    if !test_db.is_postgres() {
+        eprintln!("PostgreSQL only (set TEST_DATABASE_URL); .ci/run runs it there");
+        return;
+    }
+    let (a, b) = tokio::join!(deploy_url(&test_db.url), deploy_url(&test_db.url));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    // One applied the migration, the other found nothing left to do.
+    assert_eq!(
+        a.migrations_applied.len() + b.migrations_applied.len(),
+        1,
+        "{a}\n{b}"
+    );
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    let roles = role::all(&db).await.unwrap();
+    assert_eq!(roles.len(), 3);
+    assert_eq!(roles.iter().filter(|r| r.default).count(), 1);
+}
+
+#[tokio::test]
+async fn email_and_username_are_unique_whatever_their_case() {
+    let test_db = TestDb::new();
+    deploy_url(&test_db.url).await.unwrap();
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    let role_id = role::default_role(&db).await.unwrap().unwrap().id;
+    // Stored exactly as given, to prove the schema itself refuses case variants.
+    let insert = |email: &str, username: &str| {
+        let mut account = user::new_account(email, username, role_id, "x");
+        account.email = Set(email.to_owned());
+        account
+    };
+    insert("ann@example.com", "Ann").insert(&db).await.unwrap();
+    assert!(
+        insert("ANN@example.com", "other")
+            .insert(&db)
+            .await
+            .is_err()
+    );
+    assert!(
+        insert("other@example.com", "aNN")
+            .insert(&db)
+            .await
+            .is_err()
+    );
+    insert("bob@example.com", "Bob").insert(&db).await.unwrap();
+}
+
+async fn backend_pid(db: &DatabaseConnection) -> Result<i32, sea_orm::DbErr> {
+    let sql = Statement::from_string(DbBackend::Postgres, "SELECT pg_backend_pid() AS pid");
+    let row = db.query_one_raw(sql).await?.expect("one row");
+    row.try_get("", "pid")
+}
+
+/// The pool pings a connection only after it sat idle (src/db.rs), not before every query:
+/// one the database ended during a quiet moment must still be replaced without an error.
+#[tokio::test]
+async fn a_connection_the_database_ended_while_the_pool_was_quiet_is_replaced_without_an_error() {
+    let test_db = TestDb::new();
+    if !test_db.is_postgres() {
+        eprintln!("PostgreSQL only (set TEST_DATABASE_URL); .ci/run runs it there");
+        return;
+    }
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    let first = backend_pid(&db).await.unwrap();
+    // Another session ends it, as a database restart or failover would.
+    let admin = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    admin
+        .execute_unprepared(&format!("SELECT pg_terminate_backend({first})"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let second = backend_pid(&db)
+        .await
+        .expect("the dead connection was noticed and replaced");
+    assert_ne!(first, second);
+}

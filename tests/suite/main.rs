@@ -1,0 +1,22 @@
+//! Ragtime's test suite: one binary, one module per area, the shared helpers in [`helpers`].
+//! Each test gets its own database: a SQLite file by default, a fresh PostgreSQL database when
+//! `TEST_DATABASE_URL` is set.
+
+mod helpers;
+
+mod account_settings;
+mod accounts;
+mod api;
+mod compositions;
+mod deploy;
+mod error_mail;
+mod error_pages;
+mod logging;
+mod mail;
+mod pages;
+mod platform_files;
+mod process;
+mod profiles;
+mod rate_limits;
+mod security;
+mod seed;

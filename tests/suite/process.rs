@@ -1,0 +1,333 @@
+//! The real binary, as Heroku runs it: refusals at start-up, `deploy` in the release phase, and
+//! a graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{SECRET_KEY, TestDb, ragtime};
+
+fn run(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    ragtime(dir.path(), vars).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_describes_serve_and_deploy() {
+    let out = run(&[], &["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("serve") && help.contains("web server"),
+        "{help}"
+    );
+    assert!(
+        help.contains("deploy") && help.contains("migrations"),
+        "{help}"
+    );
+}
+
+#[test]
+fn serve_in_the_heroku_config_without_secret_key_exits_non_zero_naming_it() {
+    let out = run(
+        &[
+            ("RAGTIME_CONFIG", "heroku"),
+            ("DATABASE_URL", "postgres://u:p@127.0.0.1:1/db"),
+            ("PORT", "0"),
+        ],
+        &["serve"],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("SECRET_KEY"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
+}
+
+#[test]
+fn the_heroku_config_refuses_sqlite() {
+    let out = run(
+        &[
+            ("RAGTIME_CONFIG", "heroku"),
+            ("SECRET_KEY", SECRET_KEY),
+            ("DATABASE_URL", "sqlite://data.sqlite?mode=rwc"),
+        ],
+        &["serve"],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("DATABASE_URL"));
+}
+
+#[test]
+fn deploy_prints_what_it_did_and_a_second_run_changes_nothing() {
+    let db = TestDb::new();
+    let vars = [
+        ("RAGTIME_CONFIG", "production"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", db.url.as_str()),
+    ];
+    let first = run(&vars, &["deploy"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    assert!(
+        out.contains("migrations: applied m20261125_000001_initial"),
+        "{out}"
+    );
+    assert!(
+        out.contains("roles: inserted User, Moderator, Administrator"),
+        "{out}"
+    );
+
+    let second = run(&vars, &["deploy"]);
+    assert!(second.status.success());
+    let out = text(&second.stdout);
+    assert!(out.contains("migrations: none pending"), "{out}");
+    assert!(out.contains("roles: inserted none; updated none"), "{out}");
+    assert!(out.contains("self-follows: added 0"), "{out}");
+}
+
+#[test]
+fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_password() {
+    let out = run(
+        &[
+            ("RAGTIME_CONFIG", "production"),
+            ("SECRET_KEY", SECRET_KEY),
+            (
+                "DATABASE_URL",
+                "postgres://ragtime:s3cret-pw@127.0.0.1:1/ragtime",
+            ),
+        ],
+        &["deploy"],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("ragtime deploy: failed"), "{err}");
+    let all = format!("{err}{}", text(&out.stdout));
+    assert!(!all.contains("s3cret-pw"), "{all}");
+}
+
+#[test]
+fn deploy_with_a_bad_database_url_fails_naming_it() {
+    let out = run(
+        &[
+            ("RAGTIME_CONFIG", "production"),
+            ("SECRET_KEY", SECRET_KEY),
+            ("DATABASE_URL", "postgres//missing-colon"),
+        ],
+        &["deploy"],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("DATABASE_URL"));
+}
+
+#[test]
+fn deploy_stops_the_release_when_a_migration_fails() {
+    let test_db = TestDb::new();
+    // A table in the way makes the first migration fail.
+    let url = test_db.url.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            use sea_orm::ConnectionTrait;
+            let db = ragtime::db::connect_url(&url, 1).await.unwrap();
+            db.execute_unprepared("CREATE TABLE compositions (x INTEGER)")
+                .await
+                .unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+    let out = run(
+        &[
+            ("RAGTIME_CONFIG", "production"),
+            ("SECRET_KEY", SECRET_KEY),
+            ("DATABASE_URL", test_db.url.as_str()),
+        ],
+        &["deploy"],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("ragtime deploy: failed"), "{err}");
+    assert!(err.to_lowercase().contains("compositions"), "{err}");
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+/// Never leave a server behind when a test fails.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ragtime serve` on an ephemeral port; returns once it says where it listens.
+fn start_server(dir: &std::path::Path, db_url: &str) -> Server {
+    let mut child = ragtime(
+        dir,
+        &[
+            ("RAGTIME_CONFIG", "testing"),
+            ("SECRET_KEY", SECRET_KEY),
+            ("DATABASE_URL", db_url),
+            ("PORT", "0"),
+        ],
+    )
+    .arg("serve")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Owned by the guard from here on, so a failure below still stops the process.
+    let mut server = Server {
+        child,
+        port: 0,
+        log: rx,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.port == 0 {
+        let line = server
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the server says where it listens");
+        if let Some(addr) = line.split("listening on ").nth(1) {
+            let port = addr
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap();
+            server.port = port.parse().unwrap();
+        }
+    }
+    server
+}
+
+fn http_get(port: u16, path: &str, cookie: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::new();
+    let mut server = start_server(dir.path(), &test_db.url);
+    let port = server.port;
+
+    // A logged-in browser: a user and a session made directly in the database.
+    let token = ragtime::crypto::random_token(32);
+    let (url, t) = (test_db.url.clone(), token.clone());
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+            let db = ragtime::db::connect_url(&url, 1).await.unwrap();
+            let role = ragtime::models::role::default_role(&db)
+                .await
+                .unwrap()
+                .unwrap();
+            let user = ragtime::models::user::ActiveModel {
+                email: Set("ann@example.com".into()),
+                username: Set("ann".into()),
+                role_id: Set(role.id),
+                password_hash: Set("x".into()),
+                confirmed: Set(true),
+                member_since: Set(chrono::Utc::now()),
+                last_seen: Set(chrono::Utc::now()),
+                avatar_hash: Set("0".repeat(32)),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+            ragtime::models::session::create(&db, &t, user.id, false)
+                .await
+                .unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+    let cookie = format!("{}={token}", ragtime::web::session::SESSION_COOKIE);
+    let page = http_get(port, "/", &cookie);
+    assert!(page.contains("Hello, ann!"), "{page}");
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).unwrap() + marker.len();
+    let csrf = &page[start..start + page[start..].find('"').unwrap()];
+
+    // Start a POST and send only half of its body: the request is now in flight.
+    let body = format!("csrf_token={csrf}");
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /auth/logout HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = server
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the server announces its shutdown");
+        if line.contains("shutting down") {
+            break;
+        }
+    }
+    // No new connections once shutdown has begun.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+
+    // The rest of the body arrives late; the request still completes normally.
+    stream.write_all(rest.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    assert!(
+        response.to_lowercase().contains("location: /\r\n"),
+        "{response}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}

@@ -1,0 +1,450 @@
+//! `ragtime seed`: fake data that is the same for the same seed, only ever added, and made of
+//! accounts that really work.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Output};
+
+use crate::helpers::{SECRET_KEY, TestApp, TestDb};
+use axum::http::StatusCode;
+use chrono::{DateTime, TimeDelta, Utc};
+use ragtime::commands::seed::{self, PASSWORD, SeedOptions, UNTIL};
+use ragtime::models::{comment, composition, follow, user};
+use sea_orm::{DatabaseConnection, EntityTrait};
+
+fn small(seed: u64) -> SeedOptions {
+    SeedOptions {
+        users: 40,
+        compositions: 300,
+        follows: 6,
+        comments: 500,
+        seed,
+    }
+}
+
+/// A freshly deployed database of its own.
+async fn deployed() -> (TestDb, DatabaseConnection) {
+    let test_db = TestDb::new();
+    ragtime::commands::deploy::deploy_url(&test_db.url)
+        .await
+        .expect("deploy");
+    let db = ragtime::db::connect_url(&test_db.url, 2)
+        .await
+        .expect("connect");
+    (test_db, db)
+}
+
+/// Everything seed writes, with ids replaced by what they point at, so two databases compare.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    users: Vec<UserRow>,
+    member_since: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+    follows: Vec<(String, String, DateTime<Utc>)>,
+    compositions: Vec<CompositionRow>,
+    comments: Vec<CommentRow>,
+}
+
+/// username, email, name, location, about me, confirmed
+type UserRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
+/// artist, title, release type, description, its HTML, timestamp
+type CompositionRow = (String, String, i16, String, String, DateTime<Utc>);
+/// author, composition, body, its HTML, timestamp, disabled
+type CommentRow = (String, String, String, String, DateTime<Utc>, bool);
+
+struct Rows {
+    users: Vec<user::Model>,
+    follows: Vec<follow::Model>,
+    compositions: Vec<composition::Model>,
+    comments: Vec<comment::Model>,
+}
+
+async fn rows(db: &DatabaseConnection) -> Rows {
+    Rows {
+        users: user::Entity::find().all(db).await.unwrap(),
+        follows: follow::Entity::find().all(db).await.unwrap(),
+        compositions: composition::Entity::find().all(db).await.unwrap(),
+        comments: comment::Entity::find().all(db).await.unwrap(),
+    }
+}
+
+fn snapshot(rows: &Rows) -> Snapshot {
+    let name: HashMap<i32, String> = rows
+        .users
+        .iter()
+        .map(|u| (u.id, u.username.clone()))
+        .collect();
+    let title: HashMap<i32, String> = rows
+        .compositions
+        .iter()
+        .map(|c| {
+            (
+                c.id,
+                format!("{} by {} at {}", c.title, name[&c.artist_id], c.timestamp),
+            )
+        })
+        .collect();
+    let mut snap = Snapshot {
+        users: rows
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    u.username.clone(),
+                    u.email.clone(),
+                    u.name.clone(),
+                    u.location.clone(),
+                    u.about_me.clone(),
+                    u.confirmed,
+                )
+            })
+            .collect(),
+        member_since: rows
+            .users
+            .iter()
+            .map(|u| (u.username.clone(), u.member_since, u.last_seen))
+            .collect(),
+        follows: rows
+            .follows
+            .iter()
+            .map(|f| {
+                (
+                    name[&f.follower_id].clone(),
+                    name[&f.followed_id].clone(),
+                    f.timestamp,
+                )
+            })
+            .collect(),
+        compositions: rows
+            .compositions
+            .iter()
+            .map(|c| {
+                (
+                    name[&c.artist_id].clone(),
+                    c.title.clone(),
+                    c.release_type,
+                    c.description.clone(),
+                    c.description_html.clone(),
+                    c.timestamp,
+                )
+            })
+            .collect(),
+        comments: rows
+            .comments
+            .iter()
+            .map(|c| {
+                (
+                    name[&c.author_id].clone(),
+                    title[&c.composition_id].clone(),
+                    c.body.clone(),
+                    c.body_html.clone(),
+                    c.timestamp,
+                    c.disabled,
+                )
+            })
+            .collect(),
+    };
+    snap.users.sort();
+    snap.member_since.sort();
+    snap.follows.sort();
+    snap.compositions.sort();
+    snap.comments.sort();
+    snap
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_rows_in_two_fresh_databases() {
+    let (_a, db_a) = deployed().await;
+    let (_b, db_b) = deployed().await;
+    let report_a = seed::seed(&db_a, &small(7)).await.unwrap();
+    let report_b = seed::seed(&db_b, &small(7)).await.unwrap();
+
+    let a = snapshot(&rows(&db_a).await);
+    let b = snapshot(&rows(&db_b).await);
+    assert_eq!(a.users.len(), 40);
+    assert_eq!(a.compositions.len(), 300);
+    assert_eq!(a.comments.len(), 500);
+    assert_eq!(a.users, b.users);
+    assert_eq!(a.member_since, b.member_since);
+    assert_eq!(a.follows, b.follows);
+    assert_eq!(a.compositions, b.compositions);
+    assert_eq!(a.comments, b.comments);
+    assert_eq!(
+        (report_a.users, report_a.follows, report_a.compositions),
+        (report_b.users, report_b.follows, report_b.compositions)
+    );
+
+    // ...and the seed matters.
+    let (_c, db_c) = deployed().await;
+    seed::seed(&db_c, &small(8)).await.unwrap();
+    let c = snapshot(&rows(&db_c).await);
+    assert_ne!(a.users, c.users);
+    assert_ne!(a.compositions, c.compositions);
+}
+
+#[tokio::test]
+async fn seeding_twice_into_one_database_adds_a_second_crowd_and_deletes_nothing() {
+    let (_t, db) = deployed().await;
+    let first = seed::seed(&db, &small(7)).await.unwrap();
+    let before = rows(&db).await;
+
+    let second = seed::seed(&db, &small(7)).await.unwrap();
+    let after = rows(&db).await;
+    assert_eq!(second.users, first.users);
+    assert_eq!(second.compositions, first.compositions);
+    assert_eq!(second.comments, first.comments);
+    assert_eq!(after.users.len(), 2 * before.users.len());
+    assert_eq!(after.follows.len(), 2 * before.follows.len());
+    assert_eq!(after.compositions.len(), 2 * before.compositions.len());
+    assert_eq!(after.comments.len(), 2 * before.comments.len());
+    // Every earlier row is still there, unchanged.
+    assert!(before.users.iter().all(|u| after.users.contains(u)));
+    assert!(before.follows.iter().all(|f| after.follows.contains(f)));
+    assert!(
+        before
+            .compositions
+            .iter()
+            .all(|c| after.compositions.contains(c))
+    );
+    assert!(before.comments.iter().all(|c| after.comments.contains(c)));
+    // The same names came up again and got a suffix instead of an error.
+    let names: HashSet<String> = after
+        .users
+        .iter()
+        .map(|u| u.username.to_lowercase())
+        .collect();
+    assert_eq!(names.len(), after.users.len());
+    let suffixed = |name: &str| {
+        before.users.iter().any(|b| {
+            name.strip_prefix(b.username.as_str())
+                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit()))
+        })
+    };
+    let renamed = after
+        .users
+        .iter()
+        .filter(|u| !before.users.iter().any(|b| b.id == u.id))
+        .filter(|u| suffixed(&u.username))
+        .count();
+    assert_eq!(renamed, before.users.len());
+}
+
+#[tokio::test]
+async fn seeded_rows_are_plausible() {
+    let (_t, db) = deployed().await;
+    let options = small(3);
+    let report = seed::seed(&db, &options).await.unwrap();
+    let rows = rows(&db).await;
+    let users: HashMap<i32, &user::Model> = rows.users.iter().map(|u| (u.id, u)).collect();
+    let year_before = UNTIL - TimeDelta::days(365);
+
+    for u in &rows.users {
+        assert!(u.confirmed);
+        assert!(
+            ragtime::forms::username(&u.username).is_ok(),
+            "{}",
+            u.username
+        );
+        assert_eq!(
+            u.email,
+            format!("{}@example.com", u.username.to_lowercase())
+        );
+        assert_eq!(u.avatar_hash, user::avatar_hash(&u.email));
+        assert!(year_before <= u.member_since && u.member_since <= u.last_seen);
+        assert!(u.last_seen <= UNTIL);
+        assert!(
+            rows.follows
+                .iter()
+                .any(|f| f.follower_id == u.id && f.followed_id == u.id),
+            "{} follows themself",
+            u.username
+        );
+    }
+    // Everyone follows a few others, about as many as asked.
+    let others = rows
+        .follows
+        .iter()
+        .filter(|f| f.follower_id != f.followed_id)
+        .count();
+    assert_eq!(others as u64, report.follows);
+    let average = others as f64 / rows.users.len() as f64;
+    assert!((4.0..=8.0).contains(&average), "{average}");
+    for f in &rows.follows {
+        assert!(f.timestamp >= users[&f.follower_id].member_since);
+        assert!(f.timestamp >= users[&f.followed_id].member_since);
+        assert!(f.timestamp <= UNTIL);
+    }
+
+    let published: HashMap<i32, DateTime<Utc>> = rows
+        .compositions
+        .iter()
+        .map(|c| (c.id, c.timestamp))
+        .collect();
+    for c in &rows.compositions {
+        assert!((1..=3).contains(&c.release_type));
+        assert!(!c.title.is_empty() && c.title.chars().count() <= 64);
+        assert!(c.timestamp >= users[&c.artist_id].member_since && c.timestamp <= UNTIL);
+        assert!(
+            c.description_html.starts_with("<p>"),
+            "{}",
+            c.description_html
+        );
+    }
+    for c in &rows.comments {
+        assert!(c.timestamp >= published[&c.composition_id]);
+        assert!(c.timestamp >= users[&c.author_id].member_since && c.timestamp <= UNTIL);
+        assert!(!c.body_html.contains("<p>"), "comments are inline only");
+    }
+    // Some artists are prolific and some compositions draw a crowd.
+    let mut per_artist: HashMap<i32, usize> = HashMap::new();
+    for c in &rows.compositions {
+        *per_artist.entry(c.artist_id).or_default() += 1;
+    }
+    assert!(per_artist.values().max().copied().unwrap_or(0) > 300 / 40 * 3);
+}
+
+#[tokio::test]
+async fn nothing_to_write_about_without_users_is_refused_clearly() {
+    let (_t, db) = deployed().await;
+    let err = seed::seed(
+        &db,
+        &SeedOptions {
+            users: 0,
+            ..SeedOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("at least one user"), "{err}");
+}
+
+#[tokio::test]
+async fn a_seeded_user_logs_in_with_the_documented_password() {
+    let app = TestApp::new().await;
+    seed::seed(
+        &app.db,
+        &SeedOptions {
+            users: 3,
+            compositions: 5,
+            follows: 1,
+            comments: 5,
+            seed: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let someone = user::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("a seeded user");
+
+    let mut client = app.client();
+    let res = crate::helpers::login(&mut client, &someone.email, PASSWORD, "").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.header("location"), Some("/"));
+    // Confirmed: the home page, not the "confirm your account" page.
+    let home = client.get("/").await;
+    assert_eq!(home.status, StatusCode::OK, "{:?}", home.header("location"));
+
+    let mut stranger = app.client();
+    let res = crate::helpers::login(&mut stranger, &someone.email, "wrong password", "").await;
+    assert_ne!(res.status, StatusCode::SEE_OTHER);
+}
+
+// ----- The command ------------------------------------------------------------------------
+
+fn ragtime(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ragtime"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn seed_help_names_the_password_and_the_addresses() {
+    let out = ragtime(&[], &["seed", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(help.contains(PASSWORD), "{help}");
+    assert!(help.contains("<username>@example.com"), "{help}");
+    for flag in [
+        "--users",
+        "--compositions",
+        "--follows",
+        "--comments",
+        "--seed",
+    ] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    let top = text(&ragtime(&[], &["--help"]).stdout);
+    assert!(top.contains("seed"), "{top}");
+}
+
+#[test]
+fn seed_in_development_migrates_an_empty_database_and_reports_what_it_added() {
+    let test_db = TestDb::new();
+    let out = ragtime(
+        &[
+            ("RAGTIME_CONFIG", "development"),
+            ("DATABASE_URL", &test_db.url),
+        ],
+        &[
+            "seed",
+            "--users",
+            "5",
+            "--compositions",
+            "20",
+            "--follows",
+            "2",
+            "--seed",
+            "9",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let report = stdout
+        .lines()
+        .find(|l| l.starts_with("seed: "))
+        .expect("a report line");
+    assert!(report.contains("5 users"), "{report}");
+    assert!(report.contains("20 compositions"), "{report}");
+    // Comments default to twice the compositions.
+    assert!(report.contains("40 comments"), "{report}");
+    assert!(report.contains(PASSWORD), "{report}");
+}
+
+#[test]
+fn seed_in_production_wants_ragtime_deploy_first() {
+    let test_db = TestDb::new();
+    let vars = [
+        ("RAGTIME_CONFIG", "production"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", test_db.url.as_str()),
+    ];
+    let out = ragtime(&vars, &["seed", "--users", "2", "--compositions", "2"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("ragtime deploy"), "{err}");
+
+    let deployed = ragtime(&vars, &["deploy"]);
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    let out = ragtime(&vars, &["seed", "--users", "2", "--compositions", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 users"));
+}
