@@ -327,3 +327,42 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_marker(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let cookie = format!("{WROTE_COOKIE}={value}");
+        headers.insert(header::COOKIE, HeaderValue::from_str(&cookie).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_write_marker_counts_only_when_signed_and_unexpired() {
+        let signer = Signer::new(b"key");
+        let now = Utc::now().timestamp();
+        let fresh = signer.seal(WROTE_PURPOSE, &(now + 10).to_string());
+        let stale = signer.seal(WROTE_PURPOSE, &(now - 1).to_string());
+        let forged = Signer::new(b"other").seal(WROTE_PURPOSE, &(now + 10).to_string());
+        assert!(Session::new(&signer, &with_marker(&fresh)).follows_a_write());
+        assert!(!Session::new(&signer, &with_marker(&stale)).follows_a_write());
+        assert!(!Session::new(&signer, &with_marker(&forged)).follows_a_write());
+        assert!(!Session::new(&signer, &HeaderMap::new()).follows_a_write());
+    }
+
+    #[test]
+    fn a_noted_write_sets_the_marker_and_the_next_response_spends_it() {
+        let signer = Signer::new(b"key");
+        let writing = Session::new(&signer, &HeaderMap::new());
+        writing.note_write();
+        let cookies = writing.cookies_to_set(&signer, true);
+        let marker = cookies.iter().find(|c| c.name() == WROTE_COOKIE).unwrap();
+        let next = Session::new(&signer, &with_marker(marker.value()));
+        assert!(next.follows_a_write());
+        let spent = next.cookies_to_set(&signer, true);
+        let cleared = spent.iter().find(|c| c.name() == WROTE_COOKIE).unwrap();
+        assert_eq!(cleared.value(), "");
+    }
+}

@@ -692,3 +692,27 @@ async fn a_title_with_accents_redirects_to_a_percent_encoded_location() {
     assert_eq!(res.status, StatusCode::OK, "{location}");
     assert!(res.body.contains("Été à Paris"));
 }
+
+#[tokio::test]
+async fn only_a_write_the_handler_noted_makes_the_next_page_read_fresh() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    app.publish(&ann, "Old Tune").await;
+    let (mut client, _) = app.counting_client().await;
+    assert!(client.get("/").await.body.contains("Old Tune"));
+    // Published by another process: this one's copy is older.
+    app.publish(&ann, "Fresh Tune").await;
+
+    // A flash message that no write set ("Please log in...") is no reason to read afresh.
+    let res = client.get("/edit-profile").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = client.get("/").await;
+    assert!(page.body.contains("Please log in to access this page."));
+    assert!(!page.body.contains("Fresh Tune"), "served from memory");
+
+    // Nor is a write marker the app did not sign.
+    client
+        .cookies
+        .insert(ragtime::web::session::WROTE_COOKIE.into(), "made-up".into());
+    assert!(!client.get("/").await.body.contains("Fresh Tune"));
+}

@@ -115,9 +115,21 @@ async fn healthz_checks_the_database() {
     assert_eq!(res.json()["status"], "ok");
 
     app.db.clone().close().await.unwrap();
-    let res = app.client().get("/healthz").await;
+    let mut client = app.client();
+    let res = client.get("/healthz").await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.json()["error"], "service unavailable");
+    assert_eq!(res.json()["message"], "The database is unreachable.");
+    // A machine's endpoint: JSON whatever the client prefers.
+    let req = client
+        .request(Method::GET, "/healthz")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        client.send(req).await.json()["error"],
+        "service unavailable"
+    );
 }
 
 #[tokio::test]
@@ -186,4 +198,23 @@ async fn hostile_paths_and_queries_never_cause_a_500() {
             "{path} reflected unescaped"
         );
     }
+}
+
+#[tokio::test]
+async fn a_form_the_server_cannot_read_is_refused_with_the_reason() {
+    let app = TestApp::new().await;
+    let mut client = app.client();
+    let token = client.get("/auth/login").await.csrf_token();
+    let req = client
+        .request(Method::POST, "/auth/login")
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "csrf_token={token}&email=a%40b.io&email=c%40d.io&password=x"
+        )))
+        .unwrap();
+    let res = client.send(req).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = res.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("duplicate field `email`"), "{message}");
 }
