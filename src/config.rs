@@ -124,11 +124,9 @@ pub struct RateLimits {
 pub struct Proxies {
     /// How many reverse proxies in front of us append to `X-Forwarded-*` (1 on Heroku).
     pub hops: usize,
-    /// Whether those proxies set `X-Forwarded-Host` (Heroku's router does not).
-    pub forwarded_host: bool,
-    /// The site's public host (and port), when configured: absolute URLs use it whatever the
-    /// request says.
-    pub server_name: Option<String>,
+    /// The site's public host (and port): every absolute URL, mailed link and redirect uses
+    /// it, whatever the request says.
+    pub server_name: String,
 }
 
 #[derive(Clone)]
@@ -270,20 +268,33 @@ impl Config {
             None => 0,
         };
 
-        let forwarded_host = match var("RAGTIME_TRUST_FORWARDED_HOST") {
-            Some(v) => parse_bool("RAGTIME_TRUST_FORWARDED_HOST", &v)?,
-            // Heroku's router sets X-Forwarded-For/-Proto/-Port, never -Host.
-            None => name != ConfigName::Heroku,
+        let port = match var("PORT") {
+            Some(v) => parse_number("PORT", &v, 0, 65535)? as u16,
+            None => 5000,
         };
-        let server_name = match var("RAGTIME_SERVER_NAME") {
-            Some(v) if valid_server_name(&v) => Some(v.to_ascii_lowercase()),
+        // On Heroku the app's default domain can come from the dyno metadata
+        // (`heroku labs:enable runtime-dyno-metadata`).
+        let server_name = var("RAGTIME_SERVER_NAME").or_else(|| {
+            (name == ConfigName::Heroku)
+                .then(|| var("HEROKU_APP_DEFAULT_DOMAIN_NAME"))
+                .flatten()
+        });
+        let server_name = match server_name {
+            Some(v) if valid_server_name(&v) => v.to_ascii_lowercase(),
             Some(v) => {
                 return Err(refuse(
                     "RAGTIME_SERVER_NAME",
                     format!("{v:?} is not a host name (with an optional :port)"),
                 ));
             }
-            None => None,
+            None if name.is_production_like() => {
+                return Err(refuse(
+                    "RAGTIME_SERVER_NAME",
+                    "is required in production and heroku: the site's public host name \
+                     (your domain, or <app>.herokuapp.com), which mailed links point to",
+                ));
+            }
+            None => format!("localhost:{port}"),
         };
 
         let host = match var("RAGTIME_HOST") {
@@ -349,10 +360,9 @@ impl Config {
             database_pool_size: number("DATABASE_POOL_SIZE", pool_default, 1, 1000)? as u32,
             database_url,
             host,
-            port: number("PORT", 5000, 0, 65535)? as u16,
+            port,
             proxies: Proxies {
                 hops: proxy_hops as usize,
-                forwarded_host,
                 server_name,
             },
             https_redirect,
@@ -566,13 +576,10 @@ mod tests {
             ("RAGTIME_CONFIG", "heroku"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", PG),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ];
         let local = config(&base).unwrap();
         assert_eq!(local.proxies.hops, 1);
-        assert!(
-            !local.proxies.forwarded_host,
-            "Heroku's router never sets X-Forwarded-Host: a client's must not be believed"
-        );
         assert!(!local.https_redirect, "heroku local must not redirect");
         assert_eq!(local.host, None, "heroku listens on all interfaces");
 
@@ -587,15 +594,11 @@ mod tests {
     }
 
     #[test]
-    fn a_server_name_must_be_a_host_and_other_proxies_may_set_the_host() {
-        let c = config(&[("RAGTIME_PROXY_HOPS", "1")]).unwrap();
-        assert!(c.proxies.forwarded_host);
-        assert_eq!(c.proxies.server_name, None);
+    fn a_server_name_must_be_a_host_and_defaults_to_localhost_in_development() {
+        let c = config(&[("RAGTIME_PROXY_HOPS", "1"), ("PORT", "5001")]).unwrap();
+        assert_eq!(c.proxies.server_name, "localhost:5001");
         let c = config(&[("RAGTIME_SERVER_NAME", "Ragtime.example:8443")]).unwrap();
-        assert_eq!(
-            c.proxies.server_name.as_deref(),
-            Some("ragtime.example:8443")
-        );
+        assert_eq!(c.proxies.server_name, "ragtime.example:8443");
         for bad in ["evil.example/x", "a@b", "exa mple.com", "https://x.example"] {
             assert_eq!(
                 config(&[("RAGTIME_SERVER_NAME", bad)])
@@ -608,11 +611,34 @@ mod tests {
     }
 
     #[test]
+    fn production_and_heroku_refuse_to_start_without_a_server_name() {
+        for name in ["production", "heroku"] {
+            let err = config(&[
+                ("RAGTIME_CONFIG", name),
+                ("SECRET_KEY", KEY),
+                ("DATABASE_URL", PG),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable, "RAGTIME_SERVER_NAME", "{name}");
+        }
+        // On Heroku, the dyno metadata's default domain will do.
+        let c = config(&[
+            ("RAGTIME_CONFIG", "heroku"),
+            ("SECRET_KEY", KEY),
+            ("DATABASE_URL", PG),
+            ("HEROKU_APP_DEFAULT_DOMAIN_NAME", "ragtime-1.herokuapp.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.proxies.server_name, "ragtime-1.herokuapp.com");
+    }
+
+    #[test]
     fn heroku_asks_postgres_for_tls_unless_the_url_decides() {
         let c = config(&[
             ("RAGTIME_CONFIG", "heroku"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", PG),
+            ("HEROKU_APP_DEFAULT_DOMAIN_NAME", "ragtime-1.herokuapp.com"),
         ])
         .unwrap();
         assert!(c.database_url.expose_secret().ends_with("?sslmode=require"));
@@ -620,6 +646,7 @@ mod tests {
             ("RAGTIME_CONFIG", "heroku"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", "postgresql://u:p@h/db?sslmode=disable"),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ])
         .unwrap();
         assert!(c.database_url.expose_secret().ends_with("?sslmode=disable"));
@@ -647,6 +674,7 @@ mod tests {
             ("RAGTIME_CONFIG", "production"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", PG),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("MAIL_PASSWORD", "hunter2-mail"),
         ])
         .unwrap();

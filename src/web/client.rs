@@ -2,10 +2,9 @@
 //! and from `X-Forwarded-*` headers added by exactly the configured number of trusted proxies
 //! (Werkzeug's `ProxyFix`). Values a client wrote before those hops are ignored.
 //!
-//! The host is a special case, because it ends up in the links we mail: `X-Forwarded-Host` is
-//! believed only when the proxies are known to set it (not Heroku's router, which routes by
-//! `Host` and passes a client's `X-Forwarded-Host` through untouched), and a configured
-//! server name overrides whatever the request says.
+//! The host is a special case, because it ends up in the links we mail and the redirects we
+//! send: it is always the configured server name (`RAGTIME_SERVER_NAME`), never what a request
+//! says. A request's `Host` serves only to recognise a browser's same-origin `Origin`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -23,8 +22,10 @@ pub struct ClientInfo {
     pub ip: IpAddr,
     /// "http" or "https".
     pub scheme: &'static str,
-    /// Host, with a port only when it is not the scheme's default.
+    /// The site's configured host, with a port only when it is not the scheme's default.
     pub host: String,
+    /// The `Host` the request was sent to, if well-formed: only for same-origin checks.
+    pub request_host: Option<String>,
 }
 
 impl ClientInfo {
@@ -32,9 +33,19 @@ impl ClientInfo {
         self.scheme == "https"
     }
 
-    /// `https://host` — the origin browsers send in `Origin`, and the base of absolute URLs.
+    /// `https://host` of the configured host: the base of every absolute URL.
     pub fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.host)
+    }
+
+    /// Whether a browser's `Origin` header names this site: the configured origin, or the
+    /// origin of the address the request was sent to (`http://127.0.0.1:5000` in development).
+    pub fn is_same_origin(&self, origin: &str) -> bool {
+        origin == self.origin()
+            || self
+                .request_host
+                .as_ref()
+                .is_some_and(|host| origin == format!("{}://{host}", self.scheme))
     }
 }
 
@@ -83,45 +94,19 @@ pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, proxies: &Proxies)
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
-    if let Some(name) = &proxies.server_name {
-        // `ragtime.example:443` is `https://ragtime.example` to a browser.
-        let default_port = if scheme == "https" { ":443" } else { ":80" };
-        return ClientInfo {
-            ip,
-            scheme,
-            host: name.strip_suffix(default_port).unwrap_or(name).to_owned(),
-        };
-    }
-    let forwarded_host =
-        trusted(headers, "x-forwarded-host", hops).filter(|_| proxies.forwarded_host);
-    let raw_host = forwarded_host.or_else(|| {
-        headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-    });
-    let mut host = raw_host
+    // `ragtime.example:443` is `https://ragtime.example` to a browser.
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let name = &proxies.server_name;
+    let request_host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
         .filter(|h| valid_host(h))
-        .unwrap_or_else(|| "localhost".to_owned());
-    if let Some(port) =
-        trusted(headers, "x-forwarded-port", hops).and_then(|p| p.parse::<u16>().ok())
-    {
-        let name = strip_port(&host).to_owned();
-        let default = if scheme == "https" { 443 } else { 80 };
-        host = if port == default {
-            name
-        } else {
-            format!("{name}:{port}")
-        };
-    }
-    ClientInfo { ip, scheme, host }
-}
-
-/// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.
-pub fn strip_port(host: &str) -> &str {
-    match host.rfind(':') {
-        Some(i) if !host[i..].contains(']') => &host[..i],
-        _ => host,
+        .map(str::to_owned);
+    ClientInfo {
+        ip,
+        scheme,
+        host: name.strip_suffix(default_port).unwrap_or(name).to_owned(),
+        request_host,
     }
 }
 
@@ -171,12 +156,11 @@ mod tests {
         Some(PEER.parse().unwrap())
     }
 
-    /// `hops` proxies that set every `X-Forwarded-*` header.
+    /// `hops` proxies in front of the site `ragtime.example`.
     fn hops(hops: usize) -> Proxies {
         Proxies {
             hops,
-            forwarded_host: true,
-            server_name: None,
+            server_name: "ragtime.example".into(),
         }
     }
 
@@ -185,13 +169,12 @@ mod tests {
         let h = headers(&[
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "evil.example"),
             ("host", "ragtime.example"),
         ]);
         let c = resolve(&h, peer(), &hops(0));
         assert_eq!(c.ip.to_string(), "10.1.2.3");
         assert_eq!(c.scheme, "http");
-        assert_eq!(c.host, "ragtime.example");
+        assert_eq!(c.origin(), "http://ragtime.example");
     }
 
     #[test]
@@ -199,12 +182,11 @@ mod tests {
         let h = headers(&[
             ("x-forwarded-for", "6.6.6.6, 203.0.113.7"),
             ("x-forwarded-proto", "https"),
-            ("host", "ragtime.herokuapp.com"),
         ]);
         let c = resolve(&h, peer(), &hops(1));
         assert_eq!(c.ip.to_string(), "203.0.113.7");
         assert_eq!(c.scheme, "https");
-        assert_eq!(c.origin(), "https://ragtime.herokuapp.com");
+        assert_eq!(c.origin(), "https://ragtime.example");
     }
 
     #[test]
@@ -228,83 +210,51 @@ mod tests {
         let c = resolve(&h, peer(), &hops(2));
         assert_eq!(c.ip.to_string(), "10.1.2.3");
         assert_eq!(c.scheme, "http");
-    }
-
-    #[test]
-    fn forwarded_port_and_host_shape_the_origin() {
-        let h = headers(&[
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "ragtime.example"),
-            ("x-forwarded-port", "443"),
-        ]);
-        assert_eq!(
-            resolve(&h, peer(), &hops(1)).origin(),
-            "https://ragtime.example"
-        );
-        let h = headers(&[
-            ("x-forwarded-proto", "http"),
-            ("x-forwarded-host", "ragtime.example:80"),
-            ("x-forwarded-port", "8080"),
-        ]);
-        assert_eq!(
-            resolve(&h, peer(), &hops(1)).origin(),
-            "http://ragtime.example:8080"
-        );
-    }
-
-    #[test]
-    fn a_hostile_host_falls_back_to_localhost() {
-        let h = headers(&[("host", "evil.example/path@x")]);
-        assert_eq!(resolve(&h, peer(), &hops(0)).host, "localhost");
         let h = headers(&[("x-forwarded-for", "not-an-ip")]);
         assert_eq!(resolve(&h, peer(), &hops(1)).ip.to_string(), "10.1.2.3");
     }
 
     #[test]
-    fn a_client_forwarded_host_is_ignored_unless_the_proxies_set_it() {
-        // Heroku's router routes by Host and passes X-Forwarded-Host through as sent.
-        let h = headers(&[
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "evil.example"),
-            ("host", "ragtime.herokuapp.com"),
-        ]);
-        let heroku = Proxies {
-            forwarded_host: false,
-            ..hops(1)
-        };
-        assert_eq!(
-            resolve(&h, peer(), &heroku).origin(),
-            "https://ragtime.herokuapp.com"
-        );
-        assert_eq!(
-            resolve(&h, peer(), &hops(1)).origin(),
-            "https://evil.example"
-        );
-    }
-
-    #[test]
-    fn a_server_name_overrides_the_request_host() {
+    fn the_origin_is_the_configured_one_whatever_the_request_says() {
         let h = headers(&[
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "evil.example"),
             ("x-forwarded-port", "8443"),
             ("host", "evil.example"),
         ]);
-        let pinned = Proxies {
-            server_name: Some("ragtime.example".into()),
-            ..hops(1)
-        };
-        assert_eq!(
-            resolve(&h, peer(), &pinned).origin(),
-            "https://ragtime.example"
-        );
+        let c = resolve(&h, peer(), &hops(1));
+        assert_eq!(c.origin(), "https://ragtime.example");
         let with_port = Proxies {
-            server_name: Some("ragtime.example:443".into()),
+            server_name: "ragtime.example:443".into(),
             ..hops(1)
         };
         assert_eq!(
             resolve(&h, peer(), &with_port).origin(),
             "https://ragtime.example"
         );
+        let other_port = Proxies {
+            server_name: "ragtime.example:8443".into(),
+            ..hops(1)
+        };
+        assert_eq!(
+            resolve(&h, peer(), &other_port).origin(),
+            "https://ragtime.example:8443"
+        );
+    }
+
+    #[test]
+    fn an_origin_is_ours_when_it_names_the_site_or_the_address_the_browser_used() {
+        let h = headers(&[("host", "127.0.0.1:5000")]);
+        let c = resolve(&h, peer(), &hops(0));
+        assert!(c.is_same_origin("http://ragtime.example"));
+        assert!(c.is_same_origin("http://127.0.0.1:5000"));
+        assert!(!c.is_same_origin("http://evil.example"));
+        assert!(!c.is_same_origin("https://127.0.0.1:5000"));
+        let hostile = resolve(
+            &headers(&[("host", "evil.example/path@x")]),
+            peer(),
+            &hops(0),
+        );
+        assert_eq!(hostile.request_host, None);
     }
 }

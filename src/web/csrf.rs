@@ -90,12 +90,8 @@ fn is_api(req: &Request) -> bool {
 /// are not browsers send no `Origin`.)
 fn is_cross_origin(req: &Request) -> bool {
     req.headers().get(header::ORIGIN).is_some_and(|origin| {
-        let ours = req
-            .extensions()
-            .get::<ClientInfo>()
-            .map(ClientInfo::origin)
-            .unwrap_or_default();
-        origin.to_str().ok() != Some(ours.as_str())
+        let ours = req.extensions().get::<ClientInfo>();
+        !matches!((origin.to_str(), ours), (Ok(origin), Some(client)) if client.is_same_origin(origin))
     })
 }
 

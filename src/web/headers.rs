@@ -62,8 +62,8 @@ pub async fn https_redirect(State(state): State<AppState>, req: Request, next: N
     let Some(client) = client.filter(|c| state.config.https_redirect && !c.is_https()) else {
         return next.run(req).await;
     };
-    // The port of a plain-HTTP address says nothing about where HTTPS listens.
-    let host = crate::web::client::strip_port(&client.host).to_owned();
+    // The configured host, never the request's: a redirect must not lead elsewhere.
+    let host = &client.host;
     let path = req
         .uri()
         .path_and_query()

@@ -2,7 +2,8 @@
 //! validation, safe `next`, the unconfirmed gate, the admin rule, legacy password hashes.
 
 use crate::helpers::{PASSWORD, TestApp, login, register, werkzeug_hash};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
 use ragtime::models::{follow, user};
 use sea_orm::EntityTrait;
 
@@ -429,8 +430,6 @@ async fn the_unconfirmed_page_can_send_the_link_again() {
 /// Register ann through a request carrying `headers` (as a proxy would pass it on); the text
 /// of the confirmation mail.
 async fn confirmation_mail_via(app: &TestApp, headers: &[(&str, &str)]) -> String {
-    use axum::body::Body;
-    use axum::http::{Method, header};
     let mut client = app.client();
     let token = client.get("/auth/register").await.csrf_token();
     let body = form_urlencoded::Serializer::new(String::new())
@@ -459,7 +458,7 @@ async fn mailed_links_are_absolute_https_behind_the_platform_router() {
     // The heroku configuration's proxy settings.
     let app = TestApp::with_env(&[
         ("RAGTIME_PROXY_HOPS", "1"),
-        ("RAGTIME_TRUST_FORWARDED_HOST", "false"),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
     ])
     .await;
     // A request as Heroku's router passes it on: the Host it routed by, the scheme it was
@@ -479,6 +478,44 @@ async fn mailed_links_are_absolute_https_behind_the_platform_router() {
         "{text}"
     );
     assert!(!text.contains("evil.example"), "{text}");
+}
+
+#[tokio::test]
+async fn a_reset_link_never_takes_the_host_of_the_request() {
+    // The attack: a reset requested for the victim with a Host (or a forwarded host) of the
+    // attacker's, hoping the mailed link carries the token there.
+    for (host, forwarded) in [
+        ("evil.example", None),
+        ("ragtime.example", Some("evil.example")),
+    ] {
+        let app = TestApp::with_env(&[
+            ("RAGTIME_PROXY_HOPS", "1"),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
+        ])
+        .await;
+        app.create_user("ann").await;
+        let mut client = app.client();
+        let token = client.get("/auth/reset").await.csrf_token();
+        let mut req = client
+            .request(Method::POST, "/auth/reset")
+            .header("host", host)
+            .header("x-forwarded-proto", "https")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(forwarded) = forwarded {
+            req = req.header("x-forwarded-host", forwarded);
+        }
+        let body = format!("csrf_token={token}&email=ann%40example.com");
+        let res = client.send(req.body(Body::from(body)).unwrap()).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        let mails = app.deliver_mail().await;
+        let mail = mails.iter().find(|m| m.subject.contains("Reset")).unwrap();
+        assert!(
+            mail.text.contains("https://ragtime.example/auth/reset/"),
+            "{}",
+            mail.text
+        );
+        assert!(!mail.text.contains("evil.example"), "{}", mail.text);
+    }
 }
 
 #[tokio::test]

@@ -1039,8 +1039,12 @@ async fn following_twice_or_unfollowing_oneself_is_a_409() {
 }
 
 #[tokio::test]
-async fn urls_are_absolute_on_the_trusted_scheme_and_host() {
-    let app = TestApp::with_env(&[("RAGTIME_PROXY_HOPS", "1")]).await;
+async fn urls_are_absolute_on_the_trusted_scheme_and_configured_host() {
+    let app = TestApp::with_env(&[
+        ("RAGTIME_PROXY_HOPS", "1"),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
+    ])
+    .await;
     let ann = app.create_user("ann").await;
     app.publish(&ann, "Far Away Rag").await;
     let mut client = app.client();
@@ -1048,7 +1052,8 @@ async fn urls_are_absolute_on_the_trusted_scheme_and_host() {
         .request(Method::GET, "/api/v1/compositions/")
         .header(header::AUTHORIZATION, token_of(&app, &ann))
         .header("x-forwarded-proto", "https")
-        .header("x-forwarded-host", "ragtime.example")
+        .header("x-forwarded-host", "evil.example")
+        .header(header::HOST, "evil.example")
         .body(Body::empty())
         .unwrap();
     let body = client.send(req).await.json();

@@ -117,6 +117,8 @@ impl TestApp {
             ("RAGTIME_CONFIG".into(), "testing".into()),
             ("SECRET_KEY".into(), SECRET_KEY.into()),
             ("DATABASE_URL".into(), test_db.url.clone()),
+            // What absolute URLs in mails and the API point to.
+            ("RAGTIME_SERVER_NAME".into(), "localhost".into()),
         ]);
         for (k, v) in vars {
             map.insert((*k).into(), (*v).into());
@@ -415,8 +417,11 @@ pub async fn login(client: &mut Client, email: &str, password: &str, next: &str)
 pub fn link_path(mails: &[ragtime::mail::Outgoing], to: &str) -> String {
     let mail = mails.iter().rev().find(|m| m.to == to).expect("a mail");
     let start = mail.text.find("http://").expect("an absolute link");
-    let link = mail.text[start..].split_whitespace().next().unwrap();
-    link.trim_start_matches("http://localhost").to_owned()
+    let link = url::Url::parse(mail.text[start..].split_whitespace().next().unwrap()).unwrap();
+    match link.query() {
+        Some(query) => format!("{}?{query}", link.path()),
+        None => link.path().to_owned(),
+    }
 }
 
 /// The binary with a clean environment, run from `dir` (an empty directory, so no `.env` of

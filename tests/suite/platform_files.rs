@@ -46,6 +46,8 @@ fn app_json_provisions_postgres_a_secret_key_and_the_heroku_config() {
     let app: serde_json::Value = serde_json::from_str(APP_JSON).expect("app.json is JSON");
     assert_eq!(app["env"]["RAGTIME_CONFIG"]["value"], "heroku");
     assert_eq!(app["env"]["SECRET_KEY"]["generator"], "secret");
+    // The heroku configuration refuses to start without it: the form must ask for it.
+    assert_eq!(app["env"]["RAGTIME_SERVER_NAME"]["required"], true);
     let addons = app["addons"].as_array().unwrap();
     assert!(
         addons

@@ -37,6 +37,7 @@ fn serve_in_the_heroku_config_without_secret_key_exits_non_zero_naming_it() {
     let out = run(
         &[
             ("RAGTIME_CONFIG", "heroku"),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("DATABASE_URL", "postgres://u:p@127.0.0.1:1/db"),
             ("PORT", "0"),
         ],
@@ -53,6 +54,7 @@ fn the_heroku_config_refuses_sqlite() {
     let out = run(
         &[
             ("RAGTIME_CONFIG", "heroku"),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("SECRET_KEY", SECRET_KEY),
             ("DATABASE_URL", "sqlite://data.sqlite?mode=rwc"),
         ],
@@ -67,6 +69,7 @@ fn deploy_prints_what_it_did_and_a_second_run_changes_nothing() {
     let db = TestDb::new();
     let vars = [
         ("RAGTIME_CONFIG", "production"),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ("SECRET_KEY", SECRET_KEY),
         ("DATABASE_URL", db.url.as_str()),
     ];
@@ -95,6 +98,7 @@ fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_passwor
     let out = run(
         &[
             ("RAGTIME_CONFIG", "production"),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("SECRET_KEY", SECRET_KEY),
             (
                 "DATABASE_URL",
@@ -115,6 +119,7 @@ fn deploy_with_a_bad_database_url_fails_naming_it() {
     let out = run(
         &[
             ("RAGTIME_CONFIG", "production"),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("SECRET_KEY", SECRET_KEY),
             ("DATABASE_URL", "postgres//missing-colon"),
         ],
@@ -143,6 +148,7 @@ fn deploy_stops_the_release_when_a_migration_fails() {
     let out = run(
         &[
             ("RAGTIME_CONFIG", "production"),
+            ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("SECRET_KEY", SECRET_KEY),
             ("DATABASE_URL", test_db.url.as_str()),
         ],

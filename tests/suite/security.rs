@@ -74,8 +74,12 @@ async fn no_hsts_and_no_redirect_when_https_is_not_enforced() {
     assert_eq!(res.header("strict-transport-security"), None);
 }
 
-fn enforced() -> [(&'static str, &'static str); 2] {
-    [("HTTPS_REDIRECT", "true"), ("RAGTIME_PROXY_HOPS", "1")]
+fn enforced() -> [(&'static str, &'static str); 3] {
+    [
+        ("HTTPS_REDIRECT", "true"),
+        ("RAGTIME_PROXY_HOPS", "1"),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
+    ]
 }
 
 async fn get_via_proxy(app: &TestApp, method: Method, path: &str, proto: &str) -> TestResponse {
@@ -112,6 +116,25 @@ async fn plain_http_is_redirected_to_https_when_enforced() {
 }
 
 #[tokio::test]
+async fn the_https_redirect_goes_to_the_configured_host_whatever_the_request_says() {
+    let app = TestApp::with_env(&enforced()).await;
+    let mut client = app.client();
+    let req = client
+        .request(Method::GET, "/x?y=1")
+        .header(header::HOST, "evil.example")
+        .header("x-forwarded-proto", "http")
+        .header("x-forwarded-host", "evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let res = client.send(req).await;
+    assert_eq!(res.status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        res.header("location"),
+        Some("https://ragtime.example/x?y=1")
+    );
+}
+
+#[tokio::test]
 async fn https_responses_carry_hsts_when_enforced() {
     let app = TestApp::with_env(&enforced()).await;
     let res = get_via_proxy(&app, Method::GET, "/", "https").await;
@@ -132,7 +155,11 @@ async fn a_forged_forwarded_proto_before_the_trusted_hop_does_not_count() {
 
 #[tokio::test]
 async fn forwarded_proto_is_not_believed_without_a_trusted_hop() {
-    let app = TestApp::with_env(&[("HTTPS_REDIRECT", "true")]).await;
+    let app = TestApp::with_env(&[
+        ("HTTPS_REDIRECT", "true"),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
+    ])
+    .await;
     let res = get_via_proxy(&app, Method::GET, "/", "https").await;
     assert_eq!(res.status, StatusCode::MOVED_PERMANENTLY);
     assert_eq!(res.header("location"), Some("https://ragtime.example/"));
