@@ -173,10 +173,19 @@ pub async fn register<C: ConnectionTrait>(
     Ok(user)
 }
 
+/// No stored address or name holds a NUL (the forms refuse control characters), and PostgreSQL
+/// refuses one in a text value: such a lookup finds nothing, on either database.
+fn holds_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
 pub async fn find_by_email<C: ConnectionTrait>(
     db: &C,
     email: &str,
 ) -> Result<Option<Model>, DbErr> {
+    if holds_nul(email) {
+        return Ok(None);
+    }
     Entity::find()
         // lower(email) is what the unique index covers, so this is an index lookup.
         .filter(ExprTrait::eq(
@@ -277,6 +286,9 @@ pub async fn find_by_username<C: ConnectionTrait>(
     db: &C,
     username: &str,
 ) -> Result<Option<Model>, DbErr> {
+    if holds_nul(username) {
+        return Ok(None);
+    }
     Entity::find()
         .filter(ExprTrait::eq(
             Expr::expr(Func::lower(Expr::col(Column::Username))),

@@ -1,7 +1,9 @@
 //! The security layer of the deployment lesson: headers, HTTPS enforcement behind a trusted
 //! proxy, CSRF, body limits, timeouts, request ids.
 
-use crate::helpers::{TestApp, TestResponse};
+use base64::Engine;
+
+use crate::helpers::{PASSWORD, TestApp, TestResponse};
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
 
@@ -445,4 +447,36 @@ async fn herokus_request_id_is_propagated_and_a_malformed_one_replaced() {
         .unwrap();
     let res = client.send(req).await;
     assert_ne!(res.header("x-request-id"), Some("bad id"));
+}
+
+#[tokio::test]
+async fn a_nul_byte_anywhere_is_a_clear_refusal_never_a_500() {
+    let app = TestApp::new().await;
+    let ann = app.create_user_with_password("ann").await;
+    let mut visitor = app.client();
+    for path in ["/user/%00", "/user/a%00b", "/followers/%00", "/following/%00"] {
+        assert_eq!(visitor.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let mut ann_client = app.logged_in_client(&ann).await;
+    let token = ann_client.get("/").await.csrf_token();
+    for path in ["/follow/%00", "/unfollow/a%00b"] {
+        let res = ann_client.post_form(path, &[("csrf_token", &token)]).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let res = crate::helpers::login(&mut visitor, "ann\0@example.com", PASSWORD, "").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("Invalid email or password."));
+    let res = crate::helpers::register(&mut visitor, "bob\0@example.com", "bob\0").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    for credentials in ["ann\0@example.com:x", "ann@example.com:x\0y", "\0:"] {
+        let basic = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let req = visitor
+            .request(Method::GET, "/api/v1/compositions/")
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .body(Body::empty())
+            .unwrap();
+        let res = visitor.send(req).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{credentials:?}");
+    }
 }
