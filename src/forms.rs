@@ -1,5 +1,7 @@
 //! Form validation shared by the account pages: each rule returns the message shown next to
-//! its field. Control characters are refused everywhere, so nothing odd is stored.
+//! its field. Control characters are refused everywhere, so nothing odd is stored, and so are
+//! bytes that are not UTF-8: a form body is decoded leniently, every such byte becoming U+FFFD,
+//! which no one types, so a field holding one is refused with the form shown again.
 
 use std::collections::BTreeMap;
 
@@ -15,10 +17,21 @@ fn has_control(value: &str) -> bool {
     value.chars().any(char::is_control)
 }
 
+/// What a field hears when it held bytes that are not UTF-8 text.
+pub const NOT_UTF8: &str = "This field holds bytes that are not valid UTF-8 text.";
+
+/// Whether decoding replaced invalid bytes (U+FFFD, the replacement character).
+fn not_utf8(value: &str) -> bool {
+    value.contains(char::REPLACEMENT_CHARACTER)
+}
+
 /// A plausible address: something@domain.tld, at most 64 characters, no spaces. Returned
 /// lower-cased, as it is stored.
 pub fn email(value: &str) -> Result<String, &'static str> {
     let value = value.trim();
+    if not_utf8(value) {
+        return Err(NOT_UTF8);
+    }
     if value.is_empty() {
         return Err("This field is required.");
     }
@@ -50,6 +63,9 @@ pub fn email(value: &str) -> Result<String, &'static str> {
 /// 1–64 characters: a letter, then letters, digits, dots or underscores.
 pub fn username(value: &str) -> Result<String, &'static str> {
     let value = value.trim();
+    if not_utf8(value) {
+        return Err(NOT_UTF8);
+    }
     if value.is_empty() {
         return Err("This field is required.");
     }
@@ -85,7 +101,9 @@ pub fn composition<'a>(
         errors.insert("release_type", "Choose a single, an EP or an album.".into());
     }
     let title = title.trim();
-    if title.is_empty() || title.chars().count() > 64 {
+    if not_utf8(title) {
+        errors.insert("title", NOT_UTF8.into());
+    } else if title.is_empty() || title.chars().count() > 64 {
         errors.insert(
             "title",
             "Field must be between 1 and 64 characters long.".into(),
@@ -111,6 +129,9 @@ pub fn composition<'a>(
 
 /// Markdown text: bounded, and no control characters but line breaks and tabs.
 pub fn markdown_text(text: &str) -> Result<(), &'static str> {
+    if not_utf8(text) {
+        return Err(NOT_UTF8);
+    }
     if text.chars().count() > MAX_MARKDOWN_CHARS {
         return Err("The text is too long (at most 20,000 characters).");
     }
@@ -134,6 +155,9 @@ pub const MAX_ABOUT_ME_CHARS: usize = 2_000;
 /// A one-line field: trimmed, at most 64 characters, no control characters; empty is `None`.
 pub fn short_text(value: &str) -> Result<Option<String>, &'static str> {
     let value = value.trim();
+    if not_utf8(value) {
+        return Err(NOT_UTF8);
+    }
     if value.chars().count() > MAX_SHORT_CHARS {
         return Err("Field cannot be longer than 64 characters.");
     }
@@ -146,6 +170,9 @@ pub fn short_text(value: &str) -> Result<Option<String>, &'static str> {
 /// The bio: bounded, line breaks and tabs allowed but no other control characters.
 pub fn about_me(value: &str) -> Result<Option<String>, &'static str> {
     let value = value.trim().replace("\r\n", "\n");
+    if not_utf8(&value) {
+        return Err(NOT_UTF8);
+    }
     if value.chars().count() > MAX_ABOUT_ME_CHARS {
         return Err("The text is too long (at most 2,000 characters).");
     }
@@ -166,6 +193,9 @@ pub fn new_password(password: &str, confirmation: &str) -> Result<(), &'static s
     }
     if has_control(password) {
         return Err("Passwords cannot contain control characters.");
+    }
+    if not_utf8(password) {
+        return Err(NOT_UTF8);
     }
     if password != confirmation {
         return Err("Passwords must match.");

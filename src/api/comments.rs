@@ -116,7 +116,7 @@ pub struct NewComment {
     /// spaces are trimmed.
     #[schema(
         max_length = 20000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$",
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]*[^\s\u0000-\u001f\u007f-\u009f\ufffd][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]*$",
         example = "Lovely *syncopation*."
     )]
     pub body: String,

@@ -127,7 +127,7 @@ pub struct NewComposition {
     /// characters; surrounding spaces are trimmed.
     #[schema(
         max_length = 64,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\ufffd]*[^\s\u0000-\u001f\u007f-\u009f\ufffd][^\u0000-\u001f\u007f-\u009f\ufffd]*$",
         example = "Maple Leaf Rag"
     )]
     pub title: String,
@@ -136,7 +136,7 @@ pub struct NewComposition {
     #[schema(
         required = false,
         max_length = 20000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]*$"
     )]
     pub description: String,
 }
@@ -151,14 +151,14 @@ pub struct UpdateComposition {
     /// characters; surrounding spaces are trimmed.
     #[schema(
         max_length = 64,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\ufffd]*[^\s\u0000-\u001f\u007f-\u009f\ufffd][^\u0000-\u001f\u007f-\u009f\ufffd]*$",
         nullable = false
     )]
     pub title: Option<String>,
     /// Markdown, at most 20,000 characters, no control characters but tabs and line breaks.
     #[schema(
         max_length = 20000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$",
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]*$",
         nullable = false
     )]
     pub description: Option<String>,

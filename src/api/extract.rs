@@ -5,10 +5,13 @@
 //! Refusals are [`AppError`]s like the rest of the site's; the error-page layer writes them as
 //! `{"error": ..., "message": ...}` under `/api/`.
 
+use std::fmt;
+
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, body_error};
@@ -81,15 +84,52 @@ impl JsonBody {
             .map_err(|e| body_error(&e))?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| AppError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
-        match value {
-            Value::Object(map) => Ok(Fields {
-                map,
-                errors: FieldErrors::new(),
-            }),
-            _ => Err(AppError::BadRequest(
+        if !value.is_object() {
+            return Err(AppError::BadRequest(
                 "The body must be a JSON object.".into(),
-            )),
+            ));
         }
+        // Read again, key by key: serde_json would silently keep the last of two equal keys.
+        let UniqueKeys(map) = serde_json::from_slice(&bytes)
+            .map_err(|e| AppError::BadRequest(format!("Invalid body: {e}.")))?;
+        Ok(Fields {
+            map,
+            errors: FieldErrors::new(),
+        })
+    }
+}
+
+/// A JSON object whose keys are all different; a repeated one is an error naming it.
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+
+        impl<'de> Visitor<'de> for Keys {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueKeys, A::Error> {
+                let mut map = Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    if map.contains_key(&key) {
+                        let key: String = key.chars().take(64).collect();
+                        return Err(de::Error::custom(format_args!(
+                            "the field `{key}` is given twice"
+                        )));
+                    }
+                    let value = access.next_value()?;
+                    map.insert(key, value);
+                }
+                Ok(UniqueKeys(map))
+            }
+        }
+
+        deserializer.deserialize_map(Keys)
     }
 }
 

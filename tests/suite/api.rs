@@ -1604,3 +1604,30 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
         assert_error(&res, StatusCode::NOT_FOUND, "does not exist");
     }
 }
+
+#[tokio::test]
+async fn a_field_given_twice_is_refused_naming_it_and_nothing_is_created() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let mut client = app.client();
+    let req = client
+        .request(Method::POST, "/api/v1/compositions/")
+        .header(header::AUTHORIZATION, token_of(&app, &ann))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            r#"{"release_type": 1, "title": "a", "title": "b"}"#,
+        ))
+        .unwrap();
+    let res = client.send(req).await;
+    assert_error(
+        &res,
+        StatusCode::BAD_REQUEST,
+        "the field `title` is given twice",
+    );
+    assert_eq!(
+        composition::count(&app.db, composition::Feed::All)
+            .await
+            .unwrap(),
+        0
+    );
+}

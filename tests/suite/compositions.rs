@@ -2,8 +2,10 @@
 //! who may edit and delete, sanitised Markdown, comments, moderation, pagination, and the
 //! number of queries a feed page costs.
 
-use crate::helpers::{Client, TestApp};
+use crate::helpers::{Client, TestApp, TestResponse};
+use axum::body::Body;
 use axum::http::StatusCode;
+use axum::http::{Method, header};
 use ragtime::models::{comment, composition, follow};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -715,4 +717,54 @@ async fn only_a_write_the_handler_noted_makes_the_next_page_read_fresh() {
         .cookies
         .insert(ragtime::web::session::WROTE_COOKIE.into(), "made-up".into());
     assert!(!client.get("/").await.body.contains("Fresh Tune"));
+}
+
+/// A form body as raw bytes, the way a client that is not a browser may send it.
+async fn post_raw(client: &mut Client, page: &str, action: &str, fields: &str) -> TestResponse {
+    let token = client.get(page).await.csrf_token();
+    let req = client
+        .request(Method::POST, action)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf_token={token}&{fields}")))
+        .unwrap();
+    client.send(req).await
+}
+
+#[tokio::test]
+async fn bytes_that_are_not_utf8_in_a_form_are_refused_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let mut client = app.logged_in_client(&ann).await;
+    let res = post_raw(
+        &mut client,
+        "/",
+        "/",
+        "release_type=1&title=%FF%FEab&description=x",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains(ragtime::forms::NOT_UTF8), "{}", res.body);
+    assert_eq!(
+        composition::count(&app.db, composition::Feed::All)
+            .await
+            .unwrap(),
+        0
+    );
+
+    let c = app.publish(&ann, "Fine Title").await;
+    let page = format!("/composition/{}", c.url_slug());
+    let res = post_raw(&mut client, &page, &page, "body=%C3%28").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains(ragtime::forms::NOT_UTF8), "{}", res.body);
+    assert_eq!(comment::count_on(&app.db, c.id).await.unwrap(), 0);
+
+    let res = post_raw(
+        &mut client,
+        "/edit-profile",
+        "/edit-profile",
+        "name=%E2%82&location=&about_me=",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains(ragtime::forms::NOT_UTF8), "{}", res.body);
 }

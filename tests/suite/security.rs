@@ -454,8 +454,17 @@ async fn a_nul_byte_anywhere_is_a_clear_refusal_never_a_500() {
     let app = TestApp::new().await;
     let ann = app.create_user_with_password("ann").await;
     let mut visitor = app.client();
-    for path in ["/user/%00", "/user/a%00b", "/followers/%00", "/following/%00"] {
-        assert_eq!(visitor.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    for path in [
+        "/user/%00",
+        "/user/a%00b",
+        "/followers/%00",
+        "/following/%00",
+    ] {
+        assert_eq!(
+            visitor.get(path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     let mut ann_client = app.logged_in_client(&ann).await;
     let token = ann_client.get("/").await.csrf_token();
