@@ -137,6 +137,10 @@ pub struct Config {
     pub secret_key_generated: bool,
     pub database_url: SecretString,
     pub database_pool_size: u32,
+    /// How long a request waits for a database connection before answering 503.
+    pub database_acquire_timeout: Duration,
+    /// Longest a statement may run on PostgreSQL; `None` for no limit.
+    pub database_statement_timeout: Option<Duration>,
     /// Address to bind; `None` means "all interfaces" (`[::]` dual-stack, falling back to IPv4).
     pub host: Option<std::net::IpAddr>,
     pub port: u16,
@@ -358,6 +362,21 @@ impl Config {
             secret_key,
             secret_key_generated,
             database_pool_size: number("DATABASE_POOL_SIZE", pool_default, 1, 1000)? as u32,
+            database_acquire_timeout: Duration::from_millis(number(
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                1000,
+                10,
+                60_000,
+            )?),
+            database_statement_timeout: match number(
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                10_000,
+                0,
+                3_600_000,
+            )? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
             database_url,
             host,
             port,

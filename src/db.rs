@@ -10,14 +10,48 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::migration::Migrator;
 
-/// Open a pool of at most `pool_size` connections. The URL never reaches the logs.
-pub async fn connect_url(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
+/// How a pool behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Connections at most.
+    pub size: u32,
+    /// How long a query waits for a free connection (or a new one) before giving up.
+    pub acquire_timeout: Duration,
+    /// Longest a statement may run (PostgreSQL only; SQLite has no such limit).
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PoolSettings {
+    /// For commands that may wait (deploy, seed, tests' own connections): no statement limit.
+    pub fn patient(size: u32) -> Self {
+        PoolSettings {
+            size,
+            acquire_timeout: Duration::from_secs(10),
+            statement_timeout: None,
+        }
+    }
+
+    /// For the web and worker processes, from `DATABASE_POOL_SIZE`,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS` and `DATABASE_STATEMENT_TIMEOUT_MS`.
+    pub fn of(config: &Config) -> Self {
+        PoolSettings {
+            size: config.database_pool_size,
+            acquire_timeout: config.database_acquire_timeout,
+            statement_timeout: config.database_statement_timeout,
+        }
+    }
+}
+
+/// The options of a pool to `url`. The URL never reaches the logs.
+pub fn options(url: &str, settings: &PoolSettings) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(pool_size)
+        .max_connections(settings.size)
         .min_connections(0)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        // A new connection gets the whole wait: an unreachable database fails as fast as a
+        // busy pool.
+        .connect_timeout(settings.acquire_timeout)
+        .acquire_timeout(settings.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
         // Ping a connection before use only when it has sat idle for a second: sqlx's default
         // pings on every checkout, a round trip added to every query. Under load connections
@@ -34,16 +68,43 @@ pub async fn connect_url(url: &str, pool_size: u32) -> Result<DatabaseConnection
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    Database::connect(options).await
+    if let Some(limit) = settings.statement_timeout {
+        // One slow statement must not hold a connection the other requests need.
+        let millis = limit.as_millis().to_string();
+        options
+            .map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", millis.as_str())]));
+    }
+    options
 }
 
-/// The application's pool, sized by `DATABASE_POOL_SIZE`.
+/// Open a pool of at most `pool_size` connections that waits patiently (commands, tests).
+pub async fn connect_url(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(options(url, &PoolSettings::patient(pool_size))).await
+}
+
+/// The application's pool (see [`PoolSettings::of`]).
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    connect_url(
+    Database::connect(options(
         config.database_url.expose_secret(),
-        config.database_pool_size,
-    )
+        &PoolSettings::of(config),
+    ))
     .await
+}
+
+/// Whether `err` means the database cannot be reached right now (no connection could be had
+/// in time, or the one in use broke), rather than a fault in what was asked.
+pub fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::sqlx;
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
+            **e,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+        ),
+        _ => false,
+    }
 }
 
 /// Apply pending migrations; returns the names of those applied.

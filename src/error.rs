@@ -177,11 +177,35 @@ fn error_kind(message: &str) -> String {
     }
 }
 
+/// Seconds a client is asked to wait when a service we depend on is not answering.
+const UNAVAILABLE_RETRY_SECONDS: u32 = 5;
+
+impl AppError {
+    /// An internal error that only says the database cannot be reached right now is a 503,
+    /// not a fault of ours to mail about.
+    fn or_unavailable(self) -> Self {
+        match self {
+            AppError::Internal(err)
+                if err
+                    .downcast_ref::<sea_orm::DbErr>()
+                    .is_some_and(crate::db::is_unreachable) =>
+            {
+                tracing::warn!(error = %err, "the database is unreachable");
+                AppError::Unavailable(
+                    "The database is not answering. Please try again in a moment.".into(),
+                )
+            }
+            other => other,
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let mut res = self.status().into_response();
-        let message = self.message();
-        match self {
+        let this = self.or_unavailable();
+        let mut res = this.status().into_response();
+        let message = this.message();
+        match this {
             AppError::Internal(err) => {
                 let detail = format!("{err:#}");
                 tracing::error!(error = detail, "unexpected error");
@@ -191,6 +215,12 @@ impl IntoResponse for AppError {
             AppError::TooMany { retry_after } => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            }
+            AppError::Unavailable(_) => {
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_SECONDS),
+                );
             }
             AppError::Unauthorized(_) => {
                 for challenge in CHALLENGES {

@@ -157,10 +157,16 @@ async fn show_followed(_user: crate::access::CurrentUser, jar: CookieJar) -> imp
 
 /// For the platform's and operators' health checks: is the database reachable?
 async fn healthz(State(state): State<AppState>) -> Result<Response, AppError> {
-    match state.db.ping().await {
-        Ok(()) => Ok(axum::Json(json!({ "status": "ok" })).into_response()),
-        Err(e) => {
+    // Within a bound, whatever the pool's state: a check that hangs tells a monitor nothing.
+    let wait = state.config.database_acquire_timeout;
+    match tokio::time::timeout(wait, state.db.ping()).await {
+        Ok(Ok(())) => Ok(axum::Json(json!({ "status": "ok" })).into_response()),
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "health check: database unreachable");
+            Err(AppError::Unavailable("The database is unreachable.".into()))
+        }
+        Err(_) => {
+            tracing::error!("health check: the database did not answer within {wait:?}");
             Err(AppError::Unavailable("The database is unreachable.".into()))
         }
     }

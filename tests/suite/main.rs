@@ -13,6 +13,7 @@ mod error_mail;
 mod error_pages;
 mod logging;
 mod mail;
+mod outages;
 mod pages;
 mod platform_files;
 mod process;

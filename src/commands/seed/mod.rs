@@ -26,6 +26,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
+use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
@@ -147,7 +148,9 @@ impl fmt::Display for SeedReport {
 /// migrate and upsert the roles first (as `serve` does there); production and heroku never
 /// migrate implicitly, so there the schema must come from `ragtime deploy`.
 pub async fn run(config: &Config, options: &SeedOptions) -> anyhow::Result<SeedReport> {
-    let db = db::connect(config)
+    // A bulk load: no statement limit, and patience for a connection.
+    let url = config.database_url.expose_secret();
+    let db = db::connect_url(url, config.database_pool_size)
         .await
         .context("cannot connect to the database (check DATABASE_URL)")?;
     let result = prepare_and_seed(&db, config, options).await;
