@@ -91,6 +91,27 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     .await
 }
 
+/// Open one connection to a PostgreSQL `url`, outside any pool, to say why the database cannot
+/// be reached — refused, unknown host, TLS, authentication — where a pool only says it timed
+/// out. SQLite files need no such check.
+pub async fn probe(url: &str) -> Result<(), DbErr> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    use sea_orm::sqlx::postgres::PgConnectOptions;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(());
+    }
+    let cannot = |cause: String| DbErr::Custom(format!("cannot connect to the database: {cause}"));
+    let options: PgConnectOptions = url.parse().map_err(|e| cannot(format!("{e}")))?;
+    match tokio::time::timeout(Duration::from_secs(10), options.connect()).await {
+        Ok(Ok(connection)) => {
+            drop(connection);
+            Ok(())
+        }
+        Ok(Err(e)) => Err(cannot(e.to_string())),
+        Err(_) => Err(cannot("no answer within 10 s".into())),
+    }
+}
+
 /// Whether `err` means the database cannot be reached right now (no connection could be had
 /// in time, or the one in use broke), rather than a fault in what was asked.
 pub fn is_unreachable(err: &DbErr) -> bool {

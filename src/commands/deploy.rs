@@ -95,6 +95,8 @@ async fn run_tasks(db: &DatabaseConnection) -> Result<DeployReport, DbErr> {
 
 /// Connect with a single-connection pool and deploy.
 pub async fn deploy_url(url: &str) -> Result<DeployReport, DbErr> {
+    // The release log must say why the database cannot be reached, not that a pool timed out.
+    db::probe(url).await?;
     let db = db::connect_url(url, 1).await?;
     let report = deploy(&db).await;
     db.close().await.ok();

@@ -95,6 +95,7 @@ fn deploy_prints_what_it_did_and_a_second_run_changes_nothing() {
 
 #[test]
 fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_password() {
+    let start = Instant::now();
     let out = run(
         &[
             ("RAGTIME_CONFIG", "production"),
@@ -110,8 +111,50 @@ fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_passwor
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("ragtime deploy: failed"), "{err}");
+    // The cause, as the person reading the release log needs it.
+    assert!(err.contains("cannot connect to the database"), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
     let all = format!("{err}{}", text(&out.stdout));
     assert!(!all.contains("s3cret-pw"), "{all}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "a refusal is known at once"
+    );
+}
+
+#[test]
+fn deploy_with_an_unknown_host_or_wrong_password_says_so() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        eprintln!("needs PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    }
+    for (url, cause) in [
+        (
+            "postgres://ragtime:pw@no-such-host.invalid:5432/db",
+            "no-such-host.invalid",
+        ),
+        (
+            "postgres://no_such_role@127.0.0.1:5432/test",
+            "no_such_role",
+        ),
+    ] {
+        let out = run(
+            &[
+                ("RAGTIME_CONFIG", "production"),
+                ("RAGTIME_SERVER_NAME", "ragtime.example"),
+                ("SECRET_KEY", SECRET_KEY),
+                ("DATABASE_URL", url),
+            ],
+            &["deploy"],
+        );
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(err.contains("cannot connect to the database"), "{err}");
+        assert!(
+            err.contains(cause) || err.to_lowercase().contains("lookup"),
+            "{url}: {err}"
+        );
+    }
 }
 
 #[test]
