@@ -74,12 +74,12 @@ impl Related<super::role::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// A new account, not yet saved: member since now, avatar hash from the email.
+/// A new account, not yet saved: member since now, a new avatar key.
 pub fn new_account(email: &str, username: &str, role_id: i32, password_hash: &str) -> ActiveModel {
     let now = chrono::Utc::now();
     let email = email.trim().to_lowercase();
     ActiveModel {
-        avatar_hash: Set(avatar_hash(&email)),
+        avatar_hash: Set(new_avatar_key()),
         email: Set(email),
         username: Set(username.to_owned()),
         role_id: Set(role_id),
@@ -91,15 +91,18 @@ pub fn new_account(email: &str, username: &str, role_id: i32, password_hash: &st
     }
 }
 
-/// The avatar service's key: hex MD5 of the lower-cased email (SPEC §3).
-/// `<base><hash>?s=<size>` (unicornify by default).
+/// `<base><key>?s=<size>` (unicornify by default).
 pub fn avatar_url(base: &str, hash: &str, size: u32) -> String {
     let slash = if base.ends_with('/') { "" } else { "/" };
     format!("{base}{slash}{hash}?s={size}")
 }
 
-pub fn avatar_hash(email: &str) -> String {
-    format!("{:x}", md5::compute(email.trim().to_lowercase().as_bytes()))
+/// A key for the avatar service that reveals nothing about the account: random, not the MD5
+/// of the email address the avatar services suggest (a guessed address could be checked
+/// against it, and every page view would tell the service who is shown). A new address gets a
+/// new key, so the old avatar does not follow the account.
+pub fn new_avatar_key() -> String {
+    crate::crypto::random_hex(16)
 }
 
 /// Every user follows themself, so the followed feed includes their own work. Adds the
@@ -247,7 +250,7 @@ pub async fn set_email<C: ConnectionTrait>(
 ) -> Result<(), AccountError> {
     Entity::update_many()
         .col_expr(Column::Email, Expr::value(email))
-        .col_expr(Column::AvatarHash, Expr::value(avatar_hash(email)))
+        .col_expr(Column::AvatarHash, Expr::value(new_avatar_key()))
         .filter(Column::Id.eq(id))
         .exec(db)
         .await
@@ -334,8 +337,14 @@ pub async fn admin_update<C: ConnectionTrait>(
     edit: &AdminEdit,
 ) -> Result<(), AccountError> {
     let email = edit.email.trim().to_lowercase();
+    // A new key only for a new address: the avatar stays as long as the address does.
+    let avatar_key = Expr::case(
+        Expr::col(Column::Email).eq(email.clone()),
+        Expr::col(Column::AvatarHash),
+    )
+    .finally(new_avatar_key());
     Entity::update_many()
-        .col_expr(Column::AvatarHash, Expr::value(avatar_hash(&email)))
+        .col_expr(Column::AvatarHash, avatar_key.into())
         .col_expr(Column::Email, Expr::value(email))
         .col_expr(Column::Username, Expr::value(edit.username.clone()))
         .col_expr(Column::Confirmed, Expr::value(edit.confirmed))
@@ -382,11 +391,10 @@ pub async fn insert_many<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_avatar_hash_is_the_md5_of_the_lower_cased_email() {
-        // md5("john@example.com"), as the avatar services document it.
-        assert_eq!(
-            super::avatar_hash(" John@Example.com "),
-            "d4c74594d841139328695756648b6bd6"
-        );
+    fn avatar_keys_are_random_and_say_nothing_of_the_email() {
+        let (a, b) = (super::new_avatar_key(), super::new_avatar_key());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
     }
 }

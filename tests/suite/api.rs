@@ -954,7 +954,14 @@ async fn a_user_has_their_profile_counts_and_links_but_no_email() {
     );
     assert_iso8601_utc(&body["member_since"]);
     assert_iso8601_utc(&body["last_seen"]);
-    assert!(body["avatar_url"].as_str().unwrap().starts_with("https://"));
+    let avatar = body["avatar_url"].as_str().unwrap();
+    assert!(avatar.starts_with("https://"));
+    assert!(avatar.contains(&ann.avatar_hash), "{avatar}");
+    let md5 = format!("{:x}", md5::compute(&ann.email));
+    assert!(
+        !avatar.contains(&md5),
+        "the address can be checked against {avatar}"
+    );
 }
 
 #[tokio::test]

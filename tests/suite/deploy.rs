@@ -13,7 +13,10 @@ use sea_orm::{
 async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
     let test_db = TestDb::new();
     let report = deploy_url(&test_db.url).await.unwrap();
-    assert_eq!(report.migrations_applied, vec!["m20261125_000001_initial"]);
+    assert_eq!(
+        report.migrations_applied,
+        vec!["m20261125_000001_initial", "m20261201_000001_avatar_keys"]
+    );
     assert_eq!(
         report.roles.inserted,
         vec!["User", "Moderator", "Administrator"]
@@ -108,10 +111,11 @@ async fn two_deploys_at_once_on_postgres_both_succeed_with_one_set_of_roles() {
     }
     let (a, b) = tokio::join!(deploy_url(&test_db.url), deploy_url(&test_db.url));
     let (a, b) = (a.unwrap(), b.unwrap());
-    // One applied the migration, the other found nothing left to do.
+    // Each migration was applied once, by one of them.
+    use sea_orm_migration::MigratorTrait;
     assert_eq!(
         a.migrations_applied.len() + b.migrations_applied.len(),
-        1,
+        ragtime::migration::Migrator::migrations().len(),
         "{a}\n{b}"
     );
     let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
@@ -176,4 +180,31 @@ async fn a_connection_the_database_ended_while_the_pool_was_quiet_is_replaced_wi
         .await
         .expect("the dead connection was noticed and replaced");
     assert_ne!(first, second);
+}
+
+#[tokio::test]
+async fn deploying_replaces_the_md5_avatar_keys_of_existing_accounts_with_random_ones() {
+    use sea_orm_migration::MigratorTrait;
+    let test_db = TestDb::new();
+    let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
+    // A database as the release before this one left it: keys are MD5s of the addresses.
+    ragtime::migration::Migrator::up(&db, Some(1))
+        .await
+        .unwrap();
+    role::insert_roles(&db).await.unwrap();
+    let role_id = role::default_role(&db).await.unwrap().unwrap().id;
+    let md5 = format!("{:x}", md5::compute("ann@example.com"));
+    let mut ann = user::new_account("ann@example.com", "ann", role_id, "x");
+    ann.avatar_hash = Set(md5.clone());
+    let ann = ann.insert(&db).await.unwrap();
+    let mut bob = user::new_account("bob@example.com", "bob", role_id, "x");
+    bob.avatar_hash = Set(format!("{:x}", md5::compute("bob@example.com")));
+    let bob = bob.insert(&db).await.unwrap();
+
+    deploy(&db).await.unwrap();
+    let ann = user::find_by_id(&db, ann.id).await.unwrap().unwrap();
+    let bob = user::find_by_id(&db, bob.id).await.unwrap().unwrap();
+    assert_ne!(ann.avatar_hash, md5);
+    assert_eq!(ann.avatar_hash.len(), 32);
+    assert_ne!(ann.avatar_hash, bob.avatar_hash);
 }

@@ -274,6 +274,9 @@ async fn insert_users(
         people.push(fake_user(&mut rng, &mut names));
     }
 
+    // Avatar keys are random for real accounts; here they come from a generator of their own,
+    // so two databases seeded alike hold the same rows.
+    let mut keys = rng_for(options.seed, 5);
     let mut seeded = Vec::with_capacity(people.len());
     // email, username, role_id, password_hash, confirmed, name, location, about_me,
     // member_since, last_seen, avatar_hash
@@ -286,6 +289,7 @@ async fn insert_users(
             row.about_me = Set(p.about_me.clone());
             row.member_since = Set(p.member_since);
             row.last_seen = Set(p.last_seen);
+            row.avatar_hash = Set(hex::encode(keys.random::<[u8; 16]>()));
             row
         });
         let ids = user::insert_many(txn, rows.collect())
