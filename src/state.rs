@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::Signer;
@@ -35,6 +36,8 @@ pub struct Shared {
     pub avatar_base: Arc<str>,
     /// Everyone's newest compositions, read in the last moments (see `models::feed_cache`).
     pub feeds: Arc<FeedCache>,
+    /// Work a handler left to do after answering; a stopping server waits for it.
+    pub background: TaskTracker,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             db,
             csp,
             mail,
+            background: TaskTracker::new(),
         })))
     }
 }

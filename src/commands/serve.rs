@@ -107,6 +107,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     let state = AppState::new(config, db, transport)?;
+    let background = state.background.clone();
     let app = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -122,6 +123,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         result = server => result.context("server error")?,
         _ = deadline => tracing::warn!("shutdown: requests still running after {grace:?}; exiting"),
     }
+    // Work handlers left for after their answer (a reset mail to queue) is finished too.
+    background.close();
+    let _ = tokio::time::timeout(Duration::from_secs(2), background.wait()).await;
     // Delivery stopped taking new messages when shutdown began; let the one being sent finish.
     let _ = tokio::time::timeout(Duration::from_secs(2), delivery).await;
     tracing::info!("stopped");

@@ -205,24 +205,38 @@ async fn reset_request(
         &limits::mail(rate, "reset", &email, client.ip),
     )
     .await?;
-    if let Some(account) = user::find_by_email(&state.db, &email).await? {
-        let token = tokens::issue_for(&state.signer, Purpose::ResetPassword, &account, None);
-        let link = format!("{}/auth/reset/{token}", client.origin());
-        queue_link_mail(
-            &state,
-            &state.db,
-            &account.email,
-            &account.username,
-            LinkMail::ResetPassword,
-            &link,
-        )
-        .await?;
-    }
+    // Whether the address has an account must not show in the time the answer takes: the
+    // lookup and the mail happen after answering.
+    let link_base = format!("{}/auth/reset", client.origin());
+    let worker = state.clone();
+    state.background.spawn(async move {
+        if let Err(e) = send_reset_link(&worker, &email, &link_base).await {
+            tracing::error!(error = ?e, "cannot queue a password reset mail");
+        }
+    });
     session.flash(
         "info",
         "An email with instructions to reset your password has been sent to you.",
     );
     Ok(Redirect::to("/auth/login").into_response())
+}
+
+/// Mail a reset link to the account `email` names, if any.
+async fn send_reset_link(state: &AppState, email: &str, link_base: &str) -> Result<(), AppError> {
+    let Some(account) = user::find_by_email(&state.db, email).await? else {
+        return Ok(());
+    };
+    let token = tokens::issue_for(&state.signer, Purpose::ResetPassword, &account, None);
+    let link = format!("{link_base}/{token}");
+    queue_link_mail(
+        state,
+        &state.db,
+        &account.email,
+        &account.username,
+        LinkMail::ResetPassword,
+        &link,
+    )
+    .await
 }
 
 /// The account a reset link is for, while the link is valid: signed, unexpired, for this

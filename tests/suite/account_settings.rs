@@ -514,3 +514,35 @@ async fn clicks_on_one_confirmation_link_at_the_same_moment_send_one_welcome() {
         .count();
     assert_eq!(welcomes, 1);
 }
+
+#[tokio::test]
+async fn a_reset_request_is_answered_before_the_account_is_looked_up_or_mailed() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = TestApp::new().await;
+    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        eprintln!("PostgreSQL only: SQLite has no lock on one table");
+        return;
+    }
+    app.create_user("ann").await;
+    // The mail queue is locked, as by a slow writer: had the answer waited for the account's
+    // mail, it would hang here, and take longer for an address with an account than without.
+    let lock = app.db.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE mail_queue IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut client = app.client();
+    for email in ["ann@example.com", "nobody@example.com"] {
+        let start = std::time::Instant::now();
+        let res = submit(&mut client, "/auth/reset", &[("email", email)]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "{email}: {:?}",
+            start.elapsed()
+        );
+    }
+    lock.rollback().await.unwrap();
+    let mails = app.deliver_mail().await;
+    assert_eq!(mails.len(), 1, "the one account got its link");
+    assert!(link_path(&mails, "ann@example.com").starts_with("/auth/reset/"));
+}

@@ -139,7 +139,16 @@ impl TestApp {
     }
 
     /// Run the mail delivery loop once; returns everything in the outbox so far.
+    /// Wait for the work handlers left for after answering (mail queued after the answer).
+    pub async fn settle(&self) {
+        let background = &self.state.background;
+        background.close();
+        background.wait().await;
+        background.reopen();
+    }
+
     pub async fn deliver_mail(&self) -> Vec<ragtime::mail::Outgoing> {
+        self.settle().await;
         ragtime::mail::deliver_due(&self.db, &self.state.config.mail, &self.state.mail)
             .await
             .expect("delivery");
