@@ -22,6 +22,9 @@ use crate::models::mail_queue;
 /// A message as it leaves Ragtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outgoing {
+    /// The same for every attempt at one queued message, so that when an attempt whose end
+    /// was not recorded is followed by another, relays and mail clients can drop the copy.
+    pub message_id: String,
     pub from: String,
     pub to: String,
     pub subject: String,
@@ -42,8 +45,8 @@ pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
-/// How long one SMTP exchange may stall; well under the queue's claim on a message, so a slow
-/// relay cannot make a second worker send it again.
+/// How long one SMTP exchange may stall before the attempt fails and is retried later; the
+/// claim on the message is renewed meanwhile, so no second worker sends it at the same time.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Transport {
@@ -155,7 +158,7 @@ fn message(mail: &Outgoing) -> anyhow::Result<Message> {
         .from(from)
         .to(to)
         .subject(mail.subject.as_str())
-        .message_id(None)
+        .message_id(Some(mail.message_id.clone()))
         .multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
             mail.html.clone(),
@@ -187,9 +190,46 @@ pub async fn queue<C: ConnectionTrait>(
     mail_queue::enqueue(db, to, subject.trim(), &body.text, &body.html).await
 }
 
-/// The longest one delivery may take: well inside the claim on the message.
-pub const SEND_TIMEOUT: std::time::Duration =
-    std::time::Duration::from_secs(mail_queue::CLAIM as u64 / 2);
+/// The longest one delivery may take; the claim on the message is renewed meanwhile.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `<ragtime.<id>.<queued at>@<sender's domain>>`: stable across attempts, unique across
+/// databases that reuse ids.
+fn message_id(message: &mail_queue::Model, sender: &str) -> String {
+    let domain = sender
+        .parse::<Mailbox>()
+        .map(|m| m.email.domain().to_owned())
+        .unwrap_or_else(|_| "ragtime.invalid".to_owned());
+    let queued = message.created_at.timestamp_micros();
+    format!("<ragtime.{}.{queued}@{domain}>", message.id)
+}
+
+/// Send `outgoing`, renewing the claim on `id` while it goes on.
+async fn send_claimed(
+    db: &DatabaseConnection,
+    transport: &Transport,
+    id: i64,
+    outgoing: Outgoing,
+) -> anyhow::Result<()> {
+    let send = tokio::time::timeout(SEND_TIMEOUT, transport.send(outgoing));
+    tokio::pin!(send);
+    let mut renew = tokio::time::interval(Duration::from_secs(mail_queue::RENEW_EVERY));
+    renew.tick().await; // the claim was just made
+    loop {
+        tokio::select! {
+            result = &mut send => {
+                return result.unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!("delivery took over {SEND_TIMEOUT:?}"))
+                });
+            }
+            _ = renew.tick() => match mail_queue::renew(db, id).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(id, "the claim on a mail being sent lapsed"),
+                Err(e) => tracing::warn!(id, error = %e, "cannot renew the claim on a mail"),
+            },
+        }
+    }
+}
 
 /// Deliver every message that is due; returns how many were sent. Safe to run in several
 /// processes at once: each message is claimed before it is sent.
@@ -217,16 +257,14 @@ async fn deliver_until(
             continue; // another worker has it
         }
         let outgoing = Outgoing {
+            message_id: message_id(&message, &config.sender),
             from: config.sender.clone(),
             to: message.recipient.clone(),
             subject: message.subject.clone(),
             text: message.text_body.clone(),
             html: message.html_body.clone(),
         };
-        let sent_in_time = tokio::time::timeout(SEND_TIMEOUT, transport.send(outgoing))
-            .await
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("delivery took over {SEND_TIMEOUT:?}")));
-        match sent_in_time {
+        match send_claimed(db, transport, message.id, outgoing).await {
             Ok(()) => {
                 mail_queue::mark_sent(db, message.id).await?;
                 sent += 1;

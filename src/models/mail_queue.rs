@@ -1,6 +1,8 @@
 //! The durable mail queue: a message is a row written in the same transaction as the change
 //! that causes it, and stays until a worker has delivered it. Workers claim a row with a
-//! conditional update, so two of them never send the same message.
+//! conditional update, so two of them never send the same message at once, and renew the
+//! claim while they send, so a worker that dies leaves its message to another within
+//! [`CLAIM`] seconds.
 
 use chrono::{Duration, Utc};
 use sea_orm::entity::prelude::*;
@@ -28,10 +30,12 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// How long a claimed message stays reserved for the worker that claimed it. A delivery is
-/// given at most half of it (`mail::SEND_TIMEOUT`), so no second worker takes a message whose
-/// delivery is still under way.
-pub const CLAIM: i64 = 120;
+/// How long a claim lasts unless the worker renews it: a live worker renews it every
+/// [`RENEW_EVERY`] seconds while it sends, so no second worker takes a message whose delivery
+/// is under way, and one killed mid-send frees its message this long after its last renewal.
+pub const CLAIM: i64 = 30;
+/// How often a sending worker renews its claim: a third of it, so two renewals may be late.
+pub const RENEW_EVERY: u64 = CLAIM as u64 / 3;
 
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
@@ -93,6 +97,23 @@ pub async fn claim<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
     Ok(result.rows_affected == 1)
 }
 
+/// Extend this worker's claim while its delivery goes on; false if the message is no longer
+/// reserved (sent, or the claim lapsed and another worker may have it).
+pub async fn renew<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let result = Entity::update_many()
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(now + Duration::seconds(CLAIM)),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::SentAt.is_null())
+        .filter(Column::LockedUntil.gte(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::SentAt, Expr::value(Utc::now()))
@@ -106,17 +127,15 @@ pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr>
     Ok(())
 }
 
-/// Record a failed attempt and schedule the next one with exponential backoff (30 s, 1 min,
-/// 2 min ... capped at 6 hours).
+/// Record a failed attempt and schedule the next one with exponential backoff: 30 s after the
+/// first failure, then 1 min, 2 min ... capped at 6 hours.
 pub async fn mark_failed<C: ConnectionTrait>(
     db: &C,
     message: &Model,
     error: &str,
 ) -> Result<(), DbErr> {
     let attempts = message.attempts + 1;
-    let delay = 30i64
-        .saturating_mul(1 << attempts.clamp(0, 20))
-        .min(6 * 3600);
+    let delay = retry_delay(attempts);
     Entity::update_many()
         .col_expr(Column::Attempts, Expr::value(attempts))
         .col_expr(
@@ -135,4 +154,24 @@ pub async fn mark_failed<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Seconds to wait after the `attempts`-th failure.
+pub fn retry_delay(attempts: i32) -> i64 {
+    30i64
+        .saturating_mul(1 << (attempts - 1).clamp(0, 20))
+        .min(6 * 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn retries_back_off_from_30_seconds_to_6_hours() {
+        assert_eq!(retry_delay(1), 30);
+        assert_eq!(retry_delay(2), 60);
+        assert_eq!(retry_delay(3), 120);
+        assert_eq!(retry_delay(100), 6 * 3600);
+    }
 }

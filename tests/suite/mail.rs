@@ -18,7 +18,7 @@ use chrono::Utc;
 use ragtime::config::{Config, MailConfig};
 use ragtime::mail::{self, Outgoing, Rendered, Transport};
 use ragtime::models::mail_queue;
-use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
 use secrecy::SecretString;
 
 /// The mail settings of the testing configuration, pointed at `server:port`.
@@ -100,9 +100,15 @@ async fn a_queued_mail_survives_a_crash_before_delivery_and_is_sent_once() {
             .unwrap(),
         0
     );
+    let row = &rows(&restarted).await[0];
     assert_eq!(
         outbox.outbox(),
         vec![Outgoing {
+            message_id: format!(
+                "<ragtime.{}.{}@example.com>",
+                row.id,
+                row.created_at.timestamp_micros()
+            ),
             from: "Ragtime Admin <ragtime@example.com>".into(),
             to: "ann@example.com".into(),
             subject: "[Ragtime] Confirm Your Account".into(),
@@ -176,6 +182,58 @@ async fn two_workers_at_once_deliver_each_message_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_message_sent_again_after_a_lost_sent_mark_keeps_its_message_id() {
+    let test_db = TestDb::new();
+    let config = mail_config(None, 25, false);
+    let db = deployed(&test_db).await;
+    mail::queue(&db, &config, "ann@example.com", "Hello", &body(1))
+        .await
+        .unwrap();
+    let outbox = Transport::memory();
+    assert_eq!(mail::deliver_due(&db, &config, &outbox).await.unwrap(), 1);
+    // The worker was killed between the SMTP exchange and recording it: the row looks unsent.
+    db.execute_unprepared("UPDATE mail_queue SET sent_at = NULL, locked_until = NULL")
+        .await
+        .unwrap();
+    assert_eq!(mail::deliver_due(&db, &config, &outbox).await.unwrap(), 1);
+    let sent = outbox.outbox();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].message_id, sent[1].message_id,
+        "a relay or a reader can tell the copy"
+    );
+}
+
+#[tokio::test]
+async fn a_live_worker_renews_its_claim_and_a_dead_one_loses_it() {
+    let test_db = TestDb::new();
+    let config = mail_config(None, 25, false);
+    let db = deployed(&test_db).await;
+    mail::queue(&db, &config, "ann@example.com", "Hello", &body(1))
+        .await
+        .unwrap();
+    let id = rows(&db).await[0].id;
+    assert!(mail_queue::claim(&db, id).await.unwrap());
+    assert!(!mail_queue::claim(&db, id).await.unwrap(), "reserved");
+    let claimed = rows(&db).await[0].locked_until.unwrap();
+    assert!(claimed <= Utc::now() + chrono::Duration::seconds(mail_queue::CLAIM));
+    assert!(mail_queue::renew(&db, id).await.unwrap());
+    assert!(rows(&db).await[0].locked_until.unwrap() >= claimed);
+    // The worker died: nobody renewed, and the claim ran out.
+    db.execute_unprepared("UPDATE mail_queue SET locked_until = created_at")
+        .await
+        .unwrap();
+    assert!(
+        !mail_queue::renew(&db, id).await.unwrap(),
+        "a lapsed claim is not revived"
+    );
+    assert!(
+        mail_queue::claim(&db, id).await.unwrap(),
+        "another worker takes it"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_delivery_is_retried_later_with_backoff() {
     let test_db = TestDb::new();
     // Nothing listens on port 1: every connection is refused.
@@ -192,8 +250,10 @@ async fn a_failed_delivery_is_retried_later_with_backoff() {
     assert_eq!(row.attempts, 1);
     assert!(row.sent_at.is_none());
     assert!(row.locked_until.is_none(), "released for the next attempt");
+    // 30 s after the first failure, as documented.
+    let wait = row.next_attempt_at - before;
     assert!(
-        row.next_attempt_at > before + chrono::Duration::seconds(25),
+        wait > chrono::Duration::seconds(25) && wait <= chrono::Duration::seconds(31),
         "backs off: next attempt at {} (failed at {before})",
         row.next_attempt_at
     );
@@ -476,7 +536,12 @@ async fn smtp_delivers_a_queued_message_with_text_and_html_parts() {
     assert_eq!(mail["to"], "ann@example.com");
     assert_eq!(mail["subject"], "[Ragtime] Confirm Your Account");
     assert_eq!(mail["content_type"], "multipart/alternative");
-    assert!(mail["message_id"].as_str().unwrap().contains('@'));
+    let id = rows(&db).await[0].id;
+    let message_id = mail["message_id"].as_str().unwrap();
+    assert!(
+        message_id.starts_with(&format!("<ragtime.{id}.")) && message_id.ends_with("@example.com>"),
+        "{message_id}"
+    );
     // Lines end in CRLF on the wire.
     let part = |kind: &str| mail["parts"][kind].as_str().unwrap().replace("\r\n", "\n");
     assert_eq!(part("text/plain"), body(7).text);
