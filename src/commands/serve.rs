@@ -1,14 +1,33 @@
 //! `ragtime serve`: the production web server (gunicorn's job in the lesson). Binds first —
 //! Heroku kills a web dyno that has not bound `$PORT` within 60 s — then connects to the
-//! database, serves with keep-alive, and on SIGTERM or Ctrl-C stops accepting, lets in-flight
-//! requests finish, and exits well within Heroku's 30 s.
+//! database and serves HTTP/1.1 with keep-alive.
+//!
+//! On SIGTERM or Ctrl-C it stops accepting connections at once, lets in-flight requests
+//! finish, and drains the open keep-alive connections: a request that still arrives on one is
+//! answered with `Connection: close`, so the client reconnects elsewhere instead of meeting a
+//! connection closed under its request; connections that stay quiet for [`DRAIN`] are then
+//! closed. It exits as soon as no connection is left, well within Heroku's 30 s.
 
+use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use socket2::{Domain, Socket, Type};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+use tower_service::Service;
 
 use crate::app;
 use crate::config::Config;
@@ -108,19 +127,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     let state = AppState::new(config, db, transport)?;
     let background = state.background.clone();
-    let app = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let draining = Arc::new(AtomicBool::new(false));
+    let app = app::router(state).layer(from_fn_with_state(draining.clone(), close_when_draining));
 
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let stop = async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
-    });
+    };
     let deadline = async move {
         let _ = stop_rx.wait_for(|stopped| *stopped).await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => result.context("server error")?,
+        () = run(listener, app, stop, draining) => {}
         _ = deadline => tracing::warn!("shutdown: requests still running after {grace:?}; exiting"),
     }
     // Work handlers left for after their answer (a reset mail to queue) is finished too.
@@ -130,6 +150,96 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(2), delivery).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long open connections may stay quiet once shutdown began before they are closed.
+pub const DRAIN: Duration = Duration::from_secs(2);
+
+/// Accept and serve connections until `stop`; then drain them (see the module's comment).
+async fn run(
+    listener: TcpListener,
+    app: Router,
+    stop: impl Future<Output = ()>,
+    draining: Arc<AtomicBool>,
+) {
+    let connections = TaskTracker::new();
+    let (close_quiet, _) = watch::channel(false);
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        connections.spawn(serve_connection(
+            stream,
+            peer,
+            app.clone(),
+            close_quiet.subscribe(),
+        ));
+    }
+    drop(listener);
+    draining.store(true, Ordering::SeqCst);
+    connections.close();
+    if tokio::time::timeout(DRAIN, connections.wait())
+        .await
+        .is_err()
+    {
+        let _ = close_quiet.send(true);
+        connections.wait().await;
+    }
+}
+
+/// One client connection, until it closes, or until `close_quiet` says to end it (once its
+/// request in flight, if any, is answered).
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    mut close_quiet: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        async move { app.call(req).await }
+    });
+    let mut builder = http1::Builder::new();
+    // Also bounds how long a client may take to send its headers (30 s).
+    builder.timer(TokioTimer::new());
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = close_quiet.wait_for(|close| *close) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+}
+
+/// Middleware: once shutdown began, every answer tells the client to close its connection.
+async fn close_when_draining(
+    State(draining): State<Arc<AtomicBool>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    if draining.load(Ordering::SeqCst) {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }
 
 /// Expired sessions and rate-limit windows that ended long ago are useless; clear them out

@@ -380,3 +380,87 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+/// One request on an open keep-alive connection; the response's head and body.
+fn ask_on(stream: &mut TcpStream, port: u16) -> std::io::Result<(String, String)> {
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line.to_lowercase());
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok((head, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[test]
+fn a_request_on_a_kept_alive_connection_during_shutdown_is_answered_and_told_to_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::new();
+    let mut server = start_server(dir.path(), &test_db.url);
+    let port = server.port;
+    let mut busy = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (head, _) = ask_on(&mut busy, port).unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "kept alive: {head}");
+    // A client that opened a connection and has not used it yet.
+    let _quiet = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopping = Instant::now();
+    let deadline = stopping + Duration::from_secs(10);
+    loop {
+        let line = server
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the server announces its shutdown");
+        if line.contains("shutting down") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+
+    // The next request on the kept-alive connection is answered, and says to close.
+    let (head, body) = ask_on(&mut busy, port).expect("answered, not cut off");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(body.contains("ok"), "{body}");
+    let mut rest = Vec::new();
+    assert_eq!(busy.read_to_end(&mut rest).unwrap(), 0, "then closed");
+
+    // The quiet connection is closed after the drain, and the server exits 0.
+    let exit = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < ragtime::commands::serve::DRAIN + Duration::from_secs(4),
+            "the server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
