@@ -127,6 +127,9 @@ pub struct Proxies {
     /// The site's public host (and port): every absolute URL, mailed link and redirect uses
     /// it, whatever the request says.
     pub server_name: String,
+    /// The public site is served over HTTPS (production, heroku, or HTTPS enforced): absolute
+    /// URLs say https even when a request reached us over plain HTTP.
+    pub https: bool,
 }
 
 #[derive(Clone)]
@@ -284,7 +287,7 @@ impl Config {
                 .flatten()
         });
         let server_name = match server_name {
-            Some(v) if valid_server_name(&v) => v.to_ascii_lowercase(),
+            Some(v) if valid_server_name(&v) => Some(v.to_ascii_lowercase()),
             Some(v) => {
                 return Err(refuse(
                     "RAGTIME_SERVER_NAME",
@@ -298,7 +301,7 @@ impl Config {
                      (your domain, or <app>.herokuapp.com), which mailed links point to",
                 ));
             }
-            None => format!("localhost:{port}"),
+            None => None,
         };
 
         let host = match var("RAGTIME_HOST") {
@@ -309,6 +312,11 @@ impl Config {
             None if name.is_production_like() => None,
             None => Some(std::net::Ipv4Addr::LOCALHOST.into()),
         };
+        // In development and testing, links point where the server listens.
+        let server_name = server_name.unwrap_or_else(|| {
+            let ip = host.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+            std::net::SocketAddr::new(ip, port).to_string()
+        });
 
         let avatar_base_url =
             var("RAGTIME_AVATAR_URL").unwrap_or_else(|| DEFAULT_AVATAR_URL.into());
@@ -383,6 +391,7 @@ impl Config {
             proxies: Proxies {
                 hops: proxy_hops as usize,
                 server_name,
+                https: name.is_production_like() || https_redirect,
             },
             https_redirect,
             content_security_policy,
@@ -613,9 +622,9 @@ mod tests {
     }
 
     #[test]
-    fn a_server_name_must_be_a_host_and_defaults_to_localhost_in_development() {
+    fn a_server_name_must_be_a_host_and_defaults_to_the_listening_address_in_development() {
         let c = config(&[("RAGTIME_PROXY_HOPS", "1"), ("PORT", "5001")]).unwrap();
-        assert_eq!(c.proxies.server_name, "localhost:5001");
+        assert_eq!(c.proxies.server_name, "127.0.0.1:5001");
         let c = config(&[("RAGTIME_SERVER_NAME", "Ragtime.example:8443")]).unwrap();
         assert_eq!(c.proxies.server_name, "ragtime.example:8443");
         for bad in ["evil.example/x", "a@b", "exa mple.com", "https://x.example"] {

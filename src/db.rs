@@ -82,13 +82,16 @@ pub async fn connect_url(url: &str, pool_size: u32) -> Result<DatabaseConnection
     Database::connect(options(url, &PoolSettings::patient(pool_size))).await
 }
 
-/// The application's pool (see [`PoolSettings::of`]).
+/// The application's pool (see [`PoolSettings::of`]). It connects on first use: a web or
+/// worker process that starts while the database is briefly away (a restart, maintenance)
+/// runs and answers 503 until it is back, instead of exiting.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    Database::connect(options(
+    let mut options = options(
         config.database_url.expose_secret(),
         &PoolSettings::of(config),
-    ))
-    .await
+    );
+    options.connect_lazy(true);
+    Database::connect(options).await
 }
 
 /// Open one connection to a PostgreSQL `url`, outside any pool, to say why the database cannot

@@ -18,7 +18,7 @@ fn has_control(value: &str) -> bool {
 }
 
 /// What a field hears when it held bytes that are not UTF-8 text.
-pub const NOT_UTF8: &str = "This field holds bytes that are not valid UTF-8 text.";
+pub const NOT_UTF8: &str = "This field holds bytes that are not valid UTF-8 text (or U+FFFD, the character that stands for them).";
 
 /// Whether decoding replaced invalid bytes (U+FFFD, the replacement character).
 fn not_utf8(value: &str) -> bool {

@@ -174,7 +174,7 @@ impl FromRequestParts<AppState> for ApiUser {
         let (account, credentials) = match presented {
             Presented::Token(token) => (by_token(state, &token).await?, Credentials::Token),
             Presented::Password { email, password } => {
-                let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
+                let client = ClientInfo::from_request_parts(parts, state).await?;
                 let account = by_password(state, &client, &email, &password).await?;
                 (account, Credentials::Password)
             }

@@ -23,6 +23,7 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::pagination::{PageQuery, Pagination, page_number};
@@ -99,10 +100,10 @@ impl Links {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Links {
-    type Rejection = std::convert::Infallible;
+    type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let client = ClientInfo::from_request_parts(parts, state).await?;
         Ok(Links::new(&client))
     }
 }

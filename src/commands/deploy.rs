@@ -1,6 +1,7 @@
 //! `ragtime deploy`, the release-phase command (`flask deploy` of the original): apply pending
-//! migrations, upsert the roles, add missing self-follows. Idempotent, and safe when two run at
-//! once on PostgreSQL: they take turns under an advisory lock.
+//! migrations, upsert the roles, add missing self-follows, replace avatar keys that are the MD5
+//! of an address. Idempotent, and safe when two run at once on PostgreSQL: they take turns
+//! under an advisory lock.
 
 use std::fmt;
 
@@ -17,6 +18,7 @@ pub struct DeployReport {
     pub migrations_applied: Vec<String>,
     pub roles: role::RolesReport,
     pub self_follows_added: u64,
+    pub avatar_keys_replaced: u64,
 }
 
 impl DeployReport {
@@ -25,6 +27,7 @@ impl DeployReport {
             && self.roles.inserted.is_empty()
             && self.roles.updated.is_empty()
             && self.self_follows_added == 0
+            && self.avatar_keys_replaced == 0
     }
 }
 
@@ -52,7 +55,12 @@ impl fmt::Display for DeployReport {
             list(&self.roles.inserted),
             list(&self.roles.updated)
         )?;
-        write!(f, "self-follows: added {}", self.self_follows_added)
+        writeln!(f, "self-follows: added {}", self.self_follows_added)?;
+        write!(
+            f,
+            "avatar keys: replaced {} that revealed an address",
+            self.avatar_keys_replaced
+        )
     }
 }
 
@@ -86,10 +94,12 @@ async fn run_tasks(db: &DatabaseConnection) -> Result<DeployReport, DbErr> {
     let migrations_applied = db::migrate(db).await?;
     let roles = role::insert_roles(db).await?;
     let self_follows_added = user::add_self_follows(db).await?;
+    let avatar_keys_replaced = user::replace_revealing_avatar_keys(db).await?;
     Ok(DeployReport {
         migrations_applied,
         roles,
         self_follows_added,
+        avatar_keys_replaced,
     })
 }
 

@@ -22,7 +22,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use socket2::{Domain, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -102,6 +102,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = db::connect(&config)
         .await
         .context("cannot connect to the database (check DATABASE_URL)")?;
+    if let Err(e) = db.ping().await {
+        tracing::warn!(error = %e, "the database is not answering yet: pages answer 503 until it is");
+    }
     if config.auto_migrate {
         let applied = db::migrate(&db)
             .await
@@ -143,11 +146,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = run(listener, app, stop, draining) => {}
         _ = deadline => tracing::warn!("shutdown: requests still running after {grace:?}; exiting"),
     }
-    // Work handlers left for after their answer (a reset mail to queue) is finished too.
+    // Work handlers left for after their answer (a reset mail to queue), and the mail being
+    // sent (delivery took no new message once shutdown began), get a last moment together.
     background.close();
-    let _ = tokio::time::timeout(Duration::from_secs(2), background.wait()).await;
-    // Delivery stopped taking new messages when shutdown began; let the one being sent finish.
-    let _ = tokio::time::timeout(Duration::from_secs(2), delivery).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        tokio::join!(background.wait(), delivery)
+    })
+    .await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -210,10 +215,9 @@ async fn serve_connection(
         let mut app = app.clone();
         async move { app.call(req).await }
     });
-    let mut builder = http1::Builder::new();
-    // Also bounds how long a client may take to send its headers (30 s).
-    builder.timer(TokioTimer::new());
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    // No header-read timer: hyper's would also close a connection idle between requests
+    // after 30 s, and Heroku's router keeps idle connections to a dyno for up to 90 s.
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

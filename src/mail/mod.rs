@@ -204,28 +204,50 @@ fn message_id(message: &mail_queue::Model, sender: &str) -> String {
     format!("<ragtime.{}.{queued}@{domain}>", message.id)
 }
 
-/// Send `outgoing`, renewing the claim on `id` while it goes on.
+/// How one delivery attempt ended.
+enum Attempt {
+    Sent,
+    Failed(anyhow::Error),
+    /// Given up because the claim was lost: the message is another worker's now, so this one
+    /// records nothing about it.
+    Lost,
+}
+
+/// Send `outgoing`, renewing the claim on `id` while it goes on. Should the claim be lost (it
+/// lapsed, or it could not be renewed before it would), the attempt is given up rather than
+/// carried on while another worker may take the message.
 async fn send_claimed(
     db: &DatabaseConnection,
     transport: &Transport,
     id: i64,
     outgoing: Outgoing,
-) -> anyhow::Result<()> {
+) -> Attempt {
+    let claim = Duration::from_secs(mail_queue::CLAIM as u64);
+    let every = Duration::from_secs(mail_queue::RENEW_EVERY);
+    let mut held_until = tokio::time::Instant::now() + claim;
     let send = tokio::time::timeout(SEND_TIMEOUT, transport.send(outgoing));
     tokio::pin!(send);
-    let mut renew = tokio::time::interval(Duration::from_secs(mail_queue::RENEW_EVERY));
+    let mut renew = tokio::time::interval(every);
     renew.tick().await; // the claim was just made
     loop {
         tokio::select! {
             result = &mut send => {
-                return result.unwrap_or_else(|_| {
-                    Err(anyhow::anyhow!("delivery took over {SEND_TIMEOUT:?}"))
-                });
+                return match result {
+                    Ok(Ok(())) => Attempt::Sent,
+                    Ok(Err(e)) => Attempt::Failed(e),
+                    Err(_) => Attempt::Failed(anyhow::anyhow!("delivery took over {SEND_TIMEOUT:?}")),
+                };
             }
             _ = renew.tick() => match mail_queue::renew(db, id).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(id, "the claim on a mail being sent lapsed"),
-                Err(e) => tracing::warn!(id, error = %e, "cannot renew the claim on a mail"),
+                Ok(true) => held_until = tokio::time::Instant::now() + claim,
+                Ok(false) => return Attempt::Lost,
+                Err(e) if held_until - tokio::time::Instant::now() > every => {
+                    tracing::warn!(id, error = %e, "cannot renew the claim on a mail; will retry");
+                }
+                Err(e) => {
+                    tracing::warn!(id, error = %e, "cannot keep the claim on a mail");
+                    return Attempt::Lost;
+                }
             },
         }
     }
@@ -265,14 +287,20 @@ async fn deliver_until(
             html: message.html_body.clone(),
         };
         match send_claimed(db, transport, message.id, outgoing).await {
-            Ok(()) => {
+            Attempt::Sent => {
                 mail_queue::mark_sent(db, message.id).await?;
                 sent += 1;
             }
-            Err(e) => {
+            Attempt::Failed(e) => {
                 let error = format!("{e:#}");
                 tracing::warn!(id = message.id, %error, "mail delivery failed; will retry");
                 mail_queue::mark_failed(db, &message, &error).await?;
+            }
+            Attempt::Lost => {
+                tracing::warn!(
+                    id = message.id,
+                    "lost the claim on a mail; attempt given up"
+                );
             }
         }
     }

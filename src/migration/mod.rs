@@ -7,16 +7,12 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
-mod m20261201_000001_avatar_keys;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261125_000001_initial::Migration),
-            Box::new(m20261201_000001_avatar_keys::Migration),
-        ]
+        vec![Box::new(m20261125_000001_initial::Migration)]
     }
 }

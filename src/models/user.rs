@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{ExprTrait, Func};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Statement};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseBackend, QuerySelect, Statement};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -103,6 +103,40 @@ pub fn avatar_url(base: &str, hash: &str, size: u32) -> String {
 /// new key, so the old avatar does not follow the account.
 pub fn new_avatar_key() -> String {
     crate::crypto::random_hex(16)
+}
+
+/// Replace every avatar key that is the MD5 of its account's address (all of them before
+/// random keys came, and any an older release still running writes during a deploy) with a
+/// random one; returns how many. Each deploy runs it, so none survives a release.
+pub async fn replace_revealing_avatar_keys<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let replaced = db
+            .execute_unprepared(
+                "UPDATE users SET avatar_hash = replace(gen_random_uuid()::text, '-', '') \
+                 WHERE avatar_hash = md5(lower(email))",
+            )
+            .await?;
+        return Ok(replaced.rows_affected());
+    }
+    // SQLite has no MD5: compare here.
+    let keys: Vec<(i32, String, String)> = Entity::find()
+        .select_only()
+        .columns([Column::Id, Column::Email, Column::AvatarHash])
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut replaced = 0;
+    for (id, email, key) in keys {
+        if key == format!("{:x}", md5::compute(email.to_lowercase().as_bytes())) {
+            Entity::update_many()
+                .col_expr(Column::AvatarHash, Expr::value(new_avatar_key()))
+                .filter(Column::Id.eq(id))
+                .exec(db)
+                .await?;
+            replaced += 1;
+        }
+    }
+    Ok(replaced)
 }
 
 /// Every user follows themself, so the followed feed includes their own work. Adds the

@@ -98,7 +98,7 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
             serde_json::to_string(&body).unwrap_or_default(),
         )
     } else {
-        let layout = Layout::for_error(&state, session).await;
+        let layout = Layout::for_error(&state, session, status.is_server_error()).await;
         let template = ErrorTemplate {
             layout: &layout,
             code: status.as_u16(),

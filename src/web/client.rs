@@ -15,13 +15,16 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::config::Proxies;
+use crate::error::AppError;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInfo {
     pub ip: IpAddr,
-    /// "http" or "https".
+    /// "http" or "https": how the request reached us (through the trusted proxies).
     pub scheme: &'static str,
+    /// "https" when the public site is, whatever this request came over: absolute URLs use it.
+    pub public_scheme: &'static str,
     /// The site's configured host, with a port only when it is not the scheme's default.
     pub host: String,
     /// The `Host` the request was sent to, if well-formed: only for same-origin checks.
@@ -35,7 +38,7 @@ impl ClientInfo {
 
     /// `https://host` of the configured host: the base of every absolute URL.
     pub fn origin(&self) -> String {
-        format!("{}://{}", self.scheme, self.host)
+        format!("{}://{}", self.public_scheme, self.host)
     }
 
     /// Whether a browser's `Origin` header names this site: the configured origin, or the
@@ -94,8 +97,13 @@ pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, proxies: &Proxies)
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
+    let public_scheme = if proxies.https { "https" } else { scheme };
     // `ragtime.example:443` is `https://ragtime.example` to a browser.
-    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let default_port = if public_scheme == "https" {
+        ":443"
+    } else {
+        ":80"
+    };
     let name = &proxies.server_name;
     let request_host = headers
         .get(axum::http::header::HOST)
@@ -105,6 +113,7 @@ pub fn resolve(headers: &HeaderMap, peer: Option<SocketAddr>, proxies: &Proxies)
     ClientInfo {
         ip,
         scheme,
+        public_scheme,
         host: name.strip_suffix(default_port).unwrap_or(name).to_owned(),
         request_host,
     }
@@ -126,14 +135,19 @@ pub async fn resolve_client(
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
-    type Rejection = std::convert::Infallible;
+    type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        // Without the layer there is no trustworthy origin to build links from.
+        parts
             .extensions
             .get::<ClientInfo>()
             .cloned()
-            .unwrap_or_else(|| resolve(&parts.headers, None, &Proxies::default())))
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!(
+                    "the client resolution layer is not installed"
+                ))
+            })
     }
 }
 
@@ -161,6 +175,7 @@ mod tests {
         Proxies {
             hops,
             server_name: "ragtime.example".into(),
+            https: false,
         }
     }
 
@@ -240,6 +255,18 @@ mod tests {
             resolve(&h, peer(), &other_port).origin(),
             "https://ragtime.example:8443"
         );
+    }
+
+    #[test]
+    fn a_site_served_over_https_links_over_https_even_from_a_plain_request() {
+        let h = headers(&[("host", "ragtime.example")]);
+        let public = Proxies {
+            https: true,
+            ..hops(0)
+        };
+        let c = resolve(&h, peer(), &public);
+        assert_eq!(c.scheme, "http");
+        assert_eq!(c.origin(), "https://ragtime.example");
     }
 
     #[test]

@@ -22,9 +22,16 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout of an error page: a failing database must not stop it from rendering.
-    pub async fn for_error(state: &AppState, session: Option<Session>) -> Layout {
+    /// The layout of an error page: a failing database must not stop it from rendering. After
+    /// a server error the visitor is not looked up again (the database may be what failed, and
+    /// a second wait for it would double the time to answer).
+    pub async fn for_error(
+        state: &AppState,
+        session: Option<Session>,
+        server_error: bool,
+    ) -> Layout {
         let user = match &session {
+            Some(_) if server_error => None,
             Some(s) => s.account(&state.db).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot load the current user for a page");
                 None

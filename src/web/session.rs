@@ -33,7 +33,7 @@ pub const SESSION_COOKIE: &str = "ragtime_session";
 pub const FLASH_COOKIE: &str = "ragtime_flash";
 const FLASH_PURPOSE: &str = "flash";
 /// Marks the browser's next request as following a write: a signed expiry, so a marker
-/// cannot be made up or replayed to keep the feed cache empty.
+/// cannot be made up, and one taken from a real write skips the feed cache for 30 s at most.
 pub const WROTE_COOKIE: &str = "ragtime_wrote";
 const WROTE_PURPOSE: &str = "wrote";
 const WROTE_SECONDS: i64 = 30;

@@ -138,7 +138,6 @@ impl TestApp {
         }
     }
 
-    /// Run the mail delivery loop once; returns everything in the outbox so far.
     /// Wait for the work handlers left for after answering (mail queued after the answer).
     pub async fn settle(&self) {
         let background = &self.state.background;
@@ -147,6 +146,7 @@ impl TestApp {
         background.reopen();
     }
 
+    /// Run the mail delivery loop once; returns everything in the outbox so far.
     pub async fn deliver_mail(&self) -> Vec<ragtime::mail::Outgoing> {
         self.settle().await;
         ragtime::mail::deliver_due(&self.db, &self.state.config.mail, &self.state.mail)

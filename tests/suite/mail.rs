@@ -217,8 +217,12 @@ async fn a_live_worker_renews_its_claim_and_a_dead_one_loses_it() {
     assert!(!mail_queue::claim(&db, id).await.unwrap(), "reserved");
     let claimed = rows(&db).await[0].locked_until.unwrap();
     assert!(claimed <= Utc::now() + chrono::Duration::seconds(mail_queue::CLAIM));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert!(mail_queue::renew(&db, id).await.unwrap());
-    assert!(rows(&db).await[0].locked_until.unwrap() >= claimed);
+    assert!(
+        rows(&db).await[0].locked_until.unwrap() > claimed,
+        "renewed from now"
+    );
     // The worker died: nobody renewed, and the claim ran out.
     db.execute_unprepared("UPDATE mail_queue SET locked_until = created_at")
         .await
