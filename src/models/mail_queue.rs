@@ -66,41 +66,46 @@ pub async fn due<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, D
     Entity::find()
         .filter(Column::SentAt.is_null())
         .filter(Column::NextAttemptAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(Column::LockedUntil.is_null())
-                .add(Column::LockedUntil.lt(now)),
-        )
+        .filter(free(now))
         .order_by_asc(Column::Id)
         .limit(limit)
         .all(db)
         .await
 }
 
+/// Unclaimed, or claimed by a worker whose claim ran out.
+fn free(now: DateTimeUtc) -> Condition {
+    Condition::any()
+        .add(Column::LockedUntil.is_null())
+        .add(Column::LockedUntil.lt(now))
+}
+
 /// Reserve a message for this worker; false if another worker got it first.
 pub async fn claim<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
     let now = Utc::now();
-    let result = Entity::update_many()
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(now + Duration::seconds(CLAIM)),
-        )
-        .filter(Column::Id.eq(id))
-        .filter(Column::SentAt.is_null())
-        .filter(
-            Condition::any()
-                .add(Column::LockedUntil.is_null())
-                .add(Column::LockedUntil.lt(now)),
-        )
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    hold(db, id, now, free(now)).await
 }
 
 /// Extend this worker's claim while its delivery goes on; false if the message is no longer
 /// reserved (sent, or the claim lapsed and another worker may have it).
 pub async fn renew<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
     let now = Utc::now();
+    hold(
+        db,
+        id,
+        now,
+        Condition::all().add(Column::LockedUntil.gte(now)),
+    )
+    .await
+}
+
+/// Reserve unsent message `id` for [`CLAIM`] seconds from `now`, if `held` allows.
+async fn hold<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: DateTimeUtc,
+    held: Condition,
+) -> Result<bool, DbErr> {
     let result = Entity::update_many()
         .col_expr(
             Column::LockedUntil,
@@ -108,7 +113,7 @@ pub async fn renew<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
         )
         .filter(Column::Id.eq(id))
         .filter(Column::SentAt.is_null())
-        .filter(Column::LockedUntil.gte(now))
+        .filter(held)
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
