@@ -31,7 +31,7 @@
 //! # How a request travels
 //!
 //! `serve` accepts the connection and hands the request to the router of [`app::router`].
-//! The layers meet it in this order: the client's address, scheme and host are resolved from
+//! The layers meet it in this order: the client's address and scheme are resolved from
 //! the trusted proxy headers; the request is logged (with its id) and given security headers;
 //! plain HTTP is redirected when HTTPS is enforced; the browser session is attached; errors
 //! are mailed and rendered on the way back; panics, timeouts and oversized bodies are caught;
