@@ -127,8 +127,8 @@ pub struct Proxies {
     /// The site's public host (and port): every absolute URL, mailed link and redirect uses
     /// it, whatever the request says.
     pub server_name: String,
-    /// The public site is served over HTTPS (production, heroku, or HTTPS enforced): absolute
-    /// URLs say https even when a request reached us over plain HTTP.
+    /// The public site is served over HTTPS (production, or HTTPS enforced as on a Heroku
+    /// dyno): absolute URLs say https even when a request reached us over plain HTTP.
     pub https: bool,
 }
 
@@ -391,7 +391,8 @@ impl Config {
             proxies: Proxies {
                 hops: proxy_hops as usize,
                 server_name,
-                https: name.is_production_like() || https_redirect,
+                // On a dyno HTTPS is enforced; `heroku local` stays on http, links included.
+                https: name == ConfigName::Production || https_redirect,
             },
             https_redirect,
             content_security_policy,
@@ -611,9 +612,15 @@ mod tests {
         assert!(!local.https_redirect, "heroku local must not redirect");
         assert_eq!(local.host, None, "heroku listens on all interfaces");
 
+        assert!(!local.proxies.https, "heroku local links stay on http");
+
         let mut on_dyno = base.to_vec();
         on_dyno.push(("DYNO", "web.1"));
         assert!(config(&on_dyno).unwrap().https_redirect);
+        assert!(
+            config(&on_dyno).unwrap().proxies.https,
+            "links say https on a dyno"
+        );
 
         let mut forced = base.to_vec();
         forced.push(("DYNO", "web.1"));
