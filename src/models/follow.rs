@@ -36,6 +36,17 @@ pub enum Outcome {
     Yourself,
 }
 
+impl Outcome {
+    /// `Done` when the request changed the follows, `Already` when there was nothing to do.
+    fn of(changed: bool) -> Self {
+        if changed {
+            Outcome::Done
+        } else {
+            Outcome::Already
+        }
+    }
+}
+
 /// Add the pair, if missing; `false` when it was there. The primary key decides, so a double
 /// click or two racing requests leave one row and no error. (Registration adds the
 /// self-follow with this.)
@@ -69,11 +80,7 @@ pub async fn follow<C: ConnectionTrait>(
     if follower_id == followed_id {
         return Ok(Outcome::Yourself);
     }
-    Ok(if add(db, follower_id, followed_id).await? {
-        Outcome::Done
-    } else {
-        Outcome::Already
-    })
+    Ok(Outcome::of(add(db, follower_id, followed_id).await?))
 }
 
 /// One user asks to stop following another. The self-follow is never removed.
@@ -90,11 +97,7 @@ pub async fn unfollow<C: ConnectionTrait>(
         .filter(Column::FollowedId.eq(followed_id))
         .exec(db)
         .await?;
-    Ok(if deleted.rows_affected > 0 {
-        Outcome::Done
-    } else {
-        Outcome::Already
-    })
+    Ok(Outcome::of(deleted.rows_affected > 0))
 }
 
 pub async fn is_following<C: ConnectionTrait>(
