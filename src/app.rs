@@ -4,21 +4,19 @@
 use std::any::Any;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::map_request_body::MapRequestBodyLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::{AppError, InternalError};
 use crate::state::AppState;
 use crate::views::{error_mail, errors};
-use crate::web::{assets, cache, client, csrf, headers, request_log, session};
+use crate::web::{assets, body_limit, cache, client, csrf, headers, request_log, session};
 use crate::{api, views};
 
 async fn not_found() -> AppError {
@@ -32,10 +30,12 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     Router::new()
         .merge(views::main::router())
+        .merge(views::audio::router())
         .merge(views::auth::router())
         .merge(views::account::router())
         .merge(views::users::router())
         .merge(views::compositions::router())
+        .merge(views::tracks::router())
         .merge(views::moderation::router())
         .merge(api::router())
         .merge(assets::router())
@@ -43,8 +43,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(state.clone(), views::auth::gate))
         .layer(from_fn_with_state(state.clone(), csrf::csrf_protect))
-        .layer(MapRequestBodyLayer::new(Body::new))
-        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), body_limit::limit_bodies))
         // Heroku's router gives up after 30 s, but never cancels our work: bound it ourselves.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -70,7 +69,11 @@ pub fn router(state: AppState) -> Router {
             cache::forget_after_writes,
         ))
         .layer(from_fn_with_state(state.clone(), session::sessions))
-        .layer(CompressionLayer::new())
+        // Audio is compressed already, and a gzipped 206 would break seeking.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("audio/"))),
+        )
         .layer(from_fn_with_state(state.clone(), headers::https_redirect))
         .layer(from_fn_with_state(state.clone(), headers::security_headers))
         .layer(from_fn(request_log::log_requests))

@@ -203,6 +203,20 @@ pub fn new_password(password: &str, confirmation: &str) -> Result<(), &'static s
     Ok(())
 }
 
+/// A track's title: trimmed, 1 to 200 characters, no control characters.
+pub fn track_title(raw: &str) -> Result<String, &'static str> {
+    let title = raw.trim();
+    if title.is_empty() {
+        Err("This field is required.")
+    } else if title.chars().count() > crate::models::track::MAX_TITLE_CHARS {
+        Err("Field must be between 1 and 200 characters long.")
+    } else if title.chars().any(char::is_control) {
+        Err("The title cannot contain control characters.")
+    } else {
+        Ok(title.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

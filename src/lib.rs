@@ -50,6 +50,7 @@ pub mod db;
 pub mod error;
 pub mod forms;
 pub mod mail;
+pub mod media;
 pub mod migration;
 pub mod models;
 pub mod state;

@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, ConfigError};
 use crate::crypto::Signer;
 use crate::mail;
+use crate::media::Media;
 use crate::models::feed_cache::FeedCache;
 
 /// Behind one `Arc`: the router clones the state for every layer and extractor of every
@@ -38,6 +39,8 @@ pub struct Shared {
     pub feeds: Arc<FeedCache>,
     /// Work a handler left to do after answering; a stopping server waits for it.
     pub background: TaskTracker,
+    /// Where tracks' audio is kept, and the limits on uploads.
+    pub media: Media,
 }
 
 impl AppState {
@@ -51,7 +54,12 @@ impl AppState {
                 variable: "RAGTIME_CSP",
                 message: "contains characters not allowed in an HTTP header".into(),
             })?;
+        let media = Media::new(&config.media).map_err(|e| ConfigError {
+            variable: "RAGTIME_MEDIA_URL",
+            message: format!("the media store cannot be opened: {e:#}"),
+        })?;
         Ok(AppState(Arc::new(Shared {
+            media,
             feeds: Arc::new(FeedCache::default()),
             avatar_base: Arc::from(config.avatar_base_url.as_str()),
             signer: Signer::new(config.secret_key.expose_secret().as_bytes()),

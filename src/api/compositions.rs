@@ -16,7 +16,7 @@ use crate::error::{AppError, ErrorBody};
 use crate::forms::{self, FieldErrors};
 use crate::models::composition::{self, Card, Draft, Feed};
 use crate::models::user::Account;
-use crate::models::{Permission, comment, user};
+use crate::models::{Permission, track};
 use crate::state::AppState;
 
 /// Longest title, in characters (as sent: surrounding spaces count).
@@ -53,6 +53,8 @@ pub struct CompositionOut {
     #[schema(format = "uri")]
     pub comments_url: String,
     pub comment_count: u64,
+    /// Its audio, in order.
+    pub tracks: Vec<super::tracks::TrackOut>,
 }
 
 pub fn composition_json(links: &Links, card: &Card) -> CompositionOut {
@@ -72,6 +74,11 @@ pub fn composition_json(links: &Links, card: &Card) -> CompositionOut {
         artist_url: links.user(card.artist.id),
         comments_url: links.api(&format!("/compositions/{}/comments/", c.id)),
         comment_count: card.comments,
+        tracks: card
+            .tracks
+            .iter()
+            .map(|t| super::tracks::track_json(links, t))
+            .collect(),
     }
 }
 
@@ -255,17 +262,12 @@ async fn load(state: &AppState, id: i32) -> Result<composition::Model, AppError>
         .ok_or_else(|| AppError::no_such("composition", id))
 }
 
-/// A composition with its artist and comment count, as lists show it.
+/// A composition with its artist, comment count and tracks.
 async fn card(state: &AppState, c: composition::Model) -> Result<Card, AppError> {
-    let artist = user::find_by_id(&state.db, c.artist_id)
+    let artist_id = c.artist_id;
+    composition::card(&state.db, c)
         .await?
-        .ok_or_else(|| AppError::no_such("user", c.artist_id))?;
-    let comments = comment::count_on(&state.db, c.id).await?;
-    Ok(Card {
-        composition: c,
-        artist,
-        comments,
-    })
+        .ok_or_else(|| AppError::no_such("user", artist_id))
 }
 
 /// Everyone's compositions, newest first.
@@ -319,6 +321,7 @@ pub async fn create_composition(
             composition: created,
             artist: caller.account.user.clone(),
             comments: 0,
+            tracks: Vec::new(),
         },
     );
     Ok((
@@ -374,12 +377,18 @@ pub async fn update_composition(
     let c = load(&state, id).await?;
     may_change(&caller.account, &c)?;
     let changed = UpdateComposition::read(&mut body.fields().await?)?.apply(&c);
-    composition::update(&state.db, id, &changed.draft()?).await?;
+    let draft = changed.draft()?;
+    if let Some(problem) =
+        track::fits(&state.db, &c, draft.release_type, &state.media.limits()).await?
+    {
+        return Err(AppError::Conflict(problem));
+    }
+    composition::update(&state.db, id, &draft).await?;
     let c = load(&state, id).await?;
     Ok(Json(composition_json(&links, &card(&state, c).await?)))
 }
 
-/// Delete a composition and its comments (its artist or an administrator).
+/// Delete a composition with its comments and tracks (its artist or an administrator).
 #[utoipa::path(
     delete,
     path = "/api/v1/compositions/{id}",
@@ -398,6 +407,7 @@ pub async fn delete_composition(
 ) -> Result<StatusCode, AppError> {
     let c = load(&state, id).await?;
     may_change(&caller.account, &c)?;
-    composition::delete(&state.db, c.id).await?;
+    let keys = composition::delete(&state.db, c.id).await?;
+    state.media.release(&state.db, keys).await;
     Ok(StatusCode::NO_CONTENT)
 }

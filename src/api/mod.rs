@@ -11,6 +11,7 @@ pub mod comments;
 pub mod compositions;
 pub mod extract;
 pub mod openapi;
+pub mod tracks;
 pub mod users;
 
 use axum::Router;
@@ -58,6 +59,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(
             comments::list_comments_on,
             comments::create_comment
+        ))
+        .routes(routes!(tracks::upload_track))
+        .routes(routes!(
+            tracks::get_track,
+            tracks::update_track,
+            tracks::delete_track
         ))
         .routes(routes!(comments::list_comments))
         .routes(routes!(comments::get_comment))

@@ -10,7 +10,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{comment, follow, user};
+use super::{comment, follow, track, user};
 use crate::models::markdown::{Allow, to_safe_html};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -52,6 +52,16 @@ pub fn release_type_name(value: i16) -> &'static str {
         .iter()
         .find(|(v, _)| *v == value)
         .map_or("Release", |(_, name)| name)
+}
+
+/// "A single", "An EP", "An album": the name with its article, to start a sentence.
+pub fn a_release(name: &str) -> String {
+    let article = if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "An"
+    } else {
+        "A"
+    };
+    format!("{article} {}", name.to_lowercase().replace("ep", "EP"))
 }
 
 /// `<id>-<title lower-cased, runs of non-word characters replaced by '-'>`.
@@ -139,15 +149,18 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: i32, draft: &Draft<'_>) -> R
     Ok(())
 }
 
-/// Delete a composition and its comments together.
-pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<(), DbErr> {
+/// Delete a composition with its comments and tracks together; the object keys its tracks
+/// named, for the caller to release from the media store.
+pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<Vec<String>, DbErr> {
     let txn = db.begin().await?;
     comment::Entity::delete_many()
         .filter(comment::Column::CompositionId.eq(id))
         .exec(&txn)
         .await?;
+    let keys = track::delete_of(&txn, id).await?;
     Entity::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await
+    txn.commit().await?;
+    Ok(keys)
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {
@@ -160,6 +173,21 @@ pub struct Card {
     pub composition: Model,
     pub artist: user::Model,
     pub comments: u64,
+    /// Its tracks, in order.
+    pub tracks: Vec<track::Model>,
+}
+
+/// One composition as lists show it, for its own page and the API; `None` if its artist is gone.
+pub async fn card<C: ConnectionTrait>(db: &C, c: Model) -> Result<Option<Card>, DbErr> {
+    let Some(artist) = user::find_by_id(db, c.artist_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Card {
+        comments: comment::count_on(db, c.id).await?,
+        tracks: track::of(db, c.id).await?,
+        composition: c,
+        artist,
+    }))
 }
 
 /// Which compositions a list shows.
@@ -209,8 +237,9 @@ pub async fn page<C: ConnectionTrait>(
     Ok((cards(db, feed, offset, limit).await?, total))
 }
 
-/// One page of a feed, newest first, with artists and comment counts: one query (the counts
-/// are a correlated subquery, served by the comments' `(composition_id, ...)` index).
+/// One page of a feed, newest first, with artists and comment counts in one query (the counts
+/// are a correlated subquery, served by the comments' `(composition_id, ...)` index), and the
+/// tracks of the whole page in a second.
 pub async fn cards<C: ConnectionTrait>(
     db: &C,
     feed: Feed,
@@ -237,7 +266,8 @@ pub async fn cards<C: ConnectionTrait>(
         .offset(offset)
         .limit(limit)
         .build(db.get_database_backend());
-    db.query_all_raw(statement)
+    let mut cards = db
+        .query_all_raw(statement)
         .await?
         .iter()
         .map(|row| {
@@ -246,9 +276,17 @@ pub async fn cards<C: ConnectionTrait>(
                 composition: Model::from_query_result(row, SelectA.as_str())?,
                 artist: user::Model::from_query_result(row, SelectB.as_str())?,
                 comments: u64::try_from(comments).unwrap_or(0),
+                tracks: Vec::new(),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    // The page's tracks: one more query, whatever the page size.
+    let ids: Vec<i32> = cards.iter().map(|c| c.composition.id).collect();
+    let mut tracks = track::of_many(db, &ids).await?;
+    for card in &mut cards {
+        card.tracks = tracks.remove(&card.composition.id).unwrap_or_default();
+    }
+    Ok(cards)
 }
 
 /// How many compositions each of these artists has published.

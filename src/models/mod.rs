@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod rate_limit;
 pub mod role;
 pub mod session;
+pub mod track;
 pub mod user;
 
 pub use role::Permission;

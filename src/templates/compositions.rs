@@ -4,7 +4,7 @@
 use askama::Template;
 
 use crate::forms::{self, FieldErrors};
-use crate::models::{comment, composition};
+use crate::models::{comment, composition, track};
 use crate::web::layout::Layout;
 use crate::web::pagination::Pagination;
 
@@ -68,6 +68,10 @@ pub struct EditCompositionTemplate {
     pub title: String,
     pub slug: String,
     pub form: CompositionForm,
+    /// The tracks editor: the list, how many it may hold, and why an upload was refused.
+    pub tracks: Vec<track::Model>,
+    pub max_tracks: u64,
+    pub upload_error: Option<String>,
 }
 
 #[derive(Template)]

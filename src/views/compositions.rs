@@ -12,7 +12,7 @@ use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
 use crate::forms;
 use crate::models::user::Account;
-use crate::models::{Permission, comment, composition, user};
+use crate::models::{Permission, comment, composition, track};
 use crate::state::AppState;
 use crate::templates::Html;
 use crate::templates::compositions::{
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The composition a slug names, or a 404 page.
-async fn load(state: &AppState, slug: &str) -> Result<composition::Model, AppError> {
+pub(super) async fn load(state: &AppState, slug: &str) -> Result<composition::Model, AppError> {
     let id = composition::id_from_slug(slug).ok_or_else(|| AppError::NotFound(None))?;
     composition::find(&state.db, id)
         .await?
@@ -62,7 +62,7 @@ fn canonical(
 }
 
 /// Only the artist or an administrator may change a composition.
-fn may_change(user: &Account, c: &composition::Model) -> Result<(), AppError> {
+pub(super) fn may_change(user: &Account, c: &composition::Model) -> Result<(), AppError> {
     if user.id == c.artist_id || user.is_administrator() {
         Ok(())
     } else {
@@ -103,9 +103,10 @@ async fn render(
     )
     .await?;
     pagination.total = total;
-    let artist = user::find_by_id(&state.db, c.artist_id)
+    let mut card = composition::card(&state.db, c)
         .await?
         .ok_or_else(|| AppError::NotFound(None))?;
+    card.comments = total;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -117,11 +118,7 @@ async fn render(
             .as_ref()
             .is_some_and(|u| u.can(Permission::COMMENT)),
         layout,
-        cards: vec![composition::Card {
-            composition: c,
-            artist,
-            comments: total,
-        }],
+        cards: vec![card],
         comments,
         pagination,
         body,
@@ -184,13 +181,34 @@ async fn edit_page(
     if let Some(redirect) = canonical("/edit/", &c, &slug, None) {
         return Ok(redirect);
     }
-    Ok(Html(EditCompositionTemplate {
+    let form = CompositionForm::of(&c);
+    edit_page_with(&state, layout, &c, form, None).await
+}
+
+/// The edit page: the composition form and the tracks editor, with what went wrong in either
+/// (422 then).
+pub(super) async fn edit_page_with(
+    state: &AppState,
+    layout: Layout,
+    c: &composition::Model,
+    form: CompositionForm,
+    upload_error: Option<String>,
+) -> Result<Response, AppError> {
+    let status = if form.errors.is_empty() && upload_error.is_none() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let template = EditCompositionTemplate {
         layout,
         title: c.title.clone(),
         slug: c.slug(),
-        form: CompositionForm::of(&c),
-    })
-    .into_response())
+        form,
+        tracks: track::of(&state.db, c.id).await?,
+        max_tracks: track::max_tracks(c.release_type, &state.media.limits()),
+        upload_error,
+    };
+    Ok((status, Html(template)).into_response())
 }
 
 async fn edit(
@@ -203,7 +221,14 @@ async fn edit(
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
-    match forms::composition(&fields.release_type, &fields.title, &fields.description) {
+    let mut checked = forms::composition(&fields.release_type, &fields.title, &fields.description);
+    if let Ok(draft) = &checked {
+        let limits = state.media.limits();
+        if let Some(problem) = track::fits(&state.db, &c, draft.release_type, &limits).await? {
+            checked = Err([("release_type", problem)].into_iter().collect());
+        }
+    }
+    match checked {
         Ok(draft) => {
             composition::update(&state.db, c.id, &draft).await?;
             session.note_write();
@@ -211,21 +236,15 @@ async fn edit(
             let new_slug = composition::url_slug(c.id, draft.title);
             Ok(Redirect::to(&format!("/composition/{new_slug}")).into_response())
         }
-        Err(errors) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(EditCompositionTemplate {
-                layout,
-                title: c.title.clone(),
-                slug: c.slug(),
-                form: CompositionForm::typed(
-                    &fields.release_type,
-                    &fields.title,
-                    &fields.description,
-                    errors,
-                ),
-            }),
-        )
-            .into_response()),
+        Err(errors) => {
+            let form = CompositionForm::typed(
+                &fields.release_type,
+                &fields.title,
+                &fields.description,
+                errors,
+            );
+            edit_page_with(&state, layout, &c, form, None).await
+        }
     }
 }
 
@@ -254,7 +273,8 @@ async fn delete(
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
-    composition::delete(&state.db, c.id).await?;
+    let keys = composition::delete(&state.db, c.id).await?;
+    state.media.release(&state.db, keys).await;
     session.note_write();
     session.flash("success", "The composition has been deleted.");
     Ok(Redirect::to("/").into_response())

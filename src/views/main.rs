@@ -15,14 +15,15 @@ use serde_json::json;
 use crate::access::Can;
 use crate::error::AppError;
 use crate::forms;
-use crate::models::{Permission, composition};
+use crate::models::{Permission, composition, track};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
 use crate::templates::{Html, IndexTemplate};
-use crate::web::extract::Form;
+use crate::views::tracks;
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
 use crate::web::session::Session;
+use crate::web::upload::{FILES, UploadForm};
 
 /// The cookie that remembers the chosen feed tab.
 const SHOW_FOLLOWED: &str = "show_followed";
@@ -110,32 +111,72 @@ pub(crate) struct CompositionFields {
     pub description: String,
 }
 
+/// Publishing, with the composition's audio if files were chosen: the files are checked
+/// first, and nothing is kept unless the composition and all its tracks are.
 async fn publish(
     State(state): State<AppState>,
     session: Session,
     Can(user): Can<{ Permission::PUBLISH.0 }>,
     layout: Layout,
     jar: CookieJar,
-    Form(fields): Form<CompositionFields>,
+    form: UploadForm<CompositionFields>,
 ) -> Result<Response, AppError> {
-    match forms::composition(&fields.release_type, &fields.title, &fields.description) {
-        Ok(draft) => {
-            composition::create(&state.db, user.id, &draft).await?;
-            session.note_write();
-            session.flash("success", "Your composition has been published.");
-            Ok(Redirect::to("/").into_response())
-        }
-        Err(errors) => {
-            let form = CompositionForm::typed(
-                &fields.release_type,
-                &fields.title,
-                &fields.description,
-                errors,
-            );
-            let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
-            render_index(&state, layout, show_followed, 1, form).await
+    let fields = form.fields;
+    let mut checked = forms::composition(&fields.release_type, &fields.title, &fields.description);
+    let files = tracks::check_files(&state, form.files, form.refused).await?;
+    let mut problem = files.as_ref().err().cloned();
+    if let (Ok(draft), Ok(files)) = (&checked, &files) {
+        let max = track::max_tracks(draft.release_type, &state.media.limits());
+        if files.len() as u64 > max {
+            problem = Some(format!(
+                "{} holds at most {max} track{}.",
+                composition::a_release(composition::release_type_name(draft.release_type)),
+                if max == 1 { "" } else { "s" }
+            ));
         }
     }
+    if let Some(problem) = problem {
+        let mut errors = checked.err().unwrap_or_default();
+        errors.insert(FILES, problem);
+        checked = Err(errors);
+    }
+    let (draft, files) = match (checked, files) {
+        (Ok(draft), Ok(files)) => (draft, files),
+        (checked, _) => {
+            let errors = checked.err().unwrap_or_default();
+            return form_again(&state, layout, &jar, &fields, errors).await;
+        }
+    };
+    let created = composition::create(&state.db, user.id, &draft).await?;
+    if !files.is_empty()
+        && let Err(problem) = tracks::add_checked(&state, &created, files).await?
+    {
+        // The quota said no: the composition goes too, so nothing is half-saved.
+        composition::delete(&state.db, created.id).await?;
+        let errors = [(FILES, problem)].into_iter().collect();
+        return form_again(&state, layout, &jar, &fields, errors).await;
+    }
+    session.note_write();
+    session.flash("success", "Your composition has been published.");
+    Ok(Redirect::to("/").into_response())
+}
+
+/// The home page with the composition form as typed and what is wrong with it.
+async fn form_again(
+    state: &AppState,
+    layout: Layout,
+    jar: &CookieJar,
+    fields: &CompositionFields,
+    errors: forms::FieldErrors,
+) -> Result<Response, AppError> {
+    let form = CompositionForm::typed(
+        &fields.release_type,
+        &fields.title,
+        &fields.description,
+        errors,
+    );
+    let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
+    render_index(state, layout, show_followed, 1, form).await
 }
 
 fn remember_tab(jar: CookieJar, followed: bool) -> (CookieJar, Redirect) {

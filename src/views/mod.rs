@@ -2,10 +2,12 @@
 //! becomes of errors (their pages, and the administrator's mail), as in its `main/errors.py`.
 
 pub mod account;
+pub mod audio;
 pub mod auth;
 pub mod compositions;
 pub mod error_mail;
 pub mod errors;
 pub mod main;
 pub mod moderation;
+pub mod tracks;
 pub mod users;

@@ -15,6 +15,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use futures_util::StreamExt;
 use rand::RngCore;
 
 use crate::crypto::Signer;
@@ -142,6 +144,9 @@ pub async fn csrf_protect(State(state): State<AppState>, req: Request, next: Nex
             refuse("The CSRF token is invalid. Please reload the page and try again.")
         };
     }
+    if let Some(boundary) = multipart_boundary(req.headers()) {
+        return check_multipart(&csrf, boundary, req, next).await;
+    }
     if !is_form(req.headers()) {
         return refuse("The CSRF token is missing.");
     }
@@ -162,6 +167,54 @@ pub async fn csrf_protect(State(state): State<AppState>, req: Request, next: Nex
         Some(_) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
+        }
+    }
+}
+
+fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    multer::parse_boundary(ct).ok()
+}
+
+/// An upload form carries its token in its first field (our forms put it there), so it is
+/// checked from the first few bytes, and the files behind it stream on untouched.
+async fn check_multipart(csrf: &Csrf, boundary: String, req: Request, next: Next) -> Response {
+    const HEAD_LIMIT: usize = 16 * 1024;
+    let (parts, body) = req.into_parts();
+    let mut rest = body.into_data_stream();
+    let delimiter = format!("--{boundary}");
+    let mut head = Vec::new();
+    // Enough bytes to hold the whole first field: up to the delimiter that ends it.
+    while head
+        .windows(delimiter.len())
+        .filter(|w| *w == delimiter.as_bytes())
+        .count()
+        < 2
+        && head.len() < HEAD_LIMIT
+    {
+        match rest.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(e)) => return body_error(&e).into_response(),
+            None => break,
+        }
+    }
+    let head = Bytes::from(head);
+    let first =
+        futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(head.clone())));
+    let mut fields = multer::Multipart::new(first, boundary);
+    let token = match fields.next_field().await {
+        Ok(Some(field)) if field.name() == Some(FIELD) => field.text().await.ok(),
+        _ => None,
+    };
+    match token {
+        None => refuse("The CSRF token is missing."),
+        Some(t) if !csrf.verify(&t) => {
+            refuse("The CSRF token is invalid. Please reload the page and try again.")
+        }
+        Some(_) => {
+            let replay = futures_util::stream::once(std::future::ready(Ok::<_, axum::Error>(head)));
+            let body = Body::from_stream(replay.chain(rest));
+            next.run(Request::from_parts(parts, body)).await
         }
     }
 }

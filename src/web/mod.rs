@@ -3,6 +3,7 @@
 //! extractors that reject with our own error type.
 
 pub mod assets;
+pub mod body_limit;
 pub mod cache;
 pub mod client;
 pub mod csrf;
@@ -12,3 +13,4 @@ pub mod layout;
 pub mod pagination;
 pub mod request_log;
 pub mod session;
+pub mod upload;

@@ -13,7 +13,10 @@ use sea_orm::{
 async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
     let test_db = TestDb::new();
     let report = deploy_url(&test_db.url).await.unwrap();
-    assert_eq!(report.migrations_applied, vec!["m20261125_000001_initial"]);
+    assert_eq!(
+        report.migrations_applied,
+        vec!["m20261125_000001_initial", "m20261201_000001_tracks"]
+    );
     assert_eq!(
         report.roles.inserted,
         vec!["User", "Moderator", "Administrator"]

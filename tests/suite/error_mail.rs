@@ -20,6 +20,7 @@ async fn break_sessions(app: &TestApp) -> crate::helpers::Client {
 async fn production_mails_a_500_to_the_admin_once_per_kind() {
     let app = TestApp::with_env(&[
         ("RAGTIME_CONFIG", "production"),
+        ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
         ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ("RAGTIME_ADMIN", "boss@example.com"),
     ])

@@ -101,6 +101,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub router: Router,
     pub state: AppState,
+    /// Where this test's audio is kept (`RAGTIME_MEDIA_URL=file://...`), removed with it.
+    pub media_dir: tempfile::TempDir,
     /// Owned so the database lives as long as the app and is dropped with it.
     _test_db: TestDb,
 }
@@ -113,8 +115,15 @@ impl TestApp {
     /// The app in the testing configuration plus `vars`, on a freshly deployed database.
     pub async fn with_env(vars: &[(&str, &str)]) -> TestApp {
         let test_db = TestDb::new();
+        let media_dir = tempfile::tempdir().expect("temp dir");
         let mut map: HashMap<String, String> = HashMap::from([
             ("RAGTIME_CONFIG".into(), "testing".into()),
+            (
+                "RAGTIME_MEDIA_URL".into(),
+                format!("file://{}", media_dir.path().display()),
+            ),
+            // Objects of deleted tracks go at once (in production, after an hour).
+            ("RAGTIME_MEDIA_ORPHAN_GRACE".into(), "0".into()),
             ("SECRET_KEY".into(), SECRET_KEY.into()),
             ("DATABASE_URL".into(), test_db.url.clone()),
             // What absolute URLs in mails and the API point to.
@@ -134,6 +143,7 @@ impl TestApp {
             router: app::router(state.clone()),
             db,
             state,
+            media_dir,
             _test_db: test_db,
         }
     }

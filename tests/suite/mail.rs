@@ -330,6 +330,7 @@ async fn the_configuration_picks_smtp_only_when_mail_server_is_set() {
     // ...production logs never carry the signed links.
     let production = config_with(&[
         ("RAGTIME_CONFIG", "production"),
+        ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
         ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ("DATABASE_URL", "postgres://u@127.0.0.1:1/db"),
     ]);

@@ -9,7 +9,10 @@ const PROCFILE: &str = include_str!("../../Procfile");
 const APP_JSON: &str = include_str!("../../app.json");
 const ENV_EXAMPLE: &str = include_str!("../../.env.example");
 const README: &str = include_str!("../../README.md");
-const CONFIG_SOURCE: &str = include_str!("../../src/config.rs");
+const CONFIG_SOURCE: &str = concat!(
+    include_str!("../../src/config/mod.rs"),
+    include_str!("../../src/config/media.rs")
+);
 
 fn process(name: &str) -> Vec<String> {
     let line = PROCFILE

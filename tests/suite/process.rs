@@ -69,6 +69,7 @@ fn deploy_prints_what_it_did_and_a_second_run_changes_nothing() {
     let db = TestDb::new();
     let vars = [
         ("RAGTIME_CONFIG", "production"),
+        ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
         ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ("SECRET_KEY", SECRET_KEY),
         ("DATABASE_URL", db.url.as_str()),
@@ -99,6 +100,7 @@ fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_passwor
     let out = run(
         &[
             ("RAGTIME_CONFIG", "production"),
+            ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
             ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("SECRET_KEY", SECRET_KEY),
             (
@@ -141,6 +143,7 @@ fn deploy_with_an_unknown_host_or_wrong_password_says_so() {
         let out = run(
             &[
                 ("RAGTIME_CONFIG", "production"),
+                ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
                 ("RAGTIME_SERVER_NAME", "ragtime.example"),
                 ("SECRET_KEY", SECRET_KEY),
                 ("DATABASE_URL", url),
@@ -162,6 +165,7 @@ fn deploy_with_a_bad_database_url_fails_naming_it() {
     let out = run(
         &[
             ("RAGTIME_CONFIG", "production"),
+            ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
             ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("SECRET_KEY", SECRET_KEY),
             ("DATABASE_URL", "postgres//missing-colon"),
@@ -191,6 +195,7 @@ fn deploy_stops_the_release_when_a_migration_fails() {
     let out = run(
         &[
             ("RAGTIME_CONFIG", "production"),
+            ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
             ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("SECRET_KEY", SECRET_KEY),
             ("DATABASE_URL", test_db.url.as_str()),

@@ -435,6 +435,7 @@ fn seed_in_production_wants_ragtime_deploy_first() {
     let test_db = TestDb::new();
     let vars = [
         ("RAGTIME_CONFIG", "production"),
+        ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
         ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ("SECRET_KEY", SECRET_KEY),
         ("DATABASE_URL", test_db.url.as_str()),

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+mod media;
+pub use media::{MediaConfig, MediaStoreConfig};
+
 /// The four configurations of the Flask original (`FLASK_CONFIG`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigName {
@@ -67,7 +70,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn refuse(variable: &'static str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn refuse(variable: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
         message: message.into(),
@@ -163,6 +166,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Create and migrate the database on start (development and testing only).
     pub auto_migrate: bool,
+    pub media: MediaConfig,
 }
 
 impl fmt::Debug for Config {
@@ -177,6 +181,7 @@ impl fmt::Debug for Config {
             .field("proxies", &self.proxies)
             .field("https_redirect", &self.https_redirect)
             .field("mail", &self.mail)
+            .field("media", &self.media)
             .finish_non_exhaustive()
     }
 }
@@ -330,8 +335,9 @@ impl Config {
                     format!("{avatar_base_url:?} is not an http(s) URL"),
                 )
             })?;
-        let content_security_policy =
-            var("RAGTIME_CSP").unwrap_or_else(|| default_csp(&avatar_origin));
+        let media = MediaConfig::read(name, &var)?;
+        let content_security_policy = var("RAGTIME_CSP")
+            .unwrap_or_else(|| default_csp(&avatar_origin, media.store.origin().as_deref()));
 
         let mail = MailConfig {
             server: var("MAIL_SERVER"),
@@ -416,6 +422,7 @@ impl Config {
                     as i64,
             },
             auto_migrate: !name.is_production_like(),
+            media,
         })
     }
 
@@ -425,12 +432,14 @@ impl Config {
 }
 
 /// Our pages use only our own scripts, styles and fonts; images may also come from the avatar
-/// host. Nothing inline is allowed, so an injected `<script>` cannot run.
-pub fn default_csp(avatar_origin: &str) -> String {
+/// host, and audio from the media bucket when it is not served by us. Nothing inline is
+/// allowed, so an injected `<script>` cannot run.
+pub fn default_csp(avatar_origin: &str, media_origin: Option<&str>) -> String {
+    let media = media_origin.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
-        "default-src 'self'; img-src 'self' data: {avatar_origin}; script-src 'self'; \
-         style-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
-         frame-ancestors 'self'"
+        "default-src 'self'; img-src 'self' data: {avatar_origin}; media-src 'self'{media}; \
+         script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'self'; \
+         form-action 'self'; frame-ancestors 'self'"
     )
 }
 
@@ -480,7 +489,7 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
     }
 }
 
-fn parse_number(
+pub(crate) fn parse_number(
     variable: &'static str,
     value: &str,
     min: u64,
@@ -545,6 +554,7 @@ mod tests {
             ("RAGTIME_CONFIG", "production"),
             ("SECRET_KEY", "too-short"),
             ("DATABASE_URL", PG),
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
         ])
         .unwrap_err();
         assert_eq!(err.variable, "SECRET_KEY");
@@ -605,6 +615,7 @@ mod tests {
             ("RAGTIME_CONFIG", "heroku"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", PG),
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
             ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ];
         let local = config(&base).unwrap();
@@ -652,6 +663,7 @@ mod tests {
                 ("RAGTIME_CONFIG", name),
                 ("SECRET_KEY", KEY),
                 ("DATABASE_URL", PG),
+                ("RAGTIME_MEDIA_URL", "s3://tunes"),
             ])
             .unwrap_err();
             assert_eq!(err.variable, "RAGTIME_SERVER_NAME", "{name}");
@@ -661,6 +673,7 @@ mod tests {
             ("RAGTIME_CONFIG", "heroku"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", PG),
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
             ("HEROKU_APP_DEFAULT_DOMAIN_NAME", "ragtime-1.herokuapp.com"),
         ])
         .unwrap();
@@ -673,6 +686,7 @@ mod tests {
             ("RAGTIME_CONFIG", "heroku"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", PG),
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
             ("HEROKU_APP_DEFAULT_DOMAIN_NAME", "ragtime-1.herokuapp.com"),
         ])
         .unwrap();
@@ -681,10 +695,126 @@ mod tests {
             ("RAGTIME_CONFIG", "heroku"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", "postgresql://u:p@h/db?sslmode=disable"),
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
             ("RAGTIME_SERVER_NAME", "ragtime.example"),
         ])
         .unwrap();
         assert!(c.database_url.expose_secret().ends_with("?sslmode=disable"));
+    }
+
+    #[test]
+    fn media_is_a_local_directory_in_development_and_s3_in_production() {
+        let c = config(&[]).unwrap();
+        assert!(
+            matches!(&c.media.store, MediaStoreConfig::Local { dir } if dir.ends_with("media"))
+        );
+        assert_eq!(c.media.max_track_bytes, 100 * 1024 * 1024);
+        assert_eq!(c.media.quota_bytes, 1024 * 1024 * 1024);
+        assert_eq!(c.media.max_tracks, 20);
+
+        let prod = [
+            ("RAGTIME_CONFIG", "production"),
+            ("SECRET_KEY", KEY),
+            ("DATABASE_URL", PG),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = prod.to_vec();
+            vars.push(("RAGTIME_SERVER_NAME", "ragtime.example.com"));
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        assert_eq!(with(&[]).unwrap_err().variable, "RAGTIME_MEDIA_URL");
+        let c = with(&[
+            ("RAGTIME_MEDIA_URL", "s3://tunes/ragtime/"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+        ])
+        .unwrap();
+        let MediaStoreConfig::S3 {
+            bucket,
+            prefix,
+            region,
+            endpoint,
+            ..
+        } = &c.media.store
+        else {
+            panic!("not S3: {:?}", c.media.store)
+        };
+        assert_eq!(
+            (bucket.as_str(), prefix.as_str(), region.as_str()),
+            ("tunes", "ragtime", "eu-west-1")
+        );
+        assert_eq!(*endpoint, None);
+        assert!(!format!("{c:?}").contains("very-secret"));
+        // The browser fetches presigned audio from the bucket: exactly that origin, no wider.
+        assert!(
+            c.content_security_policy
+                .contains("media-src 'self' https://s3.eu-west-1.amazonaws.com;")
+        );
+
+        for bad in ["s3://", "s3://UPPER", "ftp://x/y", "file://"] {
+            let e = with(&[("RAGTIME_MEDIA_URL", bad)]).unwrap_err();
+            assert_eq!(e.variable, "RAGTIME_MEDIA_URL", "{bad}");
+        }
+        let e = with(&[
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
+            ("AWS_ENDPOINT_URL", "nonsense"),
+        ]);
+        assert_eq!(e.unwrap_err().variable, "AWS_ENDPOINT_URL");
+        let e = with(&[
+            ("RAGTIME_MEDIA_URL", "file:///srv/x"),
+            ("RAGTIME_MAX_TRACKS", "0"),
+        ]);
+        assert_eq!(e.unwrap_err().variable, "RAGTIME_MAX_TRACKS");
+    }
+
+    #[test]
+    fn heroku_refuses_a_local_media_directory_and_reads_the_s3_addons() {
+        let heroku = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![
+                ("RAGTIME_CONFIG", "heroku"),
+                ("SECRET_KEY", KEY),
+                ("DATABASE_URL", PG),
+                ("RAGTIME_SERVER_NAME", "ragtime.herokuapp.com"),
+            ];
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        let e = heroku(&[("RAGTIME_MEDIA_URL", "file:///app/media")]).unwrap_err();
+        assert_eq!(e.variable, "RAGTIME_MEDIA_URL");
+        assert!(e.message.contains("wiped"), "{}", e.message);
+
+        let c = heroku(&[
+            ("BUCKETEER_BUCKET_NAME", "bucketeer-1234"),
+            ("BUCKETEER_AWS_REGION", "eu-west-1"),
+            ("BUCKETEER_AWS_ACCESS_KEY_ID", "AKIA1"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(&c.media.store, MediaStoreConfig::S3 { bucket, region, access_key_id, .. }
+            if bucket == "bucketeer-1234" && region == "eu-west-1" && access_key_id.as_deref() == Some("AKIA1"))
+        );
+
+        let c = heroku(&[(
+            "CLOUDCUBE_URL",
+            "https://cloud-cube-us2.s3.amazonaws.com/abc123",
+        )])
+        .unwrap();
+        assert!(
+            matches!(&c.media.store, MediaStoreConfig::S3 { bucket, prefix, .. }
+            if bucket == "cloud-cube-us2" && prefix == "abc123")
+        );
+
+        // A server of our own (MinIO, moto): its origin in media-src.
+        let c = heroku(&[
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+        ])
+        .unwrap();
+        assert!(
+            c.content_security_policy
+                .contains("media-src 'self' http://127.0.0.1:9000;")
+        );
     }
 
     #[test]
@@ -709,6 +839,7 @@ mod tests {
             ("RAGTIME_CONFIG", "production"),
             ("SECRET_KEY", KEY),
             ("DATABASE_URL", PG),
+            ("RAGTIME_MEDIA_URL", "s3://tunes"),
             ("RAGTIME_SERVER_NAME", "ragtime.example"),
             ("MAIL_PASSWORD", "hunter2-mail"),
         ])

@@ -1,0 +1,301 @@
+//! Tracks: uploading audio to a composition (the raw file as the body), reading, renaming,
+//! moving and deleting one. Changing is for the composition's artist or an administrator.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Links;
+use super::auth::ApiUser;
+use super::extract::{Id, JsonBody};
+use crate::error::{AppError, ErrorBody};
+use crate::media::probe::Refusal;
+use crate::media::upload::UploadError;
+use crate::models::user::Account;
+use crate::models::{composition, track};
+use crate::state::AppState;
+
+/// A track, as the API shows one.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Track)]
+pub struct TrackOut {
+    pub id: i32,
+    /// This track in the API.
+    #[schema(format = "uri")]
+    pub url: String,
+    /// The audio itself: Range requests, cached for ever (or a redirect to the bucket).
+    #[schema(format = "uri")]
+    pub audio_url: String,
+    pub composition_id: i32,
+    pub title: String,
+    /// 1 for the first track.
+    pub position: i32,
+    pub duration_ms: i64,
+    #[schema(example = "mp3")]
+    pub container: String,
+    #[schema(example = "mp3")]
+    pub codec: String,
+    #[schema(example = "audio/mpeg")]
+    pub mime: String,
+    pub sample_rate: i32,
+    pub channels: i32,
+    /// Average bits per second.
+    pub bit_rate: i32,
+    pub size_bytes: i64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Peak levels (0–255) across the track, for drawing its waveform; empty if unknown.
+    pub waveform: Vec<u8>,
+}
+
+pub fn track_json(links: &Links, t: &track::Model) -> TrackOut {
+    TrackOut {
+        id: t.id,
+        url: links.api(&format!("/tracks/{}", t.id)),
+        audio_url: links.site(&format!("/audio/{}", t.object_key)),
+        composition_id: t.composition_id,
+        title: t.title.clone(),
+        position: t.position,
+        duration_ms: t.duration_ms,
+        container: t.container.clone(),
+        codec: t.codec.clone(),
+        mime: t.mime.clone(),
+        sample_rate: t.sample_rate,
+        channels: t.channels,
+        bit_rate: t.bit_rate,
+        size_bytes: t.size_bytes,
+        sha256: t.sha256.clone(),
+        waveform: t.peaks(),
+    }
+}
+
+/// What an upload refusal means to an API client.
+pub fn refused(e: UploadError) -> AppError {
+    match e {
+        UploadError::TooLarge { .. } => AppError::TooLarge,
+        UploadError::NotAudio(r @ (Refusal::NotAudio | Refusal::Unsupported(_))) => {
+            AppError::UnsupportedMediaType(r.to_string())
+        }
+        UploadError::NotAudio(r) => AppError::Unprocessable(r.to_string()),
+        UploadError::Interrupted => AppError::BadRequest(e.to_string()),
+        UploadError::Refused(track::Refused::Db(e)) => e.into(),
+        UploadError::Refused(r) => AppError::Conflict(r.to_string()),
+        UploadError::Internal(e) => AppError::Internal(e),
+    }
+}
+
+/// Only the artist or an administrator may change a composition's tracks.
+fn may_change(account: &Account, c: &composition::Model) -> Result<(), AppError> {
+    if account.id == c.artist_id || account.is_administrator() {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "Only the artist or an administrator may change this composition's tracks.",
+        ))
+    }
+}
+
+async fn load(state: &AppState, id: i32) -> Result<(track::Model, composition::Model), AppError> {
+    let t = track::find(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::no_such("track", id))?;
+    let c = composition::find(&state.db, t.composition_id)
+        .await?
+        .ok_or_else(|| AppError::no_such("track", id))?;
+    Ok((t, c))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadParams {
+    /// The track's title; else the file's own title tag; else "Untitled".
+    #[param(max_length = 200)]
+    title: Option<String>,
+}
+
+/// Add a track: the audio file itself is the body. It is checked by its content (MP3, AAC/M4A,
+/// Ogg Vorbis or Opus, FLAC, WAV), never by its name or type, and appended to the track list.
+#[utoipa::path(
+    post,
+    path = "/api/v1/compositions/{id}/tracks",
+    tag = "tracks",
+    params(("id" = i32, Path, minimum = 1, description = "The composition's id."), UploadParams),
+    request_body(content = String, description = "The audio file's bytes.", content_type = "audio/*"),
+    responses(
+        (status = 201, description = "Added.", body = TrackOut,
+            headers(("Location" = String, description = "The new track's URL."))),
+        (status = 400, description = "The body ended before the file was complete.", body = ErrorBody),
+        (status = 403, description = "The caller is neither the artist nor an administrator.", body = ErrorBody),
+        (status = 404, description = "No composition has this id.", body = ErrorBody),
+        (status = 409, description = "The release holds no more tracks, or the artist's quota is used up.", body = ErrorBody),
+        (status = 413, description = "The file is over the size limit.", body = ErrorBody),
+        (status = 415, description = "Not `audio/...`, or the content is not audio we take.", body = ErrorBody),
+        (status = 422, description = "Audio, but damaged, incomplete or absurd.", body = ErrorBody),
+    )
+)]
+pub async fn upload_track(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+    Query(params): Query<UploadParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let is_audio = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("audio/"));
+    if !is_audio {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the audio file itself as the body, with Content-Type: audio/... \
+             (its content decides what it is)."
+                .into(),
+        ));
+    }
+    let c = composition::find(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::no_such("composition", id))?;
+    may_change(&caller.account, &c)?;
+    let title = params
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let media = &state.media;
+    let limits = media.limits();
+    // Refuse before reading a byte what would be refused after.
+    track::check_room(&state.db, &c, 1, 0, &limits)
+        .await
+        .map_err(|e| refused(e.into()))?;
+    let received = media
+        .receive(body.into_data_stream(), None)
+        .await
+        .map_err(refused)?;
+    let checked = media.check(received, title).await.map_err(refused)?;
+    let added = media
+        .add(&state.db, &c, vec![checked])
+        .await
+        .map_err(refused)?;
+    let json = track_json(&links, &added[0]);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, json.url.clone())],
+        Json(json),
+    )
+        .into_response())
+}
+
+/// One track.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tracks/{id}",
+    tag = "tracks",
+    params(("id" = i32, Path, minimum = 1, description = "The track's id.")),
+    responses(
+        (status = 200, description = "The track.", body = TrackOut),
+        (status = 404, description = "No track has this id.", body = ErrorBody),
+    )
+)]
+pub async fn get_track(
+    _caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+) -> Result<Json<TrackOut>, AppError> {
+    let (t, _) = load(&state, id).await?;
+    Ok(Json(track_json(&links, &t)))
+}
+
+/// What a change takes: either field or both.
+#[derive(ToSchema)]
+pub struct UpdateTrack {
+    /// 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200, nullable = false)]
+    pub title: Option<String>,
+    /// The new place in the list, from 1; past the end means last.
+    #[schema(minimum = 1, nullable = false)]
+    pub position: Option<i64>,
+}
+
+/// Rename a track or move it in the list (the artist or an administrator).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tracks/{id}",
+    tag = "tracks",
+    params(("id" = i32, Path, minimum = 1, description = "The track's id.")),
+    request_body = UpdateTrack,
+    responses(
+        (status = 200, description = "Changed; the track as it is now.", body = TrackOut),
+        (status = 400, description = "Malformed JSON, or a field invalid (the message names it).", body = ErrorBody),
+        (status = 403, description = "The caller is neither the artist nor an administrator.", body = ErrorBody),
+        (status = 404, description = "No track has this id.", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit.", body = ErrorBody),
+        (status = 415, description = "The body is not JSON.", body = ErrorBody),
+    )
+)]
+pub async fn update_track(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+    body: JsonBody,
+) -> Result<Json<TrackOut>, AppError> {
+    let (t, c) = load(&state, id).await?;
+    may_change(&caller.account, &c)?;
+    let mut fields = body.fields().await?;
+    let title = fields.string("title", false);
+    let position = fields.integer("position", false);
+    let mut errors = crate::forms::FieldErrors::new();
+    let title = match title.map(|t| crate::forms::track_title(&t)) {
+        Some(Err(problem)) => {
+            errors.insert("title", problem.into());
+            None
+        }
+        Some(Ok(t)) => Some(t),
+        None => None,
+    };
+    if position.is_some_and(|p| !(1..=i64::from(i32::MAX)).contains(&p)) {
+        errors.insert("position", "It must be 1 or more.".into());
+    }
+    fields.check()?;
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    if let Some(title) = title {
+        track::rename(&state.db, t.id, &title).await?;
+    }
+    if let Some(position) = position {
+        track::move_to(&state.db, &t, position as i32).await?;
+    }
+    let (t, _) = load(&state, id).await?;
+    Ok(Json(track_json(&links, &t)))
+}
+
+/// Remove a track (the artist or an administrator); the others close the gap.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tracks/{id}",
+    tag = "tracks",
+    params(("id" = i32, Path, minimum = 1, description = "The track's id.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 403, description = "The caller is neither the artist nor an administrator.", body = ErrorBody),
+        (status = 404, description = "No track has this id.", body = ErrorBody),
+    )
+)]
+pub async fn delete_track(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> Result<StatusCode, AppError> {
+    let (t, c) = load(&state, id).await?;
+    may_change(&caller.account, &c)?;
+    let key = track::delete(&state.db, &t).await?;
+    state.media.release(&state.db, vec![key]).await;
+    Ok(StatusCode::NO_CONTENT)
+}

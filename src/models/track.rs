@@ -1,0 +1,374 @@
+//! Tracks: a composition's audio, in order. Each row names an immutable object in the media
+//! store (`object_key`, from the content's SHA-256) and says what the file really is.
+//! Positions are 1..=n without gaps; every change renumbers in one transaction.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Query;
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, TransactionTrait};
+
+use super::composition;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tracks")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub composition_id: i32,
+    pub position: i32,
+    pub title: String,
+    pub object_key: String,
+    pub container: String,
+    pub codec: String,
+    pub mime: String,
+    pub duration_ms: i64,
+    pub sample_rate: i32,
+    pub channels: i32,
+    pub bit_rate: i32,
+    pub size_bytes: i64,
+    pub sha256: String,
+    /// The waveform's peaks, two hex digits each (see `media::probe`).
+    pub waveform: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::composition::Entity",
+        from = "Column::CompositionId",
+        to = "super::composition::Column::Id"
+    )]
+    Composition,
+}
+
+impl Related<super::composition::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Composition.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+pub const MAX_TITLE_CHARS: usize = 200;
+
+impl Model {
+    /// The waveform's peaks, 0..=255 each.
+    pub fn peaks(&self) -> Vec<u8> {
+        hex::decode(&self.waveform).unwrap_or_default()
+    }
+
+    /// The waveform as one SVG path: a bar per peak, centred on a 32-high box.
+    pub fn waveform_path(&self) -> String {
+        use std::fmt::Write;
+        let mut d = String::new();
+        for (x, peak) in self.peaks().iter().enumerate() {
+            let h = (f32::from(*peak) / 255.0 * 30.0).max(1.0);
+            let _ = write!(d, "M{x} {:.1}h0.8v{h:.1}h-0.8z", (32.0 - h) / 2.0);
+        }
+        d
+    }
+
+    /// `m:ss` (or `h:mm:ss`), as players show it.
+    pub fn duration_label(&self) -> String {
+        let s = self.duration_ms / 1000;
+        if s >= 3600 {
+            format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        } else {
+            format!("{}:{:02}", s / 60, s % 60)
+        }
+    }
+}
+
+/// A checked upload about to become a track.
+pub struct NewTrack {
+    pub title: String,
+    pub object_key: String,
+    pub container: String,
+    pub codec: String,
+    pub mime: String,
+    pub duration_ms: i64,
+    pub sample_rate: i32,
+    pub channels: i32,
+    pub bit_rate: i32,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub peaks: Vec<u8>,
+}
+
+/// Why a track cannot be added.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("{} holds at most {max} track{s}.", composition::a_release(kind), s = if *.max == 1 { "" } else { "s" })]
+    TooManyTracks { kind: &'static str, max: u64 },
+    #[error("This upload would pass your storage quota of {quota} MiB ({used} MiB used).")]
+    OverQuota { used: u64, quota: u64 },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The limits `add` enforces.
+pub struct Limits {
+    pub max_tracks: u64,
+    pub quota_bytes: u64,
+}
+
+/// How many tracks a release of this type may hold.
+pub fn max_tracks(release_type: i16, limits: &Limits) -> u64 {
+    if release_type == 1 {
+        1
+    } else {
+        limits.max_tracks
+    }
+}
+
+/// Whether `count` more tracks of `bytes` in all fit the release and the artist's quota.
+pub async fn check_room<C: ConnectionTrait>(
+    db: &C,
+    composition: &composition::Model,
+    count: u64,
+    bytes: u64,
+    limits: &Limits,
+) -> Result<u64, Refused> {
+    let have = Entity::find()
+        .filter(Column::CompositionId.eq(composition.id))
+        .count(db)
+        .await?;
+    let max = max_tracks(composition.release_type, limits);
+    if have + count > max {
+        return Err(Refused::TooManyTracks {
+            kind: composition.release_type_name(),
+            max,
+        });
+    }
+    let used = used_bytes(db, composition.artist_id).await?;
+    if used + bytes > limits.quota_bytes {
+        const MIB: u64 = 1024 * 1024;
+        return Err(Refused::OverQuota {
+            used: used.div_ceil(MIB),
+            quota: limits.quota_bytes / MIB,
+        });
+    }
+    Ok(have)
+}
+
+/// Why `composition` cannot become a release of `release_type` with the tracks it has (a
+/// single holds one), or `None` if it can.
+pub async fn fits<C: ConnectionTrait>(
+    db: &C,
+    composition: &composition::Model,
+    release_type: i16,
+    limits: &Limits,
+) -> Result<Option<String>, DbErr> {
+    let have = Entity::find()
+        .filter(Column::CompositionId.eq(composition.id))
+        .count(db)
+        .await?;
+    let max = max_tracks(release_type, limits);
+    Ok((have > max).then(|| {
+        format!(
+            "{} holds at most {max} track{}; remove tracks first (this one has {have}).",
+            composition::a_release(composition::release_type_name(release_type)),
+            if max == 1 { "" } else { "s" }
+        )
+    }))
+}
+
+/// Appends tracks to a composition, all or none, after checking the track count and the
+/// artist's quota inside the same transaction.
+pub async fn add(
+    db: &DatabaseConnection,
+    composition: &composition::Model,
+    new: Vec<NewTrack>,
+    limits: &Limits,
+) -> Result<Vec<Model>, Refused> {
+    let txn = db.begin().await?;
+    let bytes = new.iter().map(|t| t.size_bytes as u64).sum();
+    let have = check_room(&txn, composition, new.len() as u64, bytes, limits).await?;
+    let now = Utc::now();
+    let mut added = Vec::with_capacity(new.len());
+    for (i, t) in new.into_iter().enumerate() {
+        let row = ActiveModel {
+            composition_id: Set(composition.id),
+            position: Set((have as usize + i + 1) as i32),
+            title: Set(t.title),
+            object_key: Set(t.object_key),
+            container: Set(t.container),
+            codec: Set(t.codec),
+            mime: Set(t.mime),
+            duration_ms: Set(t.duration_ms),
+            sample_rate: Set(t.sample_rate),
+            channels: Set(t.channels),
+            bit_rate: Set(t.bit_rate),
+            size_bytes: Set(t.size_bytes),
+            sha256: Set(t.sha256),
+            waveform: Set(hex::encode(&t.peaks)),
+            created_at: Set(now),
+            ..Default::default()
+        };
+        added.push(row.insert(&txn).await?);
+    }
+    txn.commit().await?;
+    Ok(added)
+}
+
+/// Bytes of audio an artist keeps, over all their compositions.
+pub async fn used_bytes<C: ConnectionTrait>(db: &C, artist_id: i32) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    let total: Option<i64> = Entity::find()
+        .select_only()
+        .column_as(Expr::col((Entity, Column::SizeBytes)).sum(), "total")
+        .filter(
+            Column::CompositionId.in_subquery(
+                Query::select()
+                    .column(composition::Column::Id)
+                    .from(composition::Entity)
+                    .and_where(composition::Column::ArtistId.eq(artist_id))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(u64::try_from(total.unwrap_or(0)).unwrap_or(0))
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}
+
+/// One composition's tracks, in order.
+pub async fn of<C: ConnectionTrait>(db: &C, composition_id: i32) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::CompositionId.eq(composition_id))
+        .order_by_asc(Column::Position)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await
+}
+
+/// The tracks of many compositions (a feed page) in one query, each list in order.
+pub async fn of_many<C: ConnectionTrait>(
+    db: &C,
+    composition_ids: &[i32],
+) -> Result<HashMap<i32, Vec<Model>>, DbErr> {
+    let mut by_composition: HashMap<i32, Vec<Model>> = HashMap::new();
+    if composition_ids.is_empty() {
+        return Ok(by_composition);
+    }
+    let rows = Entity::find()
+        .filter(Column::CompositionId.is_in(composition_ids.iter().copied()))
+        .order_by_asc(Column::CompositionId)
+        .order_by_asc(Column::Position)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    for row in rows {
+        by_composition
+            .entry(row.composition_id)
+            .or_default()
+            .push(row);
+    }
+    Ok(by_composition)
+}
+
+/// A track whose audio is this object, if any still names it.
+pub async fn find_by_key<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::ObjectKey.eq(key))
+        .one(db)
+        .await
+}
+
+/// Which of these objects no track names any more.
+pub async fn unreferenced<C: ConnectionTrait>(
+    db: &C,
+    keys: &[String],
+) -> Result<Vec<String>, DbErr> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let named: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::ObjectKey)
+        .filter(Column::ObjectKey.is_in(keys.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(keys
+        .iter()
+        .filter(|k| !named.contains(k))
+        .cloned()
+        .collect())
+}
+
+pub async fn rename<C: ConnectionTrait>(db: &C, id: i32, title: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Title, Expr::value(title))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves a track to `position` (clamped to 1..=n), shifting the others.
+pub async fn move_to(db: &DatabaseConnection, track: &Model, position: i32) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    let mut ids: Vec<i32> = of(&txn, track.composition_id)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .filter(|id| *id != track.id)
+        .collect();
+    let at = (position.max(1) as usize - 1).min(ids.len());
+    ids.insert(at, track.id);
+    renumber(&txn, &ids).await?;
+    txn.commit().await
+}
+
+/// Deletes a track and closes the gap; its object key, for the caller to release.
+pub async fn delete(db: &DatabaseConnection, track: &Model) -> Result<String, DbErr> {
+    let txn = db.begin().await?;
+    Entity::delete_by_id(track.id).exec(&txn).await?;
+    let rest: Vec<i32> = of(&txn, track.composition_id)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    renumber(&txn, &rest).await?;
+    txn.commit().await?;
+    Ok(track.object_key.clone())
+}
+
+/// Deletes every track of a composition (inside the caller's transaction); their object keys.
+pub async fn delete_of<C: ConnectionTrait>(
+    db: &C,
+    composition_id: i32,
+) -> Result<Vec<String>, DbErr> {
+    let keys: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::ObjectKey)
+        .filter(Column::CompositionId.eq(composition_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Entity::delete_many()
+        .filter(Column::CompositionId.eq(composition_id))
+        .exec(db)
+        .await?;
+    Ok(keys)
+}
+
+async fn renumber<C: ConnectionTrait>(db: &C, ids_in_order: &[i32]) -> Result<(), DbErr> {
+    for (i, id) in ids_in_order.iter().enumerate() {
+        Entity::update_many()
+            .col_expr(Column::Position, Expr::value(i as i32 + 1))
+            .filter(Column::Id.eq(*id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
