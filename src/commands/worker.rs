@@ -1,6 +1,7 @@
-//! `ragtime worker`: the Procfile's optional `worker:` process. It delivers queued mail and
-//! nothing else, so mail keeps flowing at its own pace whatever the web dynos do; the web
-//! process delivers too, so an app without a worker dyno still sends its mail. Several workers
+//! `ragtime worker`: the Procfile's optional `worker:` process. It delivers queued mail, so mail
+//! keeps flowing at its own pace whatever the web dynos do (the web process delivers too, so an
+//! app without a worker dyno still sends its mail), and sweeps the media store of objects no
+//! track names. Several workers
 //! (and web processes) may run at once: each message is claimed before it is sent.
 
 use anyhow::Context;
@@ -10,6 +11,8 @@ use super::serve;
 use crate::config::Config;
 use crate::db;
 use crate::mail::{self, Transport};
+use crate::media::Media;
+use crate::media::upload::run_sweeps;
 use crate::migration::Migrator;
 
 /// Deliver mail until SIGTERM or Ctrl-C, then finish the message being sent and return.
@@ -30,6 +33,8 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let media = Media::new(&config.media).context("cannot open the media store")?;
+    let sweeps = tokio::spawn(run_sweeps(media, db.clone(), stop_rx.clone()));
     let mut delivery = tokio::spawn(mail::run_delivery(
         db,
         config.mail.clone(),
@@ -50,6 +55,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     if tokio::time::timeout(grace, delivery).await.is_err() {
         tracing::warn!("worker: delivery still running after {grace:?}; exiting");
     }
+    sweeps.abort();
     tracing::info!("worker: stopped");
     Ok(())
 }

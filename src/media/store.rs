@@ -149,18 +149,24 @@ impl MediaStore {
         }
     }
 
-    /// Bytes `range` of an object, as a stream.
+    /// Bytes `range` of an object, as a stream; `None` if there is no such object.
     pub async fn read(
         &self,
         key: &str,
         range: std::ops::Range<u64>,
-    ) -> anyhow::Result<BoxStream<'static, std::io::Result<Bytes>>> {
+    ) -> anyhow::Result<Option<BoxStream<'static, std::io::Result<Bytes>>>> {
         let options = GetOptions::new().with_range(Some(GetRange::Bounded(range)));
-        let result = self.objects.get_opts(&self.path(key), options).await?;
-        Ok(result
-            .into_stream()
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .boxed())
+        let result = match self.objects.get_opts(&self.path(key), options).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(
+            result
+                .into_stream()
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .boxed(),
+        ))
     }
 
     /// A short-lived link straight to the bucket, or `None` when we serve the bytes ourselves.
@@ -242,6 +248,7 @@ mod tests {
             .read(&key, 1000..1010)
             .await
             .unwrap()
+            .expect("the object")
             .try_collect()
             .await
             .unwrap();

@@ -187,7 +187,8 @@ impl Media {
     }
 
     /// Keeps checked files and appends them to a composition's tracks, all or none. The row
-    /// is written only once its object exists; if the rows are refused, the objects go too.
+    /// is written only once its object exists; if the rows are refused, the objects are
+    /// released (see `release`).
     pub async fn add(
         &self,
         db: &DatabaseConnection,
@@ -200,20 +201,12 @@ impl Media {
             Ok(added) => Ok(added),
             Err(refused) => {
                 let keys: Vec<String> = checked.iter().map(Checked::key).collect();
-                if let Err(e) = self.discard(db, &keys).await {
-                    tracing::warn!(error = %e, "refused upload not discarded; the sweep will");
-                }
+                // Through the grace period too: an upload of the same bytes may be about to
+                // name the object.
+                self.release(db, keys).await;
                 Err(refused.into())
             }
         }
-    }
-
-    /// Removes at once the objects of an upload whose rows were refused.
-    async fn discard(&self, db: &DatabaseConnection, keys: &[String]) -> anyhow::Result<()> {
-        for key in track::unreferenced(db, keys).await? {
-            self.store.delete(&key).await?;
-        }
-        Ok(())
     }
 
     /// Removes the objects of deleted tracks that no track names any more. One written within
@@ -256,6 +249,27 @@ impl Media {
             }
         }
         Ok(removed)
+    }
+}
+
+/// The worker's sweep: every so often (a quarter of the grace period, at least a minute apart),
+/// until `stop` says so.
+pub async fn run_sweeps(
+    media: Media,
+    db: DatabaseConnection,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let every = (media.config.orphan_grace / 4).max(std::time::Duration::from_secs(60));
+    loop {
+        match media.sweep(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "media sweep: removed objects no track names"),
+            Err(e) => tracing::warn!(error = %e, "media sweep failed; retrying later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

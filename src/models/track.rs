@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Query;
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use super::composition;
 
@@ -176,6 +179,28 @@ pub async fn fits<C: ConnectionTrait>(
     }))
 }
 
+/// A transaction that changes one composition's tracks, alone: the composition's row is locked
+/// on PostgreSQL, and SQLite takes its write lock at the start (`IMMEDIATE`), so two uploads at
+/// once cannot both count the same free room, nor fail on a lock upgrade halfway.
+async fn begin_writing(
+    db: &DatabaseConnection,
+    composition_id: i32,
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        composition::Entity::find_by_id(composition_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+    }
+    Ok(txn)
+}
+
 /// Appends tracks to a composition, all or none, after checking the track count and the
 /// artist's quota inside the same transaction.
 pub async fn add(
@@ -184,7 +209,7 @@ pub async fn add(
     new: Vec<NewTrack>,
     limits: &Limits,
 ) -> Result<Vec<Model>, Refused> {
-    let txn = db.begin().await?;
+    let txn = begin_writing(db, composition.id).await?;
     let bytes = new.iter().map(|t| t.size_bytes as u64).sum();
     let have = check_room(&txn, composition, new.len() as u64, bytes, limits).await?;
     let now = Utc::now();
@@ -219,7 +244,13 @@ pub async fn used_bytes<C: ConnectionTrait>(db: &C, artist_id: i32) -> Result<u6
     use sea_orm::sea_query::ExprTrait;
     let total: Option<i64> = Entity::find()
         .select_only()
-        .column_as(Expr::col((Entity, Column::SizeBytes)).sum(), "total")
+        .column_as(
+            // PostgreSQL sums BIGINTs as NUMERIC: back to BIGINT, as SQLite gives.
+            Expr::col((Entity, Column::SizeBytes))
+                .sum()
+                .cast_as(sea_orm::sea_query::Alias::new("BIGINT")),
+            "total",
+        )
         .filter(
             Column::CompositionId.in_subquery(
                 Query::select()
@@ -331,7 +362,7 @@ pub async fn move_to(db: &DatabaseConnection, track: &Model, position: i32) -> R
 
 /// Deletes a track and closes the gap; its object key, for the caller to release.
 pub async fn delete(db: &DatabaseConnection, track: &Model) -> Result<String, DbErr> {
-    let txn = db.begin().await?;
+    let txn = begin_writing(db, track.composition_id).await?;
     Entity::delete_by_id(track.id).exec(&txn).await?;
     let rest: Vec<i32> = of(&txn, track.composition_id)
         .await?

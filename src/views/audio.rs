@@ -102,7 +102,11 @@ async fn audio(
     if range.is_empty() {
         return Ok((status, common).into_response());
     }
-    let bytes = state.media.store.read(&file, range).await?;
+    let Some(bytes) = state.media.store.read(&file, range).await? else {
+        // A row whose object is gone: logged, and a 404 rather than a 500.
+        tracing::error!(key = %file, "a track's audio object is missing from the media store");
+        return Err(AppError::NotFound(None));
+    };
     Ok((status, common, Body::from_stream(bytes)).into_response())
 }
 

@@ -8,7 +8,8 @@ use crate::helpers::{SECRET_KEY, TestApp, TestDb};
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use ragtime::commands::seed::{self, PASSWORD, SeedOptions, UNTIL};
-use ragtime::models::{comment, composition, follow, user};
+use ragtime::config::{MediaConfig, MediaStoreConfig};
+use ragtime::models::{comment, composition, follow, track, user};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 fn small(seed: u64) -> SeedOptions {
@@ -18,6 +19,7 @@ fn small(seed: u64) -> SeedOptions {
         follows: 6,
         comments: 500,
         seed,
+        ..SeedOptions::default()
     }
 }
 
@@ -335,6 +337,7 @@ async fn a_seeded_user_logs_in_with_the_documented_password() {
             follows: 1,
             comments: 5,
             seed: 1,
+            ..SeedOptions::default()
         },
     )
     .await
@@ -356,6 +359,194 @@ async fn a_seeded_user_logs_in_with_the_documented_password() {
     let mut stranger = app.client();
     let res = crate::helpers::login(&mut stranger, &someone.email, "wrong password", "").await;
     assert_ne!(res.status, StatusCode::SEE_OTHER);
+}
+
+// ----- Tracks ------------------------------------------------------------------------------
+
+fn media_in(dir: &std::path::Path, max_tracks: u64) -> MediaConfig {
+    MediaConfig {
+        store: MediaStoreConfig::Local {
+            dir: dir.to_path_buf(),
+        },
+        max_track_bytes: 100 << 20,
+        quota_bytes: 1 << 30,
+        max_tracks,
+        orphan_grace: std::time::Duration::from_secs(3600),
+    }
+}
+
+fn with_tracks(seed: u64) -> SeedOptions {
+    SeedOptions {
+        tracks: true,
+        comments: 50,
+        ..small(seed)
+    }
+}
+
+/// Every track as (artist, composition title, its timestamp, position, track title, object key).
+async fn tracks_of(db: &DatabaseConnection) -> Vec<(String, String, String, i32, String, String)> {
+    let rows = rows(db).await;
+    let name: HashMap<i32, &str> = rows
+        .users
+        .iter()
+        .map(|u| (u.id, u.username.as_str()))
+        .collect();
+    let compositions: HashMap<i32, &composition::Model> =
+        rows.compositions.iter().map(|c| (c.id, c)).collect();
+    let mut all: Vec<_> = track::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            let c = compositions[&t.composition_id];
+            (
+                name[&c.artist_id].to_owned(),
+                c.title.clone(),
+                c.timestamp.to_rfc3339(),
+                t.position,
+                t.title,
+                t.object_key,
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn seeded_tracks_are_real_wavs_in_the_media_store_and_singles_have_one() {
+    let (_t, db) = deployed().await;
+    let media_dir = tempfile::tempdir().unwrap();
+    let media = media_in(media_dir.path(), 20);
+    let report = seed::seed_with_media(&db, &with_tracks(7), Some(&media))
+        .await
+        .unwrap();
+    let compositions = composition::Entity::find().all(&db).await.unwrap();
+    let tracks = track::Entity::find().all(&db).await.unwrap();
+    assert_eq!(report.tracks, tracks.len() as u64);
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("{} tracks", tracks.len()))
+    );
+
+    let mut keys = HashSet::new();
+    for c in &compositions {
+        let mut mine: Vec<&track::Model> =
+            tracks.iter().filter(|t| t.composition_id == c.id).collect();
+        mine.sort_by_key(|t| t.position);
+        if c.release_type == 1 {
+            assert_eq!(mine.len(), 1, "a single has one track");
+        } else {
+            assert!((2..=3).contains(&mine.len()), "{}", mine.len());
+        }
+        let positions: Vec<i32> = mine.iter().map(|t| t.position).collect();
+        assert_eq!(positions, (1..=mine.len() as i32).collect::<Vec<_>>());
+        for t in mine {
+            assert_eq!((t.container.as_str(), t.codec.as_str()), ("wav", "pcm"));
+            assert_eq!(t.mime, "audio/wav");
+            assert_eq!((t.sample_rate, t.channels), (22_050, 1));
+            assert!(
+                (2_000..=seed::MAX_TONE_MS).contains(&t.duration_ms),
+                "{}",
+                t.duration_ms
+            );
+            assert!(!t.peaks().is_empty() && t.peaks().iter().any(|p| *p > 0));
+            assert!(!t.title.is_empty());
+            assert_eq!(t.created_at, c.timestamp);
+            assert_eq!(t.object_key, format!("{}.wav", t.sha256));
+            let object = media_dir.path().join("tracks").join(&t.object_key);
+            let bytes = std::fs::read(&object).expect("the object is in the media store");
+            assert_eq!(bytes.len() as i64, t.size_bytes);
+            assert_eq!(&bytes[..4], b"RIFF");
+            keys.insert(t.object_key.clone());
+        }
+    }
+    // A few distinct tunes, each stored once.
+    assert!((2..=seed::TONES).contains(&keys.len()), "{}", keys.len());
+    let stored = std::fs::read_dir(media_dir.path().join("tracks"))
+        .unwrap()
+        .count();
+    assert_eq!(stored, keys.len());
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_tracks_and_objects() {
+    let (_a, db_a) = deployed().await;
+    let (_b, db_b) = deployed().await;
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    seed::seed_with_media(&db_a, &with_tracks(7), Some(&media_in(dir_a.path(), 20)))
+        .await
+        .unwrap();
+    seed::seed_with_media(&db_b, &with_tracks(7), Some(&media_in(dir_b.path(), 20)))
+        .await
+        .unwrap();
+    let a = tracks_of(&db_a).await;
+    assert!(!a.is_empty());
+    assert_eq!(a, tracks_of(&db_b).await);
+    for (.., key) in &a {
+        assert_eq!(
+            std::fs::read(dir_a.path().join("tracks").join(key)).unwrap(),
+            std::fs::read(dir_b.path().join("tracks").join(key)).unwrap()
+        );
+    }
+    // ...and the seed matters.
+    let (_c, db_c) = deployed().await;
+    let dir_c = tempfile::tempdir().unwrap();
+    seed::seed_with_media(&db_c, &with_tracks(8), Some(&media_in(dir_c.path(), 20)))
+        .await
+        .unwrap();
+    let keys = |t: &[(String, String, String, i32, String, String)]| {
+        t.iter().map(|t| t.5.clone()).collect::<HashSet<_>>()
+    };
+    assert_ne!(keys(&a), keys(&tracks_of(&db_c).await));
+}
+
+#[tokio::test]
+async fn tracks_per_composition_stays_within_the_track_limit_and_only_new_compositions_get_tracks()
+{
+    let (_t, db) = deployed().await;
+    let media_dir = tempfile::tempdir().unwrap();
+    let media = media_in(media_dir.path(), 4);
+    // A first crowd without tracks.
+    seed::seed_with_media(&db, &small(3), Some(&media))
+        .await
+        .unwrap();
+    let before: HashSet<i32> = composition::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(track::Entity::find().all(&db).await.unwrap().is_empty());
+
+    let options = SeedOptions {
+        tracks_per_composition: Some(9),
+        ..with_tracks(4)
+    };
+    let report = seed::seed_with_media(&db, &options, Some(&media))
+        .await
+        .unwrap();
+    let tracks = track::Entity::find().all(&db).await.unwrap();
+    assert_eq!(report.tracks, tracks.len() as u64);
+    assert!(tracks.iter().all(|t| !before.contains(&t.composition_id)));
+    for c in composition::Entity::find().all(&db).await.unwrap() {
+        if before.contains(&c.id) {
+            continue;
+        }
+        let n = tracks.iter().filter(|t| t.composition_id == c.id).count();
+        assert_eq!(n, if c.release_type == 1 { 1 } else { 4 });
+    }
+}
+
+#[tokio::test]
+async fn tracks_without_a_media_store_are_refused() {
+    let (_t, db) = deployed().await;
+    let err = seed::seed(&db, &with_tracks(1)).await.unwrap_err();
+    assert!(err.to_string().contains("media store"), "{err}");
 }
 
 // ----- The command ------------------------------------------------------------------------
@@ -390,6 +581,8 @@ fn seed_help_names_the_password_and_the_addresses() {
         "--follows",
         "--comments",
         "--seed",
+        "--tracks",
+        "--tracks-per-composition",
     ] {
         assert!(help.contains(flag), "{flag} in {help}");
     }
@@ -428,6 +621,60 @@ fn seed_in_development_migrates_an_empty_database_and_reports_what_it_added() {
     // Comments default to twice the compositions.
     assert!(report.contains("40 comments"), "{report}");
     assert!(report.contains(PASSWORD), "{report}");
+}
+
+#[test]
+fn seed_with_tracks_fills_the_media_directory_and_reports_the_tracks() {
+    let test_db = TestDb::new();
+    let media_dir = tempfile::tempdir().unwrap();
+    let media_url = format!("file://{}", media_dir.path().display());
+    let out = ragtime(
+        &[
+            ("RAGTIME_CONFIG", "development"),
+            ("DATABASE_URL", &test_db.url),
+            ("RAGTIME_MEDIA_URL", &media_url),
+        ],
+        &[
+            "seed",
+            "--users",
+            "3",
+            "--compositions",
+            "10",
+            "--tracks",
+            "--tracks-per-composition",
+            "2",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let report = stdout
+        .lines()
+        .find(|l| l.starts_with("seed: "))
+        .expect("a report line");
+    let tracks: u64 = report
+        .split(" tracks in ")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a track count in {report}"));
+    // Ten compositions, one or two tracks each.
+    assert!((10..=20).contains(&tracks), "{report}");
+    let stored = std::fs::read_dir(media_dir.path().join("tracks"))
+        .unwrap()
+        .count();
+    assert!((1..=seed::TONES).contains(&stored), "{stored}");
+
+    let out = ragtime(
+        &[
+            ("RAGTIME_CONFIG", "development"),
+            ("DATABASE_URL", &test_db.url),
+        ],
+        &["seed", "--tracks-per-composition", "2"],
+    );
+    assert!(
+        !out.status.success(),
+        "--tracks-per-composition needs --tracks"
+    );
 }
 
 #[test]

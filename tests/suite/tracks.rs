@@ -1598,6 +1598,10 @@ async fn audio_is_never_gzipped() {
             Some(expected.len().to_string().as_str())
         );
     }
+    // The same client is given gzip where it helps: a page.
+    let page = fetch_audio(&app, Method::GET, "/", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.header("content-encoding"), Some("gzip"));
 }
 
 #[tokio::test]
@@ -1795,10 +1799,10 @@ async fn adding_tracks_at_the_same_moment_cannot_overfill_a_single() {
     let ann = app.create_user("ann").await;
     let c = app.publish(&ann, "Race").await;
     let limits = app.state.media.limits();
-    // Open the pool's connections first, so that the attempts really overlap.
-    let warm = (0..4).map(|_| track::of(&app.db, c.id));
+    // Open the pool's five connections first, so that the attempts really overlap.
+    let warm = (0..5).map(|_| track::of(&app.db, c.id));
     futures_util::future::join_all(warm).await;
-    let attempts = (1..=4u8).map(|n| {
+    let attempts = (1..=5u8).map(|n| {
         let (db, c, limits) = (&app.db, &c, &limits);
         async move { track::add(db, c, vec![new_track(n)], limits).await }
     });

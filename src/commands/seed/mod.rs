@@ -12,6 +12,10 @@
 //! `<username>@example.com` address) already taken gets the next free numeric suffix
 //! (`rosa.mendez` → `rosa.mendez2`), so seeding twice adds a second crowd instead of failing.
 //!
+//! With `--tracks`, the new compositions also get short synthesized tunes (WAV) once the rest
+//! is committed, so a development site has something to play: a few distinct tunes per seed,
+//! each stored once (objects are content-named) and shared by many tracks.
+//!
 //! Fast: the shared password is hashed once, rows go in as multi-row INSERTs sized under
 //! SQLite's and PostgreSQL's bind-parameter limits, and the Markdown is rendered on a blocking
 //! thread while the previous batch is being written.
@@ -29,13 +33,15 @@ use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
-use crate::config::Config;
+use crate::config::{Config, MediaConfig};
 use crate::migration::Migrator;
 use crate::models::markdown::{Allow, to_safe_html};
 use crate::models::{comment, composition, follow, role, user};
 use crate::{access, db};
 
+mod tones;
 mod words;
+pub use tones::{MAX_TONE_MS, TONES};
 use words::{
     ADJECTIVES, CITIES, COMPANY, FIRST_NAMES, GENRES, INSTRUMENTS, JOBS, LAST_NAMES, MOMENTS,
     PIECES, PLACES, TIMES,
@@ -68,6 +74,10 @@ pub struct SeedOptions {
     /// Comments in all, spread over the compositions (popular ones get more).
     pub comments: u32,
     pub seed: u64,
+    /// Give the new compositions generated tracks (needs the media store).
+    pub tracks: bool,
+    /// Tracks on each new EP or album [default: two or three]; a single gets one.
+    pub tracks_per_composition: Option<u32>,
 }
 
 impl Default for SeedOptions {
@@ -78,6 +88,8 @@ impl Default for SeedOptions {
             follows: 10,
             comments: 2000,
             seed: 42,
+            tracks: false,
+            tracks_per_composition: None,
         }
     }
 }
@@ -100,6 +112,13 @@ pub struct SeedArgs {
     /// The random seed: the same seed and counts give the same data
     #[arg(long, value_name = "N", default_value_t = 42)]
     pub seed: u64,
+    /// Give the new compositions short generated tracks (synthesized tunes, stored as WAV in
+    /// the media store), so there is something to play
+    #[arg(long)]
+    pub tracks: bool,
+    /// With --tracks: tracks on each EP or album [default: 2 or 3]; a single always gets one
+    #[arg(long, value_name = "N", requires = "tracks", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tracks_per_composition: Option<u32>,
 }
 
 impl From<&SeedArgs> for SeedOptions {
@@ -112,6 +131,8 @@ impl From<&SeedArgs> for SeedOptions {
                 .comments
                 .unwrap_or_else(|| args.compositions.saturating_mul(2)),
             seed: args.seed,
+            tracks: args.tracks,
+            tracks_per_composition: args.tracks_per_composition,
         }
     }
 }
@@ -125,6 +146,7 @@ pub struct SeedReport {
     pub self_follows: u64,
     pub compositions: u64,
     pub comments: u64,
+    pub tracks: u64,
     pub elapsed: Duration,
 }
 
@@ -132,13 +154,14 @@ impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed: inserted {} users, {} follows (+{} self-follows), {} compositions, {} comments \
-             in {:.1} s; every fake user's password is {PASSWORD:?}",
+            "seed: inserted {} users, {} follows (+{} self-follows), {} compositions, {} comments, \
+             {} tracks in {:.1} s; every fake user's password is {PASSWORD:?}",
             self.users,
             self.follows,
             self.self_follows,
             self.compositions,
             self.comments,
+            self.tracks,
             self.elapsed.as_secs_f64()
         )
     }
@@ -187,14 +210,28 @@ async fn prepare_and_seed(
             "seeding fake accounts whose password is {PASSWORD:?}: never on a public site"
         );
     }
-    seed(db, options).await
+    seed_with_media(db, options, Some(&config.media)).await
 }
 
 /// Insert fake users (confirmed, default role, each with their self-follow), follows,
 /// compositions and comments, all in one transaction: on error nothing is left half-made.
 /// Needs the schema and the roles (`ragtime deploy`).
 pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> anyhow::Result<SeedReport> {
+    seed_with_media(db, options, None).await
+}
+
+/// [`seed`], then, with `options.tracks`, the new compositions' tracks: their objects go into
+/// `media`'s store first, then the rows in a transaction of their own (an object left without
+/// its row by a failure is removed by the worker's sweep).
+pub async fn seed_with_media(
+    db: &DatabaseConnection,
+    options: &SeedOptions,
+    media: Option<&MediaConfig>,
+) -> anyhow::Result<SeedReport> {
     let started = Instant::now();
+    if options.tracks && media.is_none() {
+        bail!("tracks need a media store");
+    }
     if options.users == 0 && (options.compositions > 0 || options.comments > 0) {
         bail!("compositions and comments need artists: ask for at least one user");
     }
@@ -231,6 +268,11 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> anyhow::Res
     txn.commit()
         .await
         .context("cannot commit the seeded data")?;
+    if let (true, Some(media)) = (options.tracks, media) {
+        report.tracks = tones::add_tracks(db, media, options, &compositions)
+            .await
+            .context("cannot add the tracks")?;
+    }
     crate::db::refresh_statistics(db)
         .await
         .context("cannot refresh the database statistics")?;
@@ -245,10 +287,12 @@ struct Seeded {
     member_since: DateTime<Utc>,
 }
 
-/// A seeded composition as the comments need it.
+/// A seeded composition as the comments and the tracks need it.
 struct SeededComposition {
     id: i32,
     timestamp: DateTime<Utc>,
+    release_type: i16,
+    artist_id: i32,
 }
 
 /// One generator per phase, all derived from the one seed.
@@ -434,13 +478,11 @@ async fn insert_compositions(
 
     let mut seeded = Vec::with_capacity(total);
     while let Some(batch) = batches.recv().await {
-        let (rows, timestamps): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let (rows, made): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let ids = composition::insert_many(txn, rows).await?;
-        for (id, timestamp) in ascending(ids, timestamps.len())?
-            .into_iter()
-            .zip(timestamps)
-        {
-            seeded.push(SeededComposition { id, timestamp });
+        for (id, mut composition) in ascending(ids, made.len())?.into_iter().zip(made) {
+            composition.id = id;
+            seeded.push(composition);
         }
     }
     if seeded.len() != total {
@@ -617,11 +659,11 @@ fn fake_title(rng: &mut StdRng) -> String {
     title.chars().take(64).collect()
 }
 
-/// A composition and its timestamp (which its comments come after).
+/// A composition, and what its comments and tracks need (its id still unknown).
 fn fake_composition(
     rng: &mut StdRng,
     artists: &[(i32, String, DateTime<Utc>)],
-) -> (composition::ActiveModel, DateTime<Utc>) {
+) -> (composition::ActiveModel, SeededComposition) {
     let (artist_id, username, member_since) = &artists[skewed(rng, artists.len())];
     let release_type: i16 = match rng.random_range(0..100) {
         0..60 => 1,
@@ -640,7 +682,13 @@ fn fake_composition(
         artist_id: Set(*artist_id),
         ..Default::default()
     };
-    (row, timestamp)
+    let made = SeededComposition {
+        id: 0,
+        timestamp,
+        release_type,
+        artist_id: *artist_id,
+    };
+    (row, made)
 }
 
 fn fake_description(rng: &mut StdRng, release_type: i16, username: &str) -> String {

@@ -1,0 +1,349 @@
+// Issue 11: a track really plays in a browser. Headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core; never `playwright install`) against a real `ragtime serve`:
+//
+//   1. the composition's page loads with no console error, page error or CSP violation;
+//   2. the feed (`/`) downloads no audio: its cards use preload="none";
+//   3. the player's toggle works from the keyboard: Space plays (`playing` fires, currentTime
+//      passes 0.2 s, the label says "Pause ..."), Enter pauses;
+//   4. one track at a time: starting the second pauses the first;
+//   5. the audio was served with 200/206 and `Accept-Ranges: bytes`.
+//
+// Setup goes through the real binary and HTTP API: `ragtime seed` (confirmed users whose password
+// is "ragtime-seed"), `ragtime serve` on a free port with a temporary SQLite database and media
+// directory, then two tracks uploaded by the composition's artist. Needs `cargo build` first
+// (RAGTIME_BIN overrides target/debug/ragtime). Exits non-zero on any failure; the whole run is
+// bounded (a watchdog kills everything after 55 s), and every wait has its own timeout.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const bin = process.env.RAGTIME_BIN || join(root, "target/debug/ragtime");
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const PASSWORD = "ragtime-seed";
+const started = Date.now();
+const elapsed = () => ((Date.now() - started) / 1000).toFixed(1) + " s";
+
+let server = null;
+let stopping = false;
+let browser = null;
+const tmp = mkdtempSync(join(tmpdir(), "ragtime-browser-"));
+const failures = [];
+
+function log(msg) {
+  console.log(`[${elapsed()}] ${msg}`);
+}
+function check(ok, what) {
+  if (ok) log(`ok: ${what}`);
+  else {
+    log(`FAIL: ${what}`);
+    failures.push(what);
+  }
+}
+
+async function cleanup() {
+  stopping = true;
+  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5000)]);
+  browser = null;
+  if (server && server.exitCode === null && server.signalCode === null) {
+    server.kill("SIGTERM"); // only the server this script started, by its pid
+    const gone = await Promise.race([
+      new Promise((r) => server.once("exit", () => r(true))),
+      sleep(5000).then(() => false),
+    ]);
+    if (!gone) server.kill("SIGKILL");
+  }
+  server = null;
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const watchdog = setTimeout(async () => {
+  console.error(`[${elapsed()}] FAIL: the browser check took over 55 s; giving up`);
+  await Promise.race([cleanup(), sleep(3000)]);
+  process.exit(1);
+}, 55_000);
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function main() {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    RAGTIME_CONFIG: "development",
+    PORT: String(port),
+    DATABASE_URL: `sqlite://${tmp}/t.sqlite?mode=rwc`,
+    RAGTIME_MEDIA_URL: `file://${tmp}/media`,
+    SECRET_KEY: "browser-check-secret-key-0123456789abcdef",
+    RAGTIME_ADMIN: "admin@example.com",
+    RUST_LOG: process.env.RUST_LOG || "warn",
+  };
+
+  // Fake users and compositions (development migrates first).
+  const seed = spawnSync(
+    bin,
+    ["seed", "--users", "3", "--compositions", "6", "--comments", "0", "--follows", "2"],
+    { cwd: tmp, env, encoding: "utf8", timeout: 20_000 },
+  );
+  if (seed.status !== 0) {
+    throw new Error(`ragtime seed failed (${seed.status ?? seed.signal ?? seed.error}): ${seed.stderr}`);
+  }
+  log(seed.stdout.trim());
+
+  // The server, on the free port; cwd is the temporary directory so no stray .env is read.
+  server = spawn(bin, ["serve"], { cwd: tmp, env, stdio: ["ignore", "inherit", "inherit"] });
+  server.once("exit", (code, signal) => {
+    if (!stopping) log(`FAIL: ragtime serve exited early (${code ?? signal})`);
+  });
+  const upBy = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const r = await fetch(base + "/", { signal: AbortSignal.timeout(1000) });
+      if (r.ok) break;
+    } catch {}
+    if (Date.now() > upBy || server.exitCode !== null) throw new Error("ragtime serve did not come up within 15 s");
+    await sleep(100);
+  }
+  log(`ragtime serve is up on ${base} (pid ${server.pid})`);
+
+  // A composition that may hold two tracks (not a single), and its artist's credentials.
+  const api = async (path, init = {}, auth) => {
+    const headers = { ...(init.headers || {}) };
+    if (auth) headers.Authorization = "Basic " + Buffer.from(auth).toString("base64");
+    const r = await fetch(base + path, { ...init, headers, signal: AbortSignal.timeout(10_000) });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${init.method || "GET"} ${path}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  };
+  const login = "easy_accordion@example.com"; // any seeded user may list compositions
+  const list = await api("/api/v1/compositions/", {}, `${login}:${PASSWORD}`);
+  const comps = list.compositions || list.items || list;
+  // The fewest tracks first (in case the seed adds tracks of its own), then not a single.
+  const comp = [...comps].sort(
+    (a, b) => (a.tracks?.length ?? 0) - (b.tracks?.length ?? 0) ||
+      (a.release_type_name === "Single") - (b.release_type_name === "Single"),
+  ).find((c) => c.release_type_name !== "Single") || comps[0];
+  if (!comp) throw new Error("the seed made no composition");
+  const artist = `${comp.artist_username}@example.com:${PASSWORD}`;
+  log(`composition ${comp.id} "${comp.title}" (${comp.release_type_name}) by ${comp.artist_username}`);
+
+  const uploads = [
+    ["tone.wav", "audio/wav", "First tone"],
+    ["tone.ogg", "audio/ogg", "Second tone"],
+  ];
+  const tracks = [];
+  for (const [file, type, title] of uploads) {
+    const body = readFileSync(join(root, "tests/fixtures/audio", file));
+    const t = await api(
+      `/api/v1/compositions/${comp.id}/tracks?title=${encodeURIComponent(title)}`,
+      { method: "POST", body, headers: { "Content-Type": type } },
+      artist,
+    );
+    tracks.push(t);
+    log(`uploaded ${file}: track ${t.id}, ${t.audio_url}`);
+  }
+  const wanted = tracks.length;
+  const total = (await api(`/api/v1/compositions/${comp.id}`, {}, artist)).tracks.length;
+  const titles = uploads.map((u) => u[2]);
+
+  // The browser: a fresh profile (playwright launches with its own new temporary user-data-dir), no network chatter, autoplay without a gesture.
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    timeout: 15_000,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+  log(`chromium ${browser.version()} launched`);
+  const context = await browser.newContext();
+  const problems = [];
+  context.setDefaultTimeout(5000);
+  context.setDefaultNavigationTimeout(10_000);
+  // CSP violations, reported by the page itself as well as in the console.
+  await context.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+  // No outside network: the avatars (unicornify.pictures / gravatar) get a blank pixel, so the
+  // check neither depends on the internet nor counts their failure as an error; any other
+  // outside request is a problem of its own.
+  const pixel = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
+  const outside = [];
+  await context.route(
+    (url) => url.origin !== base,
+    (route) => {
+      const r = route.request();
+      outside.push(r.url());
+      if (r.resourceType() === "image") route.fulfill({ status: 200, contentType: "image/gif", body: pixel });
+      else {
+        problems.push(`outside request: ${r.resourceType()} ${r.url()}`);
+        route.abort();
+      }
+    },
+  );
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error on ${page.url()}: ${m.text()} (${m.location().url})`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error on ${page.url()}: ${e.message}`));
+  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  const audioRequests = [];
+  const audioResponses = [];
+  page.on("request", (r) => {
+    if (new URL(r.url()).pathname.startsWith("/audio/")) audioRequests.push(r.url());
+  });
+  page.on("response", (r) => {
+    if (new URL(r.url()).pathname.startsWith("/audio/")) audioResponses.push(r);
+  });
+
+  // 2. The feed downloads no audio.
+  await page.goto(base + "/", { waitUntil: "load" });
+  await page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
+  const feed = await page.$$eval(".track audio", (as) => as.map((a) => a.getAttribute("preload")));
+  check(feed.length >= wanted, `the feed shows the uploaded tracks (${feed.length} audio elements)`);
+  check(feed.every((p) => p === "none"), `every feed audio has preload="none" (${JSON.stringify(feed)})`);
+  check(audioRequests.length === 0, `the feed requested no audio after load (${audioRequests.length}: ${audioRequests.join(" ")})`);
+
+  check((await page.evaluate(() => window.__csp)).length === 0, "no CSP violation on the feed");
+
+  // 1. The composition's page: /composition/<id> redirects to the slug URL.
+  audioRequests.length = 0;
+  const resp = await page.goto(`${base}/composition/${comp.id}`, { waitUntil: "load" });
+  check(resp && resp.ok(), `/composition/${comp.id} loads (${resp && resp.status()}) at ${page.url()}`);
+  check(new URL(page.url()).pathname !== `/composition/${comp.id}`, `it redirects to the slug URL (${new URL(page.url()).pathname})`);
+  const items = page.locator("li.track");
+  check((await items.count()) === total, `the page lists ${total} tracks (${await items.count()})`);
+  // Our tracks, by title (whatever else the composition holds).
+  const ours = (i) => page.locator("li.track", { has: page.locator(".track-title", { hasText: titles[i] }) });
+  const toggles = { nth: (i) => ours(i).locator("button.player-toggle"), first: () => ours(0).locator("button.player-toggle") };
+  await toggles.first().waitFor({ state: "visible", timeout: 5000 });
+  check((await page.locator("li.track input.player-seek").count()) === total, "player.js added a seek slider per track");
+  check((await page.locator("li.track span.player-time").count()) === total, "player.js added a time per track");
+  check(audioRequests.length === 0, `the composition page requested no audio before play (${audioRequests.length})`);
+
+  const state = (i) =>
+    ours(i).locator("audio").evaluate((a) => ({
+      paused: a.paused,
+      time: a.currentTime,
+      error: a.error && `${a.error.code} ${a.error.message}`,
+      playing: !!a.__playing,
+    }));
+  // Record `playing` events on each audio.
+  await page.$$eval("li.track audio", (as) =>
+    as.forEach((a) => a.addEventListener("playing", () => (a.__playing = true))),
+  );
+  const waitFor = async (what, fn, timeout = 5000) => {
+    const by = Date.now() + timeout;
+    for (;;) {
+      const v = await fn();
+      if (v) return true;
+      if (Date.now() > by) {
+        check(false, `${what} (timed out after ${timeout} ms)`);
+        return false;
+      }
+      await sleep(50);
+    }
+  };
+
+  // 3. Keyboard: focus the first toggle, Space plays, Enter pauses.
+  const first = toggles.nth(0);
+  const label0 = await first.getAttribute("aria-label");
+  check(/^Play /.test(label0 || ""), `the toggle starts as "${label0}"`);
+  await first.focus();
+  check(await first.evaluate((b) => b === document.activeElement), "the toggle takes the keyboard focus");
+  await page.keyboard.press("Space");
+  if (await waitFor("track 1 fires `playing` and currentTime passes 0.2 s within 5 s", async () => {
+    const s = await state(0);
+    if (s.error) throw new Error(`track 1 media error: ${s.error}`);
+    return s.playing && s.time > 0.2;
+  })) {
+    const s = await state(0);
+    check(true, `track 1 is playing (currentTime ${s.time.toFixed(2)} s)`);
+  }
+  const label1 = await first.getAttribute("aria-label");
+  check(/^Pause /.test(label1 || ""), `the label switched to "${label1}"`);
+  check((await first.getAttribute("aria-pressed")) === "true", "aria-pressed is true while playing");
+  await page.keyboard.press("Enter");
+  await waitFor("Enter pauses track 1", async () => (await state(0)).paused, 2000);
+  const at = (await state(0)).time;
+  await sleep(300);
+  check((await state(0)).time === at, `track 1 stays at ${at.toFixed(2)} s while paused`);
+  check(/^Play /.test((await first.getAttribute("aria-label")) || ""), "the label is back to Play ...");
+
+  // 4. One at a time: with track 1 playing, starting track 2 pauses track 1.
+  if (wanted >= 2) {
+    await first.click();
+    await waitFor("track 1 plays again on click", async () => !(await state(0)).paused, 3000);
+    await toggles.nth(1).focus();
+    await page.keyboard.press("Space");
+    await waitFor("track 2 plays and passes 0.2 s", async () => {
+      const s = await state(1);
+      if (s.error) throw new Error(`track 2 media error: ${s.error}`);
+      return s.playing && s.time > 0.2;
+    });
+    check((await state(0)).paused, "starting track 2 paused track 1");
+    await toggles.nth(1).click();
+    await waitFor("track 2 pauses on click", async () => (await state(1)).paused, 2000);
+  }
+
+  // 5. The audio responses.
+  check(audioResponses.length > 0, `audio was fetched once played (${audioResponses.length} responses)`);
+  for (const r of audioResponses) {
+    const h = await r.allHeaders().catch(() => r.headers());
+    check(
+      [200, 206].includes(r.status()) && h["accept-ranges"] === "bytes",
+      `${new URL(r.url()).pathname}: ${r.status()}, Accept-Ranges: ${h["accept-ranges"]}, Content-Type: ${h["content-type"]}`,
+    );
+  }
+
+  const csp = await page.evaluate(() => window.__csp);
+  check(csp.length === 0, `no CSP violation on the composition page ${JSON.stringify(csp)}`);
+  check(problems.length === 0, `no console error, page error or failed request ${JSON.stringify(problems)}`);
+  log(`outside requests answered locally: ${outside.length} (${[...new Set(outside.map((u) => new URL(u).host))].join(", ")})`);
+}
+
+let code = 0;
+try {
+  await main();
+  if (failures.length) {
+    console.error(`browser check: ${failures.length} failure(s):\n  - ${failures.join("\n  - ")}`);
+    code = 1;
+  } else log("browser check: all passed");
+} catch (e) {
+  console.error(`[${elapsed()}] FAIL: ${e.stack || e}`);
+  code = 1;
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+process.exit(code);
