@@ -86,7 +86,7 @@ SECRET_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ragtime() {
     (
         cd "$WORK" &&
-            exec env RAGTIME_CONFIG=production SECRET_KEY="$SECRET_KEY" RAGTIME_SERVER_NAME=127.0.0.1 \
+            exec env RAGTIME_CONFIG=production SECRET_KEY="$SECRET_KEY" RAGTIME_SERVER_NAME=127.0.0.1 RAGTIME_MEDIA_URL="file://$WORK/media" \
                 DATABASE_URL="$DATABASE_URL" DATABASE_POOL_SIZE="$POOL" \
                 RAGTIME_HOST=127.0.0.1 RUST_LOG=warn "$@"
     )
@@ -116,7 +116,7 @@ BASE=http://127.0.0.1:$PORT
 say "starting the server on $BASE (production config, pool $POOL)"
 (
     cd "$WORK" &&
-        exec env RAGTIME_CONFIG=production SECRET_KEY="$SECRET_KEY" RAGTIME_SERVER_NAME=127.0.0.1 \
+        exec env RAGTIME_CONFIG=production SECRET_KEY="$SECRET_KEY" RAGTIME_SERVER_NAME=127.0.0.1 RAGTIME_MEDIA_URL="file://$WORK/media" \
             DATABASE_URL="$DATABASE_URL" DATABASE_POOL_SIZE="$POOL" \
             RAGTIME_HOST=127.0.0.1 PORT="$PORT" RUST_LOG=warn "$BIN" serve
 ) >"$WORK/server.log" 2>&1 &

@@ -106,8 +106,9 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       for (const b of form.querySelectorAll("button")) b.disabled = true;
       request.addEventListener("load", () => {
-        // A redirect was followed: go where it led. A refusal came back as a page: show it.
-        if (request.responseURL && request.responseURL !== form.action) {
+        // Success redirects, and the redirect was followed: go where it led. A refusal
+        // (4xx) came back as a page saying why: show it.
+        if (request.status < 400 && request.responseURL) {
           window.location.assign(request.responseURL);
         } else {
           document.open();

@@ -112,8 +112,9 @@ async fn load(state: &AppState, id: i32) -> Result<(track::Model, composition::M
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
-    /// The track's title; else the file's own title tag; else "Untitled".
-    #[param(max_length = 200)]
+    /// The track's title (1 to 200 characters, no control characters); else the file's own
+    /// title tag; else its name.
+    #[param(min_length = 1, max_length = 200)]
     title: Option<String>,
 }
 
@@ -161,22 +162,29 @@ pub async fn upload_track(
         .await?
         .ok_or_else(|| AppError::no_such("composition", id))?;
     may_change(&caller.account, &c)?;
-    let title = params
-        .title
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    // A blank `?title=` is no title: the file's own is used.
+    let given = params.title.as_deref().filter(|t| !t.trim().is_empty());
+    let title = match given.map(crate::forms::track_title) {
+        None => None,
+        Some(Ok(title)) => Some(title),
+        Some(Err(problem)) => {
+            return Err(AppError::Invalid([("title", problem.to_owned())].into()));
+        }
+    };
     let media = &state.media;
-    let limits = media.limits();
     // Refuse before reading a byte what would be refused after.
-    track::check_room(&state.db, &c, 1, 0, &limits)
-        .await
+    track::room(&state.db, &c, &media.limits())
+        .await?
+        .admits(1, 0)
         .map_err(|e| refused(e.into()))?;
     let received = media
         .receive(body.into_data_stream(), None)
         .await
         .map_err(refused)?;
-    let checked = media.check(received, title).await.map_err(refused)?;
+    let checked = media
+        .check(received, title.as_deref())
+        .await
+        .map_err(refused)?;
     let added = media
         .add(&state.db, &c, vec![checked])
         .await

@@ -128,7 +128,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         transport.clone(),
         stop_rx.clone(),
     ));
-    let state = AppState::new(config, db, transport)?;
+    let state = AppState::new(config, db.clone(), transport)?;
+    // Like mail, the media sweep runs here too, so a `worker` dyno stays optional.
+    tokio::spawn(crate::media::upload::run_sweeps(
+        state.media.clone(),
+        db,
+        stop_rx.clone(),
+    ));
     let background = state.background.clone();
     let draining = Arc::new(AtomicBool::new(false));
     let app = app::router(state).layer(from_fn_with_state(draining.clone(), close_when_draining));

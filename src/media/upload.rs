@@ -152,15 +152,20 @@ impl Media {
         if received.size == 0 {
             return Err(Refusal::Empty.into());
         }
-        let _turn = self
+        let turn = self
             .analysing
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(anyhow::Error::from)?;
         let path = received.file.to_path_buf();
-        let analysis = tokio::task::spawn_blocking(move || probe::analyze(&path))
-            .await
-            .map_err(anyhow::Error::from)??;
+        // The turn goes with the work: a client that hangs up does not free it early.
+        let analysis = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            probe::analyze(&path)
+        })
+        .await
+        .map_err(anyhow::Error::from)??;
         let title = title
             .map(str::to_owned)
             .or_else(|| analysis.title.clone())

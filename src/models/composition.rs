@@ -7,7 +7,6 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, FromQueryResult, QueryOrder, QuerySelect, QueryTrait, SelectA, SelectB,
-    TransactionTrait,
 };
 
 use super::{comment, follow, track, user};
@@ -152,7 +151,8 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: i32, draft: &Draft<'_>) -> R
 /// Delete a composition with its comments and tracks together; the object keys its tracks
 /// named, for the caller to release from the media store.
 pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<Vec<String>, DbErr> {
-    let txn = db.begin().await?;
+    // Alone with any upload to it, so no track is added behind our back.
+    let txn = track::begin_writing(db, id).await?;
     comment::Entity::delete_many()
         .filter(comment::Column::CompositionId.eq(id))
         .exec(&txn)

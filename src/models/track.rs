@@ -127,34 +127,73 @@ pub fn max_tracks(release_type: i16, limits: &Limits) -> u64 {
     }
 }
 
-/// Whether `count` more tracks of `bytes` in all fit the release and the artist's quota.
-pub async fn check_room<C: ConnectionTrait>(
+/// What a release may still take: how many tracks it holds and may hold, and the artist's
+/// quota. Checked before an upload is read, while it arrives, and again when rows go in.
+#[derive(Debug, Clone, Copy)]
+pub struct Room {
+    /// "Single", "EP", "Album", or "release" for one not yet created.
+    pub kind: &'static str,
+    pub have: u64,
+    pub max: u64,
+    pub used_bytes: u64,
+    pub quota_bytes: u64,
+}
+
+impl Room {
+    /// Whether `count` more tracks of `bytes` in all fit.
+    pub fn admits(&self, count: u64, bytes: u64) -> Result<(), Refused> {
+        if self.have + count > self.max {
+            return Err(Refused::TooManyTracks {
+                kind: self.kind,
+                max: self.max,
+            });
+        }
+        if self.used_bytes + bytes > self.quota_bytes {
+            const MIB: u64 = 1024 * 1024;
+            return Err(Refused::OverQuota {
+                used: self.used_bytes.div_ceil(MIB),
+                quota: self.quota_bytes / MIB,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The room left on a composition.
+pub async fn room<C: ConnectionTrait>(
     db: &C,
     composition: &composition::Model,
-    count: u64,
-    bytes: u64,
     limits: &Limits,
-) -> Result<u64, Refused> {
-    let have = Entity::find()
-        .filter(Column::CompositionId.eq(composition.id))
+) -> Result<Room, DbErr> {
+    Ok(Room {
+        kind: composition.release_type_name(),
+        have: count_of(db, composition.id).await?,
+        max: max_tracks(composition.release_type, limits),
+        used_bytes: used_bytes(db, composition.artist_id).await?,
+        quota_bytes: limits.quota_bytes,
+    })
+}
+
+/// The room on a release this artist is about to publish (of any type).
+pub async fn room_for_new<C: ConnectionTrait>(
+    db: &C,
+    artist_id: i32,
+    limits: &Limits,
+) -> Result<Room, DbErr> {
+    Ok(Room {
+        kind: "release",
+        have: 0,
+        max: limits.max_tracks,
+        used_bytes: used_bytes(db, artist_id).await?,
+        quota_bytes: limits.quota_bytes,
+    })
+}
+
+async fn count_of<C: ConnectionTrait>(db: &C, composition_id: i32) -> Result<u64, DbErr> {
+    Entity::find()
+        .filter(Column::CompositionId.eq(composition_id))
         .count(db)
-        .await?;
-    let max = max_tracks(composition.release_type, limits);
-    if have + count > max {
-        return Err(Refused::TooManyTracks {
-            kind: composition.release_type_name(),
-            max,
-        });
-    }
-    let used = used_bytes(db, composition.artist_id).await?;
-    if used + bytes > limits.quota_bytes {
-        const MIB: u64 = 1024 * 1024;
-        return Err(Refused::OverQuota {
-            used: used.div_ceil(MIB),
-            quota: limits.quota_bytes / MIB,
-        });
-    }
-    Ok(have)
+        .await
 }
 
 /// Why `composition` cannot become a release of `release_type` with the tracks it has (a
@@ -165,10 +204,7 @@ pub async fn fits<C: ConnectionTrait>(
     release_type: i16,
     limits: &Limits,
 ) -> Result<Option<String>, DbErr> {
-    let have = Entity::find()
-        .filter(Column::CompositionId.eq(composition.id))
-        .count(db)
-        .await?;
+    let have = count_of(db, composition.id).await?;
     let max = max_tracks(release_type, limits);
     Ok((have > max).then(|| {
         format!(
@@ -179,10 +215,10 @@ pub async fn fits<C: ConnectionTrait>(
     }))
 }
 
-/// A transaction that changes one composition's tracks, alone: the composition's row is locked
-/// on PostgreSQL, and SQLite takes its write lock at the start (`IMMEDIATE`), so two uploads at
+/// A transaction that changes one composition's tracks, alone: the composition's and its
+/// artist's rows are locked on PostgreSQL, and SQLite takes its write lock at the start (`IMMEDIATE`), so two uploads at
 /// once cannot both count the same free room, nor fail on a lock upgrade halfway.
-async fn begin_writing(
+pub(crate) async fn begin_writing(
     db: &DatabaseConnection,
     composition_id: i32,
 ) -> Result<DatabaseTransaction, DbErr> {
@@ -193,10 +229,17 @@ async fn begin_writing(
         })
         .await?;
     if db.get_database_backend() == DbBackend::Postgres {
-        composition::Entity::find_by_id(composition_id)
+        // The artist too: the quota is theirs, over all their compositions.
+        let c = composition::Entity::find_by_id(composition_id)
             .lock_exclusive()
             .one(&txn)
             .await?;
+        if let Some(c) = c {
+            super::user::Entity::find_by_id(c.artist_id)
+                .lock_exclusive()
+                .one(&txn)
+                .await?;
+        }
     }
     Ok(txn)
 }
@@ -211,7 +254,9 @@ pub async fn add(
 ) -> Result<Vec<Model>, Refused> {
     let txn = begin_writing(db, composition.id).await?;
     let bytes = new.iter().map(|t| t.size_bytes as u64).sum();
-    let have = check_room(&txn, composition, new.len() as u64, bytes, limits).await?;
+    let room = room(&txn, composition, limits).await?;
+    room.admits(new.len() as u64, bytes)?;
+    let have = room.have;
     let now = Utc::now();
     let mut added = Vec::with_capacity(new.len());
     for (i, t) in new.into_iter().enumerate() {

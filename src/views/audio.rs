@@ -69,9 +69,11 @@ async fn audio(
     let wanted = headers
         .get(header::RANGE)
         .filter(|_| {
-            // If-Range: a range of the bytes the client already has, else the whole file.
-            !headers.contains_key(header::IF_RANGE)
-                || matches_etag(&headers, header::IF_RANGE, &etag)
+            // If-Range: a range of the bytes the client already has, else the whole file;
+            // compared strongly, so only this exact tag.
+            headers
+                .get(header::IF_RANGE)
+                .is_none_or(|v| v.as_bytes() == etag.as_bytes())
         })
         .and_then(|v| v.to_str().ok());
     let (status, range) = match wanted.map(|r| requested_range(r, size)) {
@@ -122,16 +124,20 @@ fn requested_range(header: &str, size: u64) -> Requested {
     let Ok(parsed) = parse_range_header(header) else {
         return Requested::Ignored;
     };
+    let several = header.contains(',');
     match parsed.validate(size) {
         Ok(ranges) => {
             let start = ranges.iter().map(|r| *r.start()).min().unwrap_or(0);
             let end = ranges.iter().map(|r| *r.end()).max().unwrap_or(0);
             Requested::Bytes(start..end + 1)
         }
+        // Overlapping ranges fail validation though they can be served: the whole file.
+        Err(_) if several => Requested::Ignored,
         Err(_) => Requested::Unsatisfiable,
     }
 }
 
+/// If-None-Match's weak comparison: the tag, weak or strong, or `*`.
 fn matches_etag(headers: &HeaderMap, name: header::HeaderName, etag: &str) -> bool {
     headers
         .get_all(name)
@@ -175,6 +181,11 @@ mod tests {
         assert!(matches!(
             requested_range("pages=1-2", 1000),
             Requested::Ignored
+        ));
+        // Overlapping, so satisfiable: never a 416.
+        assert!(!matches!(
+            requested_range("bytes=0-99,50-149", 1000),
+            Requested::Unsatisfiable
         ));
     }
 

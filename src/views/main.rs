@@ -121,38 +121,44 @@ async fn publish(
     jar: CookieJar,
     form: UploadForm<CompositionFields>,
 ) -> Result<Response, AppError> {
+    let limits = state.media.limits();
+    let room = track::room_for_new(&state.db, user.id, &limits).await?;
+    let form = form.read(&state, room).await?;
     let fields = form.fields;
-    let mut checked = forms::composition(&fields.release_type, &fields.title, &fields.description);
-    let files = tracks::check_files(&state, form.files, form.refused).await?;
-    let mut problem = files.as_ref().err().cloned();
-    if let (Ok(draft), Ok(files)) = (&checked, &files) {
-        let max = track::max_tracks(draft.release_type, &state.media.limits());
-        if files.len() as u64 > max {
-            problem = Some(format!(
-                "{} holds at most {max} track{}.",
-                composition::a_release(composition::release_type_name(draft.release_type)),
-                if max == 1 { "" } else { "s" }
-            ));
-        }
-    }
-    if let Some(problem) = problem {
-        let mut errors = checked.err().unwrap_or_default();
-        errors.insert(FILES, problem);
-        checked = Err(errors);
-    }
-    let (draft, files) = match (checked, files) {
-        (Ok(draft), Ok(files)) => (draft, files),
-        (checked, _) => {
-            let errors = checked.err().unwrap_or_default();
+    let draft = match forms::composition(&fields.release_type, &fields.title, &fields.description) {
+        Ok(draft) => draft,
+        // The files are not decoded for a form that comes back anyway.
+        Err(errors) => return form_again(&state, layout, &jar, &fields, errors).await,
+    };
+    // The release type's own limit (a single holds one), before any file is decoded.
+    let typed = track::Room {
+        kind: composition::release_type_name(draft.release_type),
+        max: track::max_tracks(draft.release_type, &limits),
+        ..room
+    };
+    let refused = form.refused.or_else(|| {
+        let too_many = typed.admits(form.files.len() as u64, 0).err()?;
+        Some((String::new(), too_many.into()))
+    });
+    let files = match tracks::check_files(&state, form.files, refused).await? {
+        Ok(files) => files,
+        Err(problem) => {
+            let errors = [(FILES, problem)].into_iter().collect();
             return form_again(&state, layout, &jar, &fields, errors).await;
         }
     };
     let created = composition::create(&state.db, user.id, &draft).await?;
-    if !files.is_empty()
-        && let Err(problem) = tracks::add_checked(&state, &created, files).await?
-    {
-        // The quota said no: the composition goes too, so nothing is half-saved.
-        composition::delete(&state.db, created.id).await?;
+    let added = match files.is_empty() {
+        true => Ok(Ok(0)),
+        false => tracks::add_checked(&state, &created, files).await,
+    };
+    if !matches!(added, Ok(Ok(_))) {
+        // Its tracks were refused, or the store failed: the composition goes too, so nothing
+        // is half-saved.
+        let keys = composition::delete(&state.db, created.id).await?;
+        state.media.release(&state.db, keys).await;
+    }
+    if let Err(problem) = added? {
         let errors = [(FILES, problem)].into_iter().collect();
         return form_again(&state, layout, &jar, &fields, errors).await;
     }

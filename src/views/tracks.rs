@@ -82,6 +82,8 @@ async fn add(
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
+    let room = track::room(&state.db, &c, &state.media.limits()).await?;
+    let form = form.read(&state, room).await?;
     let outcome = match check_files(&state, form.files, form.refused).await? {
         Ok(checked) if checked.is_empty() => Err("Choose one or more audio files.".to_owned()),
         Ok(checked) => add_checked(&state, &c, checked).await?,

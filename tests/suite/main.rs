@@ -22,4 +22,5 @@ mod profiles;
 mod rate_limits;
 mod security;
 mod seed;
+mod track_forms;
 mod tracks;
