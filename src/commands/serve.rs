@@ -223,7 +223,12 @@ async fn serve_connection(
     });
     // No header-read timer: hyper's would also close a connection idle between requests
     // after 30 s, and Heroku's router keeps idle connections to a dyno for up to 90 s.
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // A 64 KiB read buffer (hyper's default grows to 400 KiB): an upload streams through in
+    // smaller pieces, so eight at once hold a few MiB, not dozens. Heroku's router refuses
+    // request heads over 8 KiB anyway.
+    let connection = http1::Builder::new()
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

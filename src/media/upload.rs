@@ -12,7 +12,6 @@ use futures_util::{Stream, StreamExt};
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 use super::probe::{self, Analysis, Refusal};
@@ -82,17 +81,19 @@ impl Checked {
 pub struct Media {
     pub store: MediaStore,
     pub config: MediaConfig,
-    /// Probing decodes the whole file: one per core at most, so pages stay quick meanwhile.
+    /// Probing decodes the whole file: a few at a time, so pages stay quick meanwhile.
     analysing: Arc<Semaphore>,
 }
 
 impl Media {
     pub fn new(config: &MediaConfig) -> anyhow::Result<Self> {
+        // Half the cores at most, so the other half keeps serving pages.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let decoders = (cores / 2).max(1);
         Ok(Self {
             store: MediaStore::open(&config.store)?,
             config: config.clone(),
-            analysing: Arc::new(Semaphore::new(cores)),
+            analysing: Arc::new(Semaphore::new(decoders)),
         })
     }
 
@@ -103,7 +104,9 @@ impl Media {
         }
     }
 
-    /// Streams a body into a temporary file, refusing it once it passes the size limit.
+    /// Streams a body into a temporary file, refusing it once it passes the size limit. The
+    /// hashing and writing happen on a blocking thread, a chunk or two behind the network, so
+    /// the async threads only pass bytes along and pages stay quick during big uploads.
     pub async fn receive<S, E>(
         &self,
         mut chunks: S,
@@ -115,29 +118,40 @@ impl Media {
     {
         let limit = self.config.max_track_bytes;
         let temp = tempfile::NamedTempFile::new().map_err(anyhow::Error::from)?;
-        let (file, path) = temp.into_parts();
-        let mut file = tokio::fs::File::from_std(file);
-        let mut hasher = Sha256::new();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+        let writer = tokio::task::spawn_blocking(move || write_hashed(temp, rx));
         let mut size = 0u64;
+        let mut problem = None;
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| {
-                tracing::info!(error = %e, "upload body ended early");
-                UploadError::Interrupted
-            })?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    tracing::info!(error = %e, "upload body ended early");
+                    problem = Some(UploadError::Interrupted);
+                    break;
+                }
+            };
             size += chunk.len() as u64;
             if size > limit {
-                return Err(UploadError::TooLarge {
+                problem = Some(UploadError::TooLarge {
                     limit_mib: limit / (1024 * 1024),
                 });
+                break;
             }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+            if tx.send(chunk).await.is_err() {
+                break; // the writer failed: its error says why
+            }
         }
-        file.flush().await.map_err(anyhow::Error::from)?;
+        drop(tx);
+        let written = writer.await.map_err(anyhow::Error::from)?;
+        if let Some(problem) = problem {
+            return Err(problem);
+        }
+        let (path, sha256) = written?;
         Ok(Received {
             file: path,
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256,
             filename,
         })
     }
@@ -255,6 +269,23 @@ impl Media {
         }
         Ok(removed)
     }
+}
+
+/// Writes and hashes what arrives until the sender is dropped (blocking).
+fn write_hashed(
+    temp: tempfile::NamedTempFile,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> anyhow::Result<(TempPath, String)> {
+    use std::io::Write;
+    let (file, path) = temp.into_parts();
+    let mut file = std::io::BufWriter::with_capacity(256 * 1024, file);
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = rx.blocking_recv() {
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+    }
+    file.flush()?;
+    Ok((path, hex::encode(hasher.finalize())))
 }
 
 /// The worker's sweep: every so often (a quarter of the grace period, at least a minute apart),
