@@ -25,8 +25,8 @@ use utoipa::ToSchema;
 use crate::access::login;
 use crate::crypto::{Signer, sha256_hex};
 use crate::error::{AppError, ErrorBody};
-use crate::models::Permission;
 use crate::models::user::{self, Account};
+use crate::models::{Permission, composition};
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::session::LoggedUser;
@@ -79,6 +79,17 @@ pub struct ApiUser {
 
 impl ApiUser {
     /// 403 with `message` unless the caller holds `permission`.
+    /// Only the artist or an administrator may change a composition (or its tracks).
+    pub fn may_change(&self, c: &composition::Model) -> Result<(), AppError> {
+        if self.account.id == c.artist_id || self.account.is_administrator() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "Only the artist or an administrator may change this composition.",
+            ))
+        }
+    }
+
     pub fn require(&self, permission: Permission, message: &str) -> Result<(), AppError> {
         if self.account.can(permission) {
             Ok(())

@@ -15,7 +15,6 @@ use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
 use crate::forms::{self, FieldErrors};
 use crate::models::composition::{self, Card, Draft, Feed};
-use crate::models::user::Account;
 use crate::models::{Permission, track};
 use crate::state::AppState;
 
@@ -245,17 +244,6 @@ impl UpdateComposition {
     }
 }
 
-/// Only the artist or an administrator may change a composition.
-fn may_change(account: &Account, c: &composition::Model) -> Result<(), AppError> {
-    if account.id == c.artist_id || account.is_administrator() {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "Only the artist or an administrator may change this composition.",
-        ))
-    }
-}
-
 async fn load(state: &AppState, id: i32) -> Result<composition::Model, AppError> {
     composition::find(&state.db, id)
         .await?
@@ -375,7 +363,7 @@ pub async fn update_composition(
     body: JsonBody,
 ) -> Result<Json<CompositionOut>, AppError> {
     let c = load(&state, id).await?;
-    may_change(&caller.account, &c)?;
+    caller.may_change(&c)?;
     let changed = UpdateComposition::read(&mut body.fields().await?)?.apply(&c);
     let draft = changed.draft()?;
     if let Some(problem) =
@@ -406,7 +394,7 @@ pub async fn delete_composition(
     Id(id): Id,
 ) -> Result<StatusCode, AppError> {
     let c = load(&state, id).await?;
-    may_change(&caller.account, &c)?;
+    caller.may_change(&c)?;
     let keys = composition::delete(&state.db, c.id).await?;
     state.media.release(&state.db, keys).await;
     Ok(StatusCode::NO_CONTENT)

@@ -15,7 +15,6 @@ use super::extract::{Id, JsonBody};
 use crate::error::{AppError, ErrorBody};
 use crate::media::probe::Refusal;
 use crate::media::upload::UploadError;
-use crate::models::user::Account;
 use crate::models::{composition, track};
 use crate::state::AppState;
 
@@ -88,17 +87,6 @@ pub fn refused(e: UploadError) -> AppError {
     }
 }
 
-/// Only the artist or an administrator may change a composition's tracks.
-fn may_change(account: &Account, c: &composition::Model) -> Result<(), AppError> {
-    if account.id == c.artist_id || account.is_administrator() {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "Only the artist or an administrator may change this composition's tracks.",
-        ))
-    }
-}
-
 async fn load(state: &AppState, id: i32) -> Result<(track::Model, composition::Model), AppError> {
     let t = track::find(&state.db, id)
         .await?
@@ -125,7 +113,8 @@ pub struct UploadParams {
     path = "/api/v1/compositions/{id}/tracks",
     tag = "tracks",
     params(("id" = i32, Path, minimum = 1, description = "The composition's id."), UploadParams),
-    request_body(content = String, description = "The audio file's bytes.", content_type = "audio/*"),
+    request_body(description = "The audio file's bytes; its content decides what it is.",
+        content((String = "audio/*"), (String = "application/octet-stream"))),
     responses(
         (status = 201, description = "Added.", body = TrackOut,
             headers(("Location" = String, description = "The new track's URL."))),
@@ -134,7 +123,7 @@ pub struct UploadParams {
         (status = 404, description = "No composition has this id.", body = ErrorBody),
         (status = 409, description = "The release holds no more tracks, or the artist's quota is used up.", body = ErrorBody),
         (status = 413, description = "The file is over the size limit.", body = ErrorBody),
-        (status = 415, description = "Not `audio/...`, or the content is not audio we take.", body = ErrorBody),
+        (status = 415, description = "Not `audio/...` or `application/octet-stream`, or the content is not audio we take.", body = ErrorBody),
         (status = 422, description = "Audio, but damaged, incomplete or absurd.", body = ErrorBody),
     )
 )]
@@ -147,21 +136,23 @@ pub async fn upload_track(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let is_audio = headers
+    // Raw bytes, declared as audio or as plain bytes: the content decides what they are.
+    let is_raw = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("audio/"));
-    if !is_audio {
+        .map(|t| t.trim_start().to_ascii_lowercase())
+        .is_some_and(|t| t.starts_with("audio/") || t.starts_with("application/octet-stream"));
+    if !is_raw {
         return Err(AppError::UnsupportedMediaType(
-            "Send the audio file itself as the body, with Content-Type: audio/... \
-             (its content decides what it is)."
+            "Send the audio file itself as the body, with Content-Type: audio/... or \
+             application/octet-stream (its content decides what it is)."
                 .into(),
         ));
     }
     let c = composition::find(&state.db, id)
         .await?
         .ok_or_else(|| AppError::no_such("composition", id))?;
-    may_change(&caller.account, &c)?;
+    caller.may_change(&c)?;
     // A blank `?title=` is no title: the file's own is used.
     let given = params.title.as_deref().filter(|t| !t.trim().is_empty());
     let title = match given.map(crate::forms::track_title) {
@@ -254,7 +245,7 @@ pub async fn update_track(
     body: JsonBody,
 ) -> Result<Json<TrackOut>, AppError> {
     let (t, c) = load(&state, id).await?;
-    may_change(&caller.account, &c)?;
+    caller.may_change(&c)?;
     let mut fields = body.fields().await?;
     let title = fields.string("title", false);
     let position = fields.integer("position", false);
@@ -302,7 +293,7 @@ pub async fn delete_track(
     Id(id): Id,
 ) -> Result<StatusCode, AppError> {
     let (t, c) = load(&state, id).await?;
-    may_change(&caller.account, &c)?;
+    caller.may_change(&c)?;
     let key = track::delete(&state.db, &t).await?;
     state.media.release(&state.db, vec![key]).await;
     Ok(StatusCode::NO_CONTENT)

@@ -1,6 +1,7 @@
 //! Where audio lives (`RAGTIME_MEDIA_URL`) and the limits on uploads. A local directory in
 //! development and testing; any S3-compatible bucket in production. The heroku configuration
-//! refuses a local directory, as it refuses SQLite: a dyno's disk is wiped on every restart.
+//! refuses a local directory on a dyno, as it refuses SQLite: a dyno's disk is wiped on every
+//! restart.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -110,7 +111,12 @@ impl MediaConfig {
                 }
             },
         };
-        if name == ConfigName::Heroku && matches!(store, MediaStoreConfig::Local { .. }) {
+        // On a dyno only: `heroku local` runs the same configuration on a laptop's disk.
+        let on_a_dyno = var("DYNO").is_some();
+        if name == ConfigName::Heroku
+            && on_a_dyno
+            && matches!(store, MediaStoreConfig::Local { .. })
+        {
             return Err(refuse(
                 "RAGTIME_MEDIA_URL",
                 "a local directory is refused in the heroku configuration: a dyno's disk is \

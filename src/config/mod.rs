@@ -769,7 +769,7 @@ mod tests {
     }
 
     #[test]
-    fn heroku_refuses_a_local_media_directory_and_reads_the_s3_addons() {
+    fn heroku_refuses_a_local_media_directory_on_a_dyno_and_reads_the_s3_addons() {
         let heroku = |extra: &[(&'static str, &'static str)]| {
             let mut vars = vec![
                 ("RAGTIME_CONFIG", "heroku"),
@@ -780,9 +780,16 @@ mod tests {
             vars.extend_from_slice(extra);
             config(&vars)
         };
-        let e = heroku(&[("RAGTIME_MEDIA_URL", "file:///app/media")]).unwrap_err();
+        let e = heroku(&[
+            ("RAGTIME_MEDIA_URL", "file:///app/media"),
+            ("DYNO", "web.1"),
+        ]);
+        let e = e.unwrap_err();
         assert_eq!(e.variable, "RAGTIME_MEDIA_URL");
         assert!(e.message.contains("wiped"), "{}", e.message);
+        // `heroku local` runs the heroku configuration on a laptop, whose disk stays.
+        let c = heroku(&[("RAGTIME_MEDIA_URL", "file:///tmp/media")]).unwrap();
+        assert!(matches!(c.media.store, MediaStoreConfig::Local { .. }));
 
         let c = heroku(&[
             ("BUCKETEER_BUCKET_NAME", "bucketeer-1234"),

@@ -1,5 +1,6 @@
 //! How big a request body may be. Forms and JSON are read whole, so they get the small limit
-//! (`RAGTIME_MAX_BODY_BYTES`); audio uploads (multipart forms, raw `audio/*` bodies) are
+//! (`RAGTIME_MAX_BODY_BYTES`); audio uploads (multipart forms, raw `audio/*` or
+//! `application/octet-stream` bodies) are
 //! streamed to disk file by file, each file held to `RAGTIME_MAX_TRACK_BYTES` as it arrives,
 //! so their whole body may hold a full album.
 
@@ -45,5 +46,7 @@ pub fn is_upload(headers: &HeaderMap) -> bool {
         return false;
     };
     let kind = kind.trim_start().to_ascii_lowercase();
-    kind.starts_with("multipart/form-data") || kind.starts_with("audio/")
+    kind.starts_with("multipart/form-data")
+        || kind.starts_with("audio/")
+        || kind.starts_with("application/octet-stream")
 }

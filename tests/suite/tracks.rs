@@ -518,7 +518,6 @@ async fn a_body_not_declared_as_audio_is_a_415_and_nothing_is_stored() {
     let token = token_of(&app, &ann);
     let mut client = app.client();
     for content_type in [
-        Some("application/octet-stream"),
         Some("video/mp4"),
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
@@ -541,6 +540,27 @@ async fn a_body_not_declared_as_audio_is_a_415_and_nothing_is_stored() {
         );
     }
     assert_nothing_stored(&app, c.id).await;
+}
+
+#[tokio::test]
+async fn a_body_sent_as_plain_bytes_is_taken_for_what_its_content_is() {
+    // `application/octet-stream` says "raw bytes": the content decides, as for audio/*.
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let c = app.publish(&ann, "Rag").await;
+    let token = token_of(&app, &ann);
+    let mut client = app.client();
+    let res = upload_as(
+        &mut client,
+        c.id,
+        &token,
+        Some("application/octet-stream"),
+        fixture("tone.flac"),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.json()["mime"], "audio/flac");
 }
 
 #[tokio::test]
