@@ -232,7 +232,7 @@ impl Media {
     /// the grace period is left to `sweep`: an upload of the same bytes may be about to name it.
     pub async fn release(&self, db: &DatabaseConnection, keys: Vec<String>) {
         if let Err(e) = self.release_now(db, keys).await {
-            tracing::warn!(error = %e, "media objects not released; the worker's sweep will");
+            tracing::warn!(error = %e, "media objects not released; the sweep will");
         }
     }
 
