@@ -23,7 +23,7 @@
 //! - [`state`]: what every request shares ([`state::AppState`]); [`error`]: what can go wrong
 //!   ([`error::AppError`]).
 //! - [`models`] (and [`migration`], [`db`]): the data. Every query lives there; handlers call
-//!   functions such as `composition::page(&db, feed, offset, limit)`.
+//!   functions such as `composition::page(&db, feed, cursor, per_page)`.
 //! - [`forms`]: the rules input must follow; [`mail`]: the durable mail queue and its
 //!   delivery; [`crypto`]: random tokens and keyed signatures; [`config`]: typed
 //!   configuration from the environment, checked at start-up.

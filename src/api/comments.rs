@@ -80,7 +80,7 @@ pub struct CommentList {
     /// The next page, or null on the last.
     #[schema(required = true, format = "uri")]
     pub next: Option<String>,
-    /// How many there are in all the pages.
+    /// How many there are in all the pages, as kept with the data (nothing is counted).
     pub count: u64,
 }
 
@@ -93,18 +93,17 @@ async fn comment_list(
     path: &str,
 ) -> Result<CommentList, AppError> {
     let per_page = state.config.comments_per_page;
-    let mut pagination = page.pagination(links, per_page, path);
-    let (rows, total) = comment::page(&state.db, thread, pagination.offset(), per_page).await?;
-    pagination.total = total;
+    let rows = comment::page(&state.db, thread, page.cursor(), per_page).await?;
+    let (prev, next) = page.links(links, path, &rows);
     let moderator = caller.account.can(Permission::MODERATE);
     Ok(CommentList {
         comments: rows
             .iter()
             .map(|(c, author)| comment_json(links, c, author, moderator))
             .collect(),
-        prev: pagination.prev_url(),
-        next: pagination.next_url(),
-        count: total,
+        prev,
+        next,
+        count: comment::count(&state.db, thread).await?,
     })
 }
 

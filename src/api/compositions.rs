@@ -91,7 +91,7 @@ pub struct CompositionList {
     /// The next page, or null on the last.
     #[schema(required = true, format = "uri")]
     pub next: Option<String>,
-    /// How many there are in all the pages.
+    /// How many there are in all the pages, as kept with the data (nothing is counted).
     pub count: u64,
 }
 
@@ -104,22 +104,18 @@ pub async fn composition_list(
     path: &str,
 ) -> Result<CompositionList, AppError> {
     let per_page = state.config.compositions_per_page;
-    let mut pagination = page.pagination(links, per_page, path);
-    let offset = pagination.offset();
-    let (cards, total) = match feed {
+    let cursor = page.cursor();
+    let cards = match feed {
         // Everyone's list is what most clients poll: served from the feed cache.
-        Feed::All => state.feeds.all(&state.db, offset, per_page, false).await?,
-        _ => {
-            let (cards, total) = composition::page(&state.db, feed, offset, per_page).await?;
-            (std::sync::Arc::new(cards), total)
-        }
+        Feed::All => state.feeds.all(&state.db, cursor, per_page, false).await?,
+        _ => std::sync::Arc::new(composition::page(&state.db, feed, cursor, per_page).await?),
     };
-    pagination.total = total;
+    let (prev, next) = page.links(links, path, &cards);
     Ok(CompositionList {
         compositions: cards.iter().map(|c| composition_json(links, c)).collect(),
-        prev: pagination.prev_url(),
-        next: pagination.next_url(),
-        count: total,
+        prev,
+        next,
+        count: composition::count(&state.db, feed).await?,
     })
 }
 

@@ -25,9 +25,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::AppError;
+use crate::models::keyset::{Cursor, Page};
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
-use crate::web::pagination::{PageQuery, Pagination, page_number};
+use crate::web::pagination::{PageQuery, Pagination};
 
 /// Where the API lives.
 pub const PREFIX: &str = "/api/v1";
@@ -115,25 +116,44 @@ impl<S: Send + Sync> FromRequestParts<S> for Links {
     }
 }
 
-/// `?page=` of a list. Read leniently, like the site's pages: anything that is not a positive
-/// whole number is page 1, and a page past the end is empty, never an error.
+/// Which page of a list: `after` or `before` an item (the cursors of the `next` and `prev`
+/// links), or an old numbered `page`. Read leniently, like the site's pages: anything that does
+/// not parse means the first page, never an error.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParam {
-    /// The page to return, from 1. Anything that is not a positive whole number means page 1;
-    /// a page past the end is empty.
+    /// The page after this item: the cursor a list's `next` link carries. Opaque to clients;
+    /// a cursor that does not parse means the first page.
+    #[param(required = false, nullable = false, example = "1764583200123456000_42")]
+    after: Option<String>,
+    /// The page before this item: the cursor a list's `prev` link carries.
+    #[param(required = false, nullable = false, example = "1764583200123456000_42")]
+    before: Option<String>,
+    /// An old numbered page: 1 to 10 are served, deeper numbers are empty; `last` is the end
+    /// of the list. Follow `next` and `prev` instead; they reach every page at the same cost.
     #[param(required = false, nullable = false, example = "2")]
     page: Option<String>,
 }
 
 impl PageParam {
-    pub fn number(&self) -> u64 {
-        page_number(self.page.as_deref())
+    pub fn cursor(&self) -> Cursor {
+        Cursor::from_params(
+            self.after.as_deref(),
+            self.before.as_deref(),
+            self.page.as_deref(),
+        )
     }
 
-    /// The pagination of a list whose `path` is under the API's prefix.
-    pub fn pagination(&self, links: &Links, per_page: u64, path: &str) -> Pagination {
-        Pagination::new(self.number(), per_page, 0, links.api(path))
+    /// The `prev` and `next` links of `page`, a page of the list at `path` under the API's
+    /// prefix.
+    pub fn links<T>(
+        &self,
+        links: &Links,
+        path: &str,
+        page: &Page<T>,
+    ) -> (Option<String>, Option<String>) {
+        let pagination = Pagination::new(links.api(path), self.cursor(), page);
+        (pagination.prev_url(), pagination.next_url())
     }
 }
 
@@ -141,8 +161,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParam {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = PageQuery::from_query(parts.uri.query());
         Ok(PageParam {
-            page: PageQuery::from_query(parts.uri.query()).raw(),
+            after: query.after,
+            before: query.before,
+            page: query.page,
         })
     }
 }

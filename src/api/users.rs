@@ -13,7 +13,7 @@ use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
 use crate::models::composition::Feed;
 use crate::models::follow::Outcome;
-use crate::models::{Permission, composition, follow, user};
+use crate::models::{Permission, follow, user};
 use crate::state::AppState;
 
 /// A user, as the API shows one. The email address is never shown.
@@ -62,8 +62,7 @@ async fn user_json(
     viewer: i32,
     u: user::Model,
 ) -> Result<UserOut, AppError> {
-    let counts = follow::counts(&state.db, u.id).await?;
-    let composition_count = composition::count_by(&state.db, u.id).await?;
+    let counts = follow::Counts::of(&u);
     let relationship = follow::relationship(&state.db, viewer, u.id).await?;
     Ok(UserOut {
         id: u.id,
@@ -72,7 +71,7 @@ async fn user_json(
         avatar_url: user::avatar_url(&state.avatar_base, &u.avatar_hash, 256),
         compositions_url: links.api(&format!("/users/{}/compositions/", u.id)),
         timeline_url: links.api(&format!("/users/{}/timeline/", u.id)),
-        composition_count,
+        composition_count: counts.compositions,
         followers_count: counts.followers,
         following_count: counts.following,
         followed_by_you: relationship.following,
@@ -208,6 +207,8 @@ pub async fn follow_user(
             ));
         }
     }
+    // Read again: its counts have changed with the follow.
+    let other = load(&state, id).await?;
     Ok(Json(
         user_json(&state, &links, caller.account.id, other).await?,
     ))
@@ -249,6 +250,8 @@ pub async fn unfollow_user(
             return Err(AppError::Conflict("You cannot unfollow yourself.".into()));
         }
     }
+    // Read again: its counts have changed with the follow.
+    let other = load(&state, id).await?;
     Ok(Json(
         user_json(&state, &links, caller.account.id, other).await?,
     ))

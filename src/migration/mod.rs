@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
 mod m20261201_000001_tracks;
+mod m20261202_000001_counts;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261201_000001_tracks::Migration),
+            Box::new(m20261202_000001_counts::Migration),
         ]
     }
 }

@@ -1,11 +1,12 @@
 //! Comments on compositions; moderators can disable them. Lists join the authors in the page
-//! query, so a page costs the same number of queries at any size.
+//! query, so a page costs one query at any size and any depth.
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, DatabaseBackend, QueryTrait, SelectTwo, Statement};
 
-use super::user;
+use super::keyset::{Cursor, Key, Order, Page, Reading};
+use super::{counter, user};
 use crate::models::markdown::{Allow, to_safe_html};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -58,14 +59,6 @@ pub async fn create<C: ConnectionTrait>(
     .await
 }
 
-/// How many comments a composition has.
-pub async fn count_on<C: ConnectionTrait>(db: &C, composition_id: i32) -> Result<u64, DbErr> {
-    Entity::find()
-        .filter(Column::CompositionId.eq(composition_id))
-        .count(db)
-        .await
-}
-
 /// Which comments a list shows, in which order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thread {
@@ -75,41 +68,63 @@ pub enum Thread {
     All,
 }
 
+impl Thread {
+    /// How a page of this thread from `cursor` is read.
+    pub fn reading(self, cursor: Cursor, per_page: u64) -> Reading {
+        let order = match self {
+            Thread::On(_) => Order::OldestFirst,
+            Thread::All => Order::NewestFirst,
+        };
+        Reading::new(cursor, order, per_page)
+    }
+}
+
+/// How many comments a thread holds, from the counts kept with the data.
+pub async fn count<C: ConnectionTrait>(db: &C, thread: Thread) -> Result<u64, DbErr> {
+    match thread {
+        Thread::On(id) => Ok(super::composition::find(db, id)
+            .await?
+            .map_or(0, |c| u64::try_from(c.comments_count).unwrap_or(0))),
+        Thread::All => counter::get(db, counter::COMMENTS).await,
+    }
+}
+
 /// A comment with its author.
 pub type WithAuthor = (Model, user::Model);
 
-/// One page of comments with their authors, and the total: two queries.
+/// One page of comments with their authors: one query, from the cursor along the index
+/// `(composition_id, timestamp, id)` or `(timestamp, id)`.
 pub async fn page<C: ConnectionTrait>(
     db: &C,
     thread: Thread,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<WithAuthor>, u64), DbErr> {
-    let query = match thread {
-        Thread::On(id) => Entity::find()
-            .filter(Column::CompositionId.eq(id))
-            .order_by_asc(Column::Timestamp)
-            .order_by_asc(Column::Id),
-        Thread::All => Entity::find()
-            .order_by_desc(Column::Timestamp)
-            .order_by_desc(Column::Id),
-    };
-    let total = query.clone().count(db).await?;
-    if offset >= total {
-        return Ok((Vec::new(), total));
+    cursor: Cursor,
+    per_page: u64,
+) -> Result<Page<WithAuthor>, DbErr> {
+    let reading = thread.reading(cursor, per_page);
+    if reading.is_past_numbered() {
+        return Ok(reading.past_numbered());
     }
-    let rows = query
+    let rows = select(thread, &reading).all(db).await?;
+    let rows = rows
+        .into_iter()
+        .filter_map(|(c, author)| author.map(|a| (c, a)))
+        .collect();
+    Ok(reading.finish(rows, |(c, _)| Key::new(c.timestamp, c.id)))
+}
+
+fn select(thread: Thread, reading: &Reading) -> SelectTwo<Entity, user::Entity> {
+    let query = match thread {
+        Thread::On(id) => Entity::find().filter(Column::CompositionId.eq(id)),
+        Thread::All => Entity::find(),
+    };
+    reading
+        .apply(query, Column::Timestamp, Column::Id)
         .find_also_related(user::Entity)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok((
-        rows.into_iter()
-            .filter_map(|(c, author)| author.map(|a| (c, a)))
-            .collect(),
-        total,
-    ))
+}
+
+/// The statement that reads a page of `thread` (public for the query-plan tests).
+pub fn page_statement(backend: DatabaseBackend, thread: Thread, reading: &Reading) -> Statement {
+    select(thread, reading).build(backend)
 }
 
 /// Enable or disable a comment (moderation); false if there is no such comment.

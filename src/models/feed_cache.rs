@@ -1,7 +1,6 @@
 //! The newest compositions, kept for a moment by each process. The home page's *All* feed and
-//! the API's composition list are what every visitor reads, over and over, and each read costs
-//! a page query and the feed's total (a `COUNT(*)` that grows with the table); so each page of
-//! that feed, and the total, are remembered for [`TTL`]. Personal feeds (followed, a profile)
+//! the API's composition list are what every visitor reads, over and over; so each page of
+//! that feed is remembered for [`TTL`]. Personal feeds (followed, a profile)
 //! are never cached.
 //!
 //! Freshness: every successful write handled by this process (any POST, PUT, PATCH or DELETE)
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::composition::{self, Card, Feed};
+use super::keyset::{Cursor, Page};
 
 /// How long a page of the feed, and its total, are served from memory.
 pub const TTL: Duration = Duration::from_secs(2);
@@ -24,16 +24,15 @@ pub const TTL: Duration = Duration::from_secs(2);
 const CAPACITY: usize = 64;
 
 /// A page of the feed as read, and when.
-type CachedPage = (Instant, Arc<Vec<Card>>);
+type CachedPage = (Instant, Arc<Page<Card>>);
 
 #[derive(Default)]
 struct Slots {
     /// Bumped by every `clear`: a read that began before a write must not store what it read
     /// after the write emptied the cache.
     generation: u64,
-    total: Option<(Instant, u64)>,
-    /// By (offset, limit).
-    pages: HashMap<(u64, u64), CachedPage>,
+    /// By (cursor, page size).
+    pages: HashMap<(Cursor, u64), CachedPage>,
 }
 
 #[derive(Default)]
@@ -54,70 +53,50 @@ impl FeedCache {
     pub fn clear(&self) {
         let mut slots = self.lock();
         slots.generation += 1;
-        slots.total = None;
         slots.pages.clear();
     }
 
-    /// A page of everyone's compositions and how many there are: from memory while fresh,
-    /// unless `fresh` (the request follows a write) asks for the database.
+    /// A page of everyone's compositions: from memory while fresh, unless `fresh` (the
+    /// request follows a write) asks for the database.
     pub async fn all<C: ConnectionTrait>(
         &self,
         db: &C,
-        offset: u64,
-        limit: u64,
+        cursor: Cursor,
+        per_page: u64,
         fresh: bool,
-    ) -> Result<(Arc<Vec<Card>>, u64), DbErr> {
-        let key = (offset, limit);
+    ) -> Result<Arc<Page<Card>>, DbErr> {
+        let key = (cursor, per_page);
         if fresh {
             // A write happened somewhere: what this process remembers, or is reading at this
             // moment, may predate it.
             self.clear();
         }
-        let seen = self.look(key);
-        let total = match seen.total {
-            Some(total) => total,
-            None => {
-                let total = composition::count(db, Feed::All).await?;
-                self.store(seen.generation, |slots| {
-                    slots.total = Some((Instant::now(), total));
-                });
-                total
-            }
-        };
-        if offset >= total {
-            return Ok((Arc::new(Vec::new()), total));
+        let (generation, seen) = self.look(key);
+        if let Some(page) = seen {
+            return Ok(page);
         }
-        if let Some(cards) = seen.cards {
-            return Ok((cards, total));
-        }
-        let cards = Arc::new(composition::cards(db, Feed::All, offset, limit).await?);
-        self.store(seen.generation, |slots| {
+        let page = Arc::new(composition::page(db, Feed::All, cursor, per_page).await?);
+        self.store(generation, |slots| {
             if slots.pages.len() >= CAPACITY {
                 slots.pages.retain(|_, (at, _)| fresh_enough(*at));
                 if slots.pages.len() >= CAPACITY {
                     slots.pages.clear();
                 }
             }
-            slots.pages.insert(key, (Instant::now(), cards.clone()));
+            slots.pages.insert(key, (Instant::now(), page.clone()));
         });
-        Ok((cards, total))
+        Ok(page)
     }
 
-    /// What memory holds for the page `key`.
-    fn look(&self, key: (u64, u64)) -> Seen {
+    /// The generation now, and what memory holds for the page `key`.
+    fn look(&self, key: (Cursor, u64)) -> (u64, Option<Arc<Page<Card>>>) {
         let slots = self.lock();
-        Seen {
-            generation: slots.generation,
-            total: slots
-                .total
-                .filter(|(at, _)| fresh_enough(*at))
-                .map(|(_, n)| n),
-            cards: slots
-                .pages
-                .get(&key)
-                .filter(|(at, _)| fresh_enough(*at))
-                .map(|(_, cards)| cards.clone()),
-        }
+        let page = slots
+            .pages
+            .get(&key)
+            .filter(|(at, _)| fresh_enough(*at))
+            .map(|(_, page)| page.clone());
+        (slots.generation, page)
     }
 
     /// Remember what was read, unless the cache was emptied since the read began.
@@ -129,42 +108,39 @@ impl FeedCache {
     }
 }
 
-/// What a lookup found, and when.
-struct Seen {
-    generation: u64,
-    total: Option<u64>,
-    cards: Option<Arc<Vec<Card>>>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn remember_total(cache: &FeedCache, generation: u64, total: u64) {
+    fn remember(cache: &FeedCache, generation: u64) {
         cache.store(generation, |slots| {
-            slots.total = Some((Instant::now(), total))
+            slots.pages.insert(
+                (Cursor::First, 20),
+                (Instant::now(), Arc::new(Page::empty())),
+            );
         });
     }
 
     #[test]
     fn what_was_read_is_remembered() {
         let cache = FeedCache::default();
-        let seen = cache.look((0, 20));
-        assert_eq!(seen.total, None);
-        remember_total(&cache, seen.generation, 7);
-        assert_eq!(cache.look((0, 20)).total, Some(7));
+        let (generation, seen) = cache.look((Cursor::First, 20));
+        assert!(seen.is_none());
+        remember(&cache, generation);
+        assert!(cache.look((Cursor::First, 20)).1.is_some());
+        assert!(cache.look((Cursor::Last, 20)).1.is_none());
     }
 
     #[test]
     fn a_read_that_began_before_a_write_does_not_store_its_stale_result() {
         let cache = FeedCache::default();
-        let before_the_write = cache.look((0, 20));
+        let (before_the_write, _) = cache.look((Cursor::First, 20));
         cache.clear(); // the write here, or a fresh read after a write elsewhere
-        remember_total(&cache, before_the_write.generation, 7);
-        assert_eq!(cache.look((0, 20)).total, None);
+        remember(&cache, before_the_write);
+        assert!(cache.look((Cursor::First, 20)).1.is_none());
         // What is read after it is remembered.
-        let after = cache.look((0, 20));
-        remember_total(&cache, after.generation, 8);
-        assert_eq!(cache.look((0, 20)).total, Some(8));
+        let (after, _) = cache.look((Cursor::First, 20));
+        remember(&cache, after);
+        assert!(cache.look((Cursor::First, 20)).1.is_some());
     }
 }

@@ -2,8 +2,13 @@
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Func, OnConflict, Query, SubQueryStatement};
-use sea_orm::{ActiveValue::Set, Condition, JoinType, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, Condition, DatabaseBackend, JoinType, QuerySelect, QueryTrait, SelectTwo,
+    Statement,
+};
+
+use super::keyset::{Cursor, Key, Order, Page, Reading};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "follows")]
@@ -152,11 +157,12 @@ pub async fn relationship<C: ConnectionTrait>(
     })
 }
 
-/// A user's followers and followed users, the self-follow not counted.
+/// A user's followers, followed users (the self-follow not counted) and compositions.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
     pub followers: u64,
     pub following: u64,
+    pub compositions: u64,
 }
 
 fn followers_of(user_id: i32) -> Select<Entity> {
@@ -171,29 +177,16 @@ fn followed_by(user_id: i32) -> Select<Entity> {
         .filter(Column::FollowedId.ne(user_id))
 }
 
-/// Both counts in one query: two scalar subqueries, each served by an index on `follows`.
-pub async fn counts<C: ConnectionTrait>(db: &C, user_id: i32) -> Result<Counts, DbErr> {
-    let count = |select: Select<Entity>| {
-        let mut sub = select.select_only().into_query();
-        sub.expr(Func::count(Expr::col((Entity, Column::FollowerId))));
-        Expr::from(SubQueryStatement::SelectStatement(sub))
-    };
-    let stmt = Query::select()
-        .expr_as(count(followers_of(user_id)), "followers")
-        .expr_as(count(followed_by(user_id)), "following")
-        .to_owned();
-    let row = db
-        .query_one(&stmt)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("follow counts".into()))?;
-    let get = |col: &str| -> Result<u64, DbErr> {
-        let n: i64 = row.try_get("", col)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
-    Ok(Counts {
-        followers: get("followers")?,
-        following: get("following")?,
-    })
+impl Counts {
+    /// As kept on the user's row (by the database's triggers): nothing to count.
+    pub fn of(user: &super::user::Model) -> Self {
+        let n = |count: i32| u64::try_from(count).unwrap_or(0);
+        Counts {
+            followers: n(user.followers_count),
+            following: n(user.following_count),
+            compositions: n(user.compositions_count),
+        }
+    }
 }
 
 /// One row of a followers or following list: the other user, and since when.
@@ -203,53 +196,30 @@ pub struct Entry {
     pub since: DateTimeUtc,
 }
 
-/// The people who follow `user_id`, newest first, without the self-follow; and their number.
-pub async fn followers<C: ConnectionTrait>(
-    db: &C,
-    user_id: i32,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<Entry>, u64), DbErr> {
-    list(db, followers_of(user_id), Column::FollowerId, offset, limit).await
+/// Which list of follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The people who follow the user.
+    Followers,
+    /// The people the user follows.
+    Following,
 }
 
-/// The people `user_id` follows, newest first, without the self-follow; and their number.
-pub async fn following<C: ConnectionTrait>(
+/// A page of the people who follow `user_id` (or whom `user_id` follows), newest first,
+/// without the self-follow: one query, from the cursor along the index
+/// `(followed_id, timestamp, follower_id)` (or its mirror), joined with the users.
+pub async fn page<C: ConnectionTrait>(
     db: &C,
     user_id: i32,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<Entry>, u64), DbErr> {
-    list(db, followed_by(user_id), Column::FollowedId, offset, limit).await
-}
-
-/// A page of `query` with the user at the other end (`other`) joined in: two queries whatever
-/// the page size.
-async fn list<C: ConnectionTrait>(
-    db: &C,
-    query: Select<Entity>,
-    other: Column,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<Entry>, u64), DbErr> {
-    use super::user;
-    let total = query.clone().count(db).await?;
-    if offset >= total {
-        return Ok((Vec::new(), total));
+    side: Side,
+    cursor: Cursor,
+    per_page: u64,
+) -> Result<Page<Entry>, DbErr> {
+    let reading = Reading::new(cursor, Order::NewestFirst, per_page);
+    if reading.is_past_numbered() {
+        return Ok(reading.past_numbered());
     }
-    let other_user: RelationDef = Entity::belongs_to(user::Entity)
-        .from(other)
-        .to(user::Column::Id)
-        .into();
-    let rows = query
-        .join(JoinType::InnerJoin, other_user)
-        .select_also(user::Entity)
-        .order_by_desc(Column::Timestamp)
-        .order_by_desc(other)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?;
+    let rows = select(user_id, side, &reading).all(db).await?;
     let entries = rows
         .into_iter()
         .filter_map(|(f, u)| {
@@ -259,7 +229,33 @@ async fn list<C: ConnectionTrait>(
             })
         })
         .collect();
-    Ok((entries, total))
+    Ok(reading.finish(entries, |e| Key::new(e.since, e.user.id)))
+}
+
+fn select(user_id: i32, side: Side, reading: &Reading) -> SelectTwo<Entity, super::user::Entity> {
+    use super::user;
+    let (query, other) = match side {
+        Side::Followers => (followers_of(user_id), Column::FollowerId),
+        Side::Following => (followed_by(user_id), Column::FollowedId),
+    };
+    let other_user: RelationDef = Entity::belongs_to(user::Entity)
+        .from(other)
+        .to(user::Column::Id)
+        .into();
+    reading
+        .apply(query, Column::Timestamp, other)
+        .join(JoinType::InnerJoin, other_user)
+        .select_also(user::Entity)
+}
+
+/// The statement that reads a page of follows (public for the query-plan tests).
+pub fn page_statement(
+    backend: DatabaseBackend,
+    user_id: i32,
+    side: Side,
+    reading: &Reading,
+) -> Statement {
+    select(user_id, side, reading).build(backend)
 }
 
 /// Insert many follows in one statement (`seed`).

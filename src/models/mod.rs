@@ -3,8 +3,10 @@
 
 pub mod comment;
 pub mod composition;
+pub mod counter;
 pub mod feed_cache;
 pub mod follow;
+pub mod keyset;
 pub mod mail_queue;
 pub mod markdown;
 pub mod rate_limit;

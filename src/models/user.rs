@@ -20,6 +20,11 @@ pub struct Model {
     pub member_since: DateTimeUtc,
     pub last_seen: DateTimeUtc,
     pub avatar_hash: String,
+    /// Kept by the database's triggers (`migration::m20261202_000001_counts`): never written
+    /// by the application. The self-follow is not counted.
+    pub followers_count: i32,
+    pub following_count: i32,
+    pub compositions_count: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -60,7 +60,7 @@ pub struct IndexTemplate {
     pub show_followed: bool,
     pub form: compositions::CompositionForm,
     /// Shared with the feed cache when the page came from there.
-    pub cards: std::sync::Arc<Vec<composition::Card>>,
+    pub cards: std::sync::Arc<crate::models::keyset::Page<composition::Card>>,
     pub pagination: Pagination,
 }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
 use crate::forms;
+use crate::models::keyset::Cursor;
 use crate::models::user::Account;
 use crate::models::{Permission, comment, composition, track};
 use crate::state::AppState;
@@ -81,32 +82,24 @@ async fn show(
     if let Some(redirect) = canonical("/composition/", &c, &slug, uri.query()) {
         return Ok(redirect);
     }
-    render(&state, layout, c, query.number(), String::new(), None).await
+    render(&state, layout, c, query.cursor(), String::new(), None).await
 }
 
 async fn render(
     state: &AppState,
     layout: Layout,
     c: composition::Model,
-    number: u64,
+    cursor: Cursor,
     body: String,
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let per_page = state.config.comments_per_page;
     let path = format!("/composition/{}", c.slug());
-    let mut pagination = Pagination::new(number, per_page, 0, path).with_fragment("#comments");
-    let (comments, total) = comment::page(
-        &state.db,
-        comment::Thread::On(c.id),
-        pagination.offset(),
-        per_page,
-    )
-    .await?;
-    pagination.total = total;
-    let mut card = composition::card(&state.db, c)
+    let page = comment::page(&state.db, comment::Thread::On(c.id), cursor, per_page).await?;
+    let pagination = Pagination::new(path, cursor, &page).with_fragment("#comments");
+    let card = composition::card(&state.db, c)
         .await?
         .ok_or_else(|| AppError::NotFound(None))?;
-    card.comments = total;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -119,7 +112,7 @@ async fn render(
             .is_some_and(|u| u.can(Permission::COMMENT)),
         layout,
         cards: vec![card],
-        comments,
+        comments: page.items,
         pagination,
         body,
         error,
@@ -156,16 +149,23 @@ async fn add_comment(
     };
     if let Some(problem) = problem {
         let typed = body.chars().take(forms::MAX_MARKDOWN_CHARS).collect();
-        return render(&state, layout, c, 1, typed, Some(problem.to_owned())).await;
+        return render(
+            &state,
+            layout,
+            c,
+            Cursor::First,
+            typed,
+            Some(problem.to_owned()),
+        )
+        .await;
     }
     comment::create(&state.db, user.id, c.id, body).await?;
     session.note_write();
-    let total = comment::count_on(&state.db, c.id).await?;
-    let last = Pagination::new(1, state.config.comments_per_page, total, "").pages();
     session.flash("success", "Your comment has been published.");
     Ok(Redirect::to(&format!(
-        "/composition/{}?page={last}#comments",
-        c.url_slug()
+        "/composition/{}?{}#comments",
+        c.url_slug(),
+        Cursor::Last.query()
     ))
     .into_response())
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::access::Can;
 use crate::error::AppError;
 use crate::forms;
+use crate::models::keyset::Cursor;
 use crate::models::{Permission, composition, track};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
@@ -47,7 +48,7 @@ async fn index(
         &state,
         layout,
         show_followed,
-        query.number(),
+        query.cursor(),
         CompositionForm::default(),
     )
     .await
@@ -58,7 +59,7 @@ async fn render_index(
     state: &AppState,
     layout: Layout,
     show_followed: bool,
-    number: u64,
+    cursor: Cursor,
     form: CompositionForm,
 ) -> Result<Response, AppError> {
     let feed = match (&layout.user, show_followed) {
@@ -66,19 +67,14 @@ async fn render_index(
         _ => composition::Feed::All,
     };
     let per_page = state.config.compositions_per_page;
-    let mut pagination = Pagination::new(number, per_page, 0, "/");
-    let offset = pagination.offset();
-    let (cards, total) = match feed {
+    let page = match feed {
         composition::Feed::All => {
             let fresh = layout.follows_a_write();
-            state.feeds.all(&state.db, offset, per_page, fresh).await?
+            state.feeds.all(&state.db, cursor, per_page, fresh).await?
         }
-        _ => {
-            let (cards, total) = composition::page(&state.db, feed, offset, per_page).await?;
-            (Arc::new(cards), total)
-        }
+        _ => Arc::new(composition::page(&state.db, feed, cursor, per_page).await?),
     };
-    pagination.total = total;
+    let pagination = Pagination::new("/", cursor, &page);
     let status = if form.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -92,7 +88,7 @@ async fn render_index(
         show_followed: show_followed && layout.user.is_some(),
         layout,
         form,
-        cards,
+        cards: page,
         pagination,
     };
     if status == StatusCode::OK {
@@ -182,7 +178,7 @@ async fn form_again(
         errors,
     );
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
-    render_index(state, layout, show_followed, 1, form).await
+    render_index(state, layout, show_followed, Cursor::First, form).await
 }
 
 fn remember_tab(jar: CookieJar, followed: bool) -> (CookieJar, Redirect) {

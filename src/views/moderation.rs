@@ -7,6 +7,9 @@ use axum::routing::{get, post};
 
 use crate::access::Can;
 use crate::error::AppError;
+use serde::Deserialize;
+
+use crate::models::keyset::Page;
 use crate::models::{Permission, comment};
 use crate::state::AppState;
 use crate::templates::{Html, ModerateTemplate};
@@ -30,43 +33,42 @@ async fn moderate(
     query: PageQuery,
 ) -> Result<Response, AppError> {
     let per_page = state.config.comments_per_page;
-    let mut pagination = Pagination::new(query.number(), per_page, 0, "/moderate");
-    let (comments, total) = comment::page(
-        &state.db,
-        comment::Thread::All,
-        pagination.offset(),
-        per_page,
-    )
-    .await?;
-    pagination.total = total;
+    let cursor = query.cursor();
+    let page = comment::page(&state.db, comment::Thread::All, cursor, per_page).await?;
+    let pagination = Pagination::new("/moderate", cursor, &page);
     Ok(Html(ModerateTemplate {
         layout,
-        comments,
+        comments: page.items,
         pagination,
     })
     .into_response())
 }
 
-/// Enable or disable, then back to the moderation page the button was on (its `page` field).
-async fn set(
-    state: &AppState,
-    id: &str,
-    back: PageQuery,
-    disabled: bool,
-) -> Result<Response, AppError> {
+/// Where a moderation button leads back to: the page it was on (its `back` field, the page's
+/// query string).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Back {
+    back: String,
+}
+
+/// Enable or disable, then back to the moderation page the button was on.
+async fn set(state: &AppState, id: &str, back: Back, disabled: bool) -> Result<Response, AppError> {
     let id: i32 = id.parse().map_err(|_| AppError::NotFound(None))?;
     if !comment::set_disabled(&state.db, id, disabled).await? {
         return Err(AppError::NotFound(None));
     }
-    let back = format!("/moderate?page={}", back.number());
-    Ok(Redirect::to(&back).into_response())
+    // Read and written again: only a page's own parameters make it into the redirect.
+    let here = PageQuery::from_query(Some(&back.back)).cursor();
+    let pagination = Pagination::new("/moderate", here, &Page::<()>::empty());
+    Ok(Redirect::to(&pagination.url(&here)).into_response())
 }
 
 async fn enable(
     State(state): State<AppState>,
     _moderator: Moderator,
     Path(id): Path<String>,
-    Form(back): Form<PageQuery>,
+    Form(back): Form<Back>,
 ) -> Result<Response, AppError> {
     set(&state, &id, back, false).await
 }
@@ -75,7 +77,7 @@ async fn disable(
     State(state): State<AppState>,
     _moderator: Moderator,
     Path(id): Path<String>,
-    Form(back): Form<PageQuery>,
+    Form(back): Form<Back>,
 ) -> Result<Response, AppError> {
     set(&state, &id, back, true).await
 }

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
-use crate::models::follow::Outcome;
+use crate::models::follow::{Outcome, Side};
+use crate::models::keyset::Cursor;
 use crate::models::{Permission, composition, follow, role, user};
 use crate::state::AppState;
 use crate::templates::Html;
@@ -57,16 +58,11 @@ async fn profile(
 ) -> Result<Response, AppError> {
     let user = find_user(&state, &username).await?;
     let per_page = state.config.compositions_per_page;
-    let mut pagination = Pagination::new(query.number(), per_page, 0, profile_path(&user.username));
-    let (cards, total) = composition::page(
-        &state.db,
-        composition::Feed::By(user.id),
-        pagination.offset(),
-        per_page,
-    )
-    .await?;
-    pagination.total = total;
-    let counts = follow::counts(&state.db, user.id).await?;
+    let cursor = query.cursor();
+    let page =
+        composition::page(&state.db, composition::Feed::By(user.id), cursor, per_page).await?;
+    let pagination = Pagination::new(profile_path(&user.username), cursor, &page);
+    let counts = follow::Counts::of(&user);
     let viewer = layout.user.as_ref();
     let is_self = viewer.is_some_and(|v| v.id == user.id);
     let relationship = match viewer {
@@ -79,10 +75,10 @@ async fn profile(
         is_self,
         layout,
         user,
-        compositions: total,
+        compositions: counts.compositions,
         counts,
         relationship,
-        cards,
+        cards: page.items,
         pagination,
     };
     Ok(Html(template).into_response())
@@ -310,19 +306,12 @@ async fn unfollow(
     Ok(Redirect::to(&profile_path(&user.username)))
 }
 
-/// Which list of follows a page shows.
-#[derive(Clone, Copy)]
-enum Side {
-    Followers,
-    Following,
-}
-
 /// Three queries at any page size: the user, the count, and the page joined with the users.
 async fn follows_page(
     state: &AppState,
     layout: Layout,
     username: &str,
-    number: u64,
+    cursor: Cursor,
     side: Side,
 ) -> Result<Response, AppError> {
     let user = find_user(state, username).await?;
@@ -331,21 +320,13 @@ async fn follows_page(
         Side::Followers => ("Followers of", format!("/followers/{}", user.username)),
         Side::Following => ("Followed by", format!("/following/{}", user.username)),
     };
-    let mut pagination = Pagination::new(number, per_page, 0, path);
-    let (entries, total) = match side {
-        Side::Followers => {
-            follow::followers(&state.db, user.id, pagination.offset(), per_page).await?
-        }
-        Side::Following => {
-            follow::following(&state.db, user.id, pagination.offset(), per_page).await?
-        }
-    };
-    pagination.total = total;
+    let page = follow::page(&state.db, user.id, side, cursor, per_page).await?;
+    let pagination = Pagination::new(path, cursor, &page);
     Ok(Html(FollowsTemplate {
         layout,
         user,
         title,
-        entries,
+        entries: page.items,
         pagination,
     })
     .into_response())
@@ -357,7 +338,7 @@ async fn followers(
     Path(username): Path<String>,
     query: PageQuery,
 ) -> Result<Response, AppError> {
-    follows_page(&state, layout, &username, query.number(), Side::Followers).await
+    follows_page(&state, layout, &username, query.cursor(), Side::Followers).await
 }
 
 async fn following(
@@ -366,5 +347,5 @@ async fn following(
     Path(username): Path<String>,
     query: PageQuery,
 ) -> Result<Response, AppError> {
-    follows_page(&state, layout, &username, query.number(), Side::Following).await
+    follows_page(&state, layout, &username, query.cursor(), Side::Following).await
 }

@@ -1,21 +1,24 @@
-//! Pages of a list: which items a `?page=` asks for, and the widget's links (previous,
-//! numbered pages with gaps, next). A bad or out-of-range `?page=` never errors: anything that
-//! is not a positive number is page 1, and a page past the end is simply empty.
+//! Pages of a list on the site: which page a request asks for — `?after=` or `?before=` an
+//! item (keyset cursors, see `models::keyset`), `?page=last`, or an old numbered `?page=N` —
+//! and the links to the pages beside it. A bad or unknown value never errors: it is the first
+//! page.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::Deserialize;
 
-/// Pages beyond this are treated as this one (and are empty): keeps offsets sane.
-const MAX_PAGE: u64 = 1_000_000;
+use crate::models::keyset::{Cursor, Page};
 
-/// The `?page=` query (or a form's `page` field), taken as text so that `abc` or `-1` cannot
-/// be rejected with a 400. As an extractor it reads the query string itself: the first `page`
-/// wins, and a repeated or garbled one is no reason to refuse a page.
+/// The page parameters of a query string (or of a form that leads back to a page), taken as
+/// text so that nothing in them can be rejected. As an extractor it reads the query string
+/// itself: the first of each name wins, and a repeated or garbled one is no reason to refuse a
+/// page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PageQuery {
-    page: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub page: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
@@ -27,57 +30,50 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
 }
 
 impl PageQuery {
-    /// The `page` of a raw query string.
+    /// The page parameters of a raw query string.
     pub fn from_query(query: Option<&str>) -> Self {
-        let page = query.and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "page")
-                .map(|(_, v)| v.into_owned())
-        });
-        PageQuery { page }
+        let mut found = PageQuery::default();
+        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let slot = match name.as_ref() {
+                "after" => &mut found.after,
+                "before" => &mut found.before,
+                "page" => &mut found.page,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value.into_owned());
+            }
+        }
+        found
     }
 
-    pub fn number(&self) -> u64 {
-        page_number(self.page.as_deref())
-    }
-
-    /// The raw `page` value, if any.
-    pub fn raw(self) -> Option<String> {
-        self.page
+    pub fn cursor(&self) -> Cursor {
+        Cursor::from_params(
+            self.after.as_deref(),
+            self.before.as_deref(),
+            self.page.as_deref(),
+        )
     }
 }
 
-/// The page a `page` value asks for: a positive whole number, else 1.
-pub fn page_number(page: Option<&str>) -> u64 {
-    page.and_then(|p| p.trim().parse::<u64>().ok())
-        .filter(|&p| p >= 1)
-        .map_or(1, |p| p.min(MAX_PAGE))
-}
-
-/// One entry of the widget: a link to a page, the current page, or a gap (no URL).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageLink {
-    pub label: String,
-    pub url: Option<String>,
-    pub current: bool,
-}
-
+/// The links of a page: to the pages before and after it, and back to the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pagination {
-    pub page: u64,
-    pub per_page: u64,
-    pub total: u64,
-    /// The page's path; page links add `?page=N` and `fragment`.
+    /// The page shown.
+    pub here: Cursor,
+    prev: Option<Cursor>,
+    next: Option<Cursor>,
+    /// The list's path; links add the cursor's query and `fragment`.
     path: String,
     fragment: &'static str,
 }
 
 impl Pagination {
-    pub fn new(page: u64, per_page: u64, total: u64, path: impl Into<String>) -> Self {
+    pub fn new<T>(path: impl Into<String>, here: Cursor, page: &Page<T>) -> Self {
         Pagination {
-            page: page.clamp(1, MAX_PAGE),
-            per_page: per_page.max(1),
-            total,
+            here,
+            prev: page.prev,
+            next: page.next,
             path: path.into(),
             fragment: "",
         }
@@ -89,118 +85,83 @@ impl Pagination {
         self
     }
 
-    /// How many items to skip for this page.
-    pub fn offset(&self) -> u64 {
-        (self.page - 1) * self.per_page
-    }
-
-    pub fn pages(&self) -> u64 {
-        self.total.div_ceil(self.per_page).max(1)
-    }
-
-    pub fn prev(&self) -> Option<u64> {
-        (self.page > 1).then(|| (self.page - 1).min(self.pages()))
-    }
-
-    pub fn next(&self) -> Option<u64> {
-        (self.page < self.pages()).then_some(self.page + 1)
-    }
-
-    pub fn url(&self, page: u64) -> String {
-        format!("{}?page={page}{}", self.path, self.fragment)
-    }
-
-    /// Page numbers for the widget, `None` for a gap: the first two, two before and four after
-    /// the current one, and the last two (Flask-SQLAlchemy's `iter_pages`).
-    pub fn numbers(&self) -> Vec<Option<u64>> {
-        let last = self.pages();
-        let mut out = Vec::new();
-        let mut previous = 0;
-        for n in 1..=last {
-            let shown = n <= 2 || (n + 2 >= self.page && n <= self.page + 4) || n + 2 > last;
-            if shown {
-                if n > previous + 1 {
-                    out.push(None);
-                }
-                out.push(Some(n));
-                previous = n;
-            }
-        }
-        out
+    pub fn url(&self, cursor: &Cursor) -> String {
+        let query = cursor.query();
+        let separator = if query.is_empty() { "" } else { "?" };
+        format!("{}{separator}{query}{}", self.path, self.fragment)
     }
 
     pub fn prev_url(&self) -> Option<String> {
-        self.prev().map(|n| self.url(n))
+        self.prev.as_ref().map(|c| self.url(c))
     }
 
     pub fn next_url(&self) -> Option<String> {
-        self.next().map(|n| self.url(n))
+        self.next.as_ref().map(|c| self.url(c))
     }
 
-    /// The widget's numbered entries, ready to render.
-    pub fn links(&self) -> Vec<PageLink> {
-        self.numbers()
-            .into_iter()
-            .map(|n| PageLink {
-                label: n.map_or_else(|| "…".to_owned(), |n| n.to_string()),
-                url: n.filter(|&n| n != self.page).map(|n| self.url(n)),
-                current: n == Some(self.page),
-            })
-            .collect()
+    /// Back to the start of the list, from anywhere else.
+    pub fn first_url(&self) -> Option<String> {
+        (self.here != Cursor::First && self.prev.is_some()).then(|| self.url(&Cursor::First))
     }
 
-    /// Whether the widget is worth showing.
+    /// The query string of this page (for a form that comes back to it).
+    pub fn here_query(&self) -> String {
+        self.here.query()
+    }
+
+    /// Whether the links are worth showing.
     pub fn is_multi_page(&self) -> bool {
-        self.pages() > 1 || self.page > 1
+        self.prev.is_some() || self.next.is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(page: &str) -> u64 {
-        PageQuery {
-            page: Some(page.to_owned()),
-        }
-        .number()
-    }
+    use crate::models::keyset::Key;
 
     #[test]
-    fn bad_page_numbers_mean_page_one() {
-        assert_eq!(query("-1"), 1);
-        assert_eq!(query("abc"), 1);
-        assert_eq!(query("0"), 1);
-        assert_eq!(query(""), 1);
-        assert_eq!(query("99999999999999999999999"), 1);
-        assert_eq!(query("3"), 3);
-        assert_eq!(query("99999999999"), MAX_PAGE);
-        assert_eq!(PageQuery::default().number(), 1);
-    }
-
-    #[test]
-    fn the_widget_shows_edges_and_neighbours_with_gaps() {
-        let p = Pagination::new(10, 20, 20 * 30, "/");
-        let shown: Vec<String> = p
-            .numbers()
-            .iter()
-            .map(|n| n.map_or("…".to_owned(), |n| n.to_string()))
-            .collect();
-        assert_eq!(shown.join(" "), "1 2 … 8 9 10 11 12 13 14 … 29 30");
-        assert_eq!((p.prev(), p.next()), (Some(9), Some(11)));
-        assert_eq!(p.url(11), "/?page=11");
-        assert_eq!(p.offset(), 180);
-        let one = Pagination::new(1, 20, 5, "/");
-        assert_eq!(one.numbers(), vec![Some(1)]);
+    fn the_first_of_each_parameter_wins_and_junk_is_the_first_page() {
+        let q = PageQuery::from_query(Some("page=3&page=x&after=junk"));
+        assert_eq!(q.cursor(), Cursor::Numbered(3));
+        let q = PageQuery::from_query(Some("after=10_4&after=20_5"));
         assert_eq!(
-            (one.prev(), one.next(), one.is_multi_page()),
-            (None, None, false)
+            q.cursor(),
+            Cursor::After(Key::new(chrono::DateTime::from_timestamp_nanos(10), 4))
         );
-        let empty = Pagination::new(1, 20, 0, "/");
-        assert_eq!(empty.pages(), 1);
-        let beyond = Pagination::new(500, 20, 45, "/x").with_fragment("#c");
-        assert_eq!(beyond.prev(), Some(3));
-        assert_eq!(beyond.next(), None);
-        assert_eq!(beyond.url(3), "/x?page=3#c");
+        for junk in [
+            "page=-1",
+            "page=abc",
+            "page=0",
+            "page=",
+            "after=",
+            "before=1_",
+        ] {
+            assert_eq!(
+                PageQuery::from_query(Some(junk)).cursor(),
+                Cursor::First,
+                "{junk}"
+            );
+        }
+        assert_eq!(PageQuery::from_query(None).cursor(), Cursor::First);
+    }
+
+    #[test]
+    fn links_carry_the_cursors_of_the_pages_beside() {
+        let key = Key::new(chrono::DateTime::from_timestamp_nanos(7), 3);
+        let page: Page<()> = Page {
+            items: vec![],
+            prev: Some(Cursor::Before(key)),
+            next: Some(Cursor::After(key)),
+        };
+        let p = Pagination::new("/x", Cursor::After(key), &page).with_fragment("#c");
+        assert_eq!(p.prev_url().as_deref(), Some("/x?before=7_3#c"));
+        assert_eq!(p.next_url().as_deref(), Some("/x?after=7_3#c"));
+        assert_eq!(p.first_url().as_deref(), Some("/x#c"));
+        assert_eq!(p.here_query(), "after=7_3");
+        assert!(p.is_multi_page());
+        let alone = Pagination::new("/", Cursor::First, &Page::<()>::empty());
+        assert!(!alone.is_multi_page());
+        assert_eq!(alone.first_url(), None);
     }
 }

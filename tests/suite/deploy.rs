@@ -15,7 +15,11 @@ async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
     let report = deploy_url(&test_db.url).await.unwrap();
     assert_eq!(
         report.migrations_applied,
-        vec!["m20261125_000001_initial", "m20261201_000001_tracks"]
+        vec![
+            "m20261125_000001_initial",
+            "m20261201_000001_tracks",
+            "m20261202_000001_counts"
+        ]
     );
     assert_eq!(
         report.roles.inserted,

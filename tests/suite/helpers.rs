@@ -456,3 +456,11 @@ pub fn ragtime(dir: &std::path::Path, vars: &[(&str, &str)]) -> std::process::Co
     }
     cmd
 }
+
+/// The `href` of the link marked `rel="<rel>"`, if any.
+pub fn rel_link(body: &str, rel: &str) -> Option<String> {
+    let marker = format!(r#"" rel="{rel}""#);
+    let end = body.find(&marker)?;
+    let start = body[..end].rfind("href=\"")? + "href=\"".len();
+    Some(body[start..end].replace("&amp;", "&"))
+}

@@ -83,10 +83,11 @@ fn stored(app: &TestApp) -> BTreeSet<String> {
 }
 
 async fn compositions_of(app: &TestApp, artist: &user::Model) -> Vec<composition::Model> {
-    let (cards, _) = composition::page(&app.db, composition::Feed::By(artist.id), 0, 100)
+    let cursor = ragtime::models::keyset::Cursor::First;
+    let page = composition::page(&app.db, composition::Feed::By(artist.id), cursor, 100)
         .await
         .unwrap();
-    cards.into_iter().map(|c| c.composition).collect()
+    page.items.into_iter().map(|c| c.composition).collect()
 }
 
 /// A logged-in client and the CSRF token of a page it was shown.
