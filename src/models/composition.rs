@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, Asterisk, ExprTrait, JoinType, Query};
+use sea_orm::sea_query::{Alias, ExprTrait, JoinType, Query};
 use sea_orm::{
     ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QueryTrait, SelectA, SelectB,
     Statement,
@@ -329,17 +329,16 @@ pub fn page_statement(backend: DatabaseBackend, feed: Feed, reading: &Reading) -
 /// The followed feed on PostgreSQL (see [`page_statement`]).
 fn followed_statement(backend: DatabaseBackend, reader: i32, reading: &Reading) -> Statement {
     let f = Alias::new("f");
-    let c = Alias::new("c");
+    let k = Alias::new("k");
+    // Keys only, from the index `(artist_id, timestamp, id)` alone: the rows of the page are
+    // read once it is known which they are, not the page of every followed artist.
     let mut per_artist = Query::select();
-    per_artist.column(Asterisk).from(Entity).and_where(
-        Expr::col((Entity, Column::ArtistId)).equals((f.clone(), follow::Column::FollowedId)),
-    );
-    let key = |table: &Alias| {
-        (
-            Expr::col((table.clone(), Column::Timestamp)),
-            Expr::col((table.clone(), Column::Id)),
-        )
-    };
+    per_artist
+        .columns([Column::Id, Column::Timestamp])
+        .from(Entity)
+        .and_where(
+            Expr::col((Entity, Column::ArtistId)).equals((f.clone(), follow::Column::FollowedId)),
+        );
     if let Some(condition) = reading.condition(
         Expr::col((Entity, Column::Timestamp)),
         Expr::col((Entity, Column::Id)),
@@ -351,22 +350,19 @@ fn followed_statement(backend: DatabaseBackend, reader: i32, reading: &Reading) 
         .order_by((Entity, Column::Id), reading.sort())
         // A numbered page may need the rows before it too.
         .limit(reading.offset() + reading.limit());
-    let (at, id) = key(&c);
-    let mut merged = Query::select();
-    merged
-        .expr(Expr::col((c.clone(), Asterisk)))
+    let mut page_ids = Query::select();
+    page_ids
+        .expr(Expr::col((k.clone(), Column::Id)))
         .from_as(follow::Entity, f.clone())
-        .join_lateral(JoinType::InnerJoin, per_artist, c.clone(), Expr::val(true))
+        .join_lateral(JoinType::InnerJoin, per_artist, k.clone(), Expr::val(true))
         .and_where(Expr::col((f, follow::Column::FollowerId)).eq(reader))
-        .order_by_expr(at, reading.sort())
-        .order_by_expr(id, reading.sort())
+        .order_by_expr(Expr::col((k.clone(), Column::Timestamp)), reading.sort())
+        .order_by_expr(Expr::col((k, Column::Id)), reading.sort())
         .offset(reading.offset())
         .limit(reading.limit());
-    let mut select = Entity::find().find_also_related(user::Entity);
-    QueryTrait::query(&mut select)
-        .from_clear()
-        .from_subquery(merged, Entity);
-    select
+    Entity::find()
+        .filter(Column::Id.in_subquery(page_ids))
+        .find_also_related(user::Entity)
         .order_by(Column::Timestamp, reading.sort())
         .order_by(Column::Id, reading.sort())
         .build(backend)
