@@ -101,8 +101,12 @@ async fn load(state: &AppState, id: i32) -> Result<(track::Model, composition::M
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
     /// The track's title (1 to 200 characters, no control characters); else the file's own
-    /// title tag; else its name.
-    #[param(min_length = 1, max_length = 200)]
+    /// title tag; else its name. A blank title is no title.
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     title: Option<String>,
 }
 
@@ -213,8 +217,14 @@ pub async fn get_track(
 /// What a change takes: either field or both.
 #[derive(ToSchema)]
 pub struct UpdateTrack {
-    /// 1 to 200 characters, no control characters.
-    #[schema(min_length = 1, max_length = 200, nullable = false)]
+    /// 1 to 200 characters, at least one of them not a space, no control characters;
+    /// surrounding spaces are trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        nullable = false
+    )]
     pub title: Option<String>,
     /// The new place in the list, from 1; past the end means last.
     #[schema(minimum = 1, nullable = false)]
