@@ -35,6 +35,10 @@ async fn log_line(hops: &str, forwarded_for: &str, path: &str) -> String {
         .with_writer(capture.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests' threads register and drop subscribers at the same moment; tracing caches
+    // per call site whether anyone listens, and a cache computed in such a race can leave
+    // this thread's subscriber out. Recompute it now that ours is in place.
+    tracing::callsite::rebuild_interest_cache();
 
     let app = TestApp::with_env(&[("RAGTIME_PROXY_HOPS", hops)]).await;
     let mut client = app.client();
