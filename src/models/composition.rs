@@ -6,8 +6,8 @@ use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, ExprTrait, JoinType, Query};
 use sea_orm::{
-    ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QueryTrait, SelectA, SelectB,
-    Statement,
+    ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect, QueryTrait,
+    SelectA, SelectB, Statement,
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
@@ -220,14 +220,17 @@ pub async fn count<C: ConnectionTrait>(db: &C, feed: Feed) -> Result<u64, DbErr>
             .await?
             .map_or(0, |u| u64::try_from(u.compositions_count).unwrap_or(0))),
         Feed::FollowedBy(reader) => {
-            let statement = Query::select()
-                .expr_as(
-                    Expr::col((user::Entity, user::Column::CompositionsCount)).sum(),
+            let total: Option<i64> = user::Entity::find()
+                .select_only()
+                .column_as(
+                    // PostgreSQL sums integers as BIGINT or NUMERIC: BIGINT, as SQLite gives.
+                    Expr::col((user::Entity, user::Column::CompositionsCount))
+                        .sum()
+                        .cast_as(Alias::new("BIGINT")),
                     "total",
                 )
-                .from(user::Entity)
-                .and_where(
-                    Expr::col((user::Entity, user::Column::Id)).in_subquery(
+                .filter(
+                    user::Column::Id.in_subquery(
                         Query::select()
                             .column(follow::Column::FollowedId)
                             .from(follow::Entity)
@@ -235,16 +238,10 @@ pub async fn count<C: ConnectionTrait>(db: &C, feed: Feed) -> Result<u64, DbErr>
                             .to_owned(),
                     ),
                 )
-                .to_owned();
-            let row = db.query_one(&statement).await?;
-            // SUM of integers is a bigint on SQLite, a numeric on PostgreSQL: read as text.
-            let total: Option<i64> = match row {
-                Some(row) => row.try_get::<Option<i64>>("", "total").or_else(|_| {
-                    row.try_get::<Option<sea_orm::prelude::Decimal>>("", "total")
-                        .map(|d| d.and_then(|d| i64::try_from(d).ok()))
-                })?,
-                None => None,
-            };
+                .into_tuple::<Option<i64>>()
+                .one(db)
+                .await?
+                .flatten();
             Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
         }
     }
