@@ -20,8 +20,9 @@
 #   BENCH_POOL_SIZE DATABASE_POOL_SIZE of the server           [5, the production default]
 #
 # Besides seeding, the script changes the database in two ways, both kept for the next run:
-# one composition is given 500 comments (by SQL, if no composition has that many), and the
-# second seeded user is made a Moderator, for /moderate. After deploy it runs VACUUM ANALYZE,
+# if no composition has 500 comments, the most commented one is given that many by SQL (the
+# permalink measured is the composition with the fewest comments of those with 500 or more),
+# and the second seeded user is made a Moderator, for /moderate. After deploy it runs VACUUM ANALYZE,
 # as autovacuum would on a live site. The database is left in place at the end; only the
 # server this script started is stopped.
 #
