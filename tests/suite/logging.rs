@@ -1,19 +1,29 @@
 //! One log line per request, with the client address resolved through the trusted proxies and
 //! the request id — and nothing secret.
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Once;
 
 use crate::helpers::TestApp;
 use axum::body::Body;
 use axum::http::Method;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// What the logs said on this thread while a test listened.
+    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
 
-impl Write for Capture {
+/// Writes a log line to the listening test of the thread it was logged on, if any.
+struct ThisThread;
+
+impl Write for ThisThread {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURED.with(|c| {
+            if let Some(out) = c.borrow_mut().as_mut() {
+                out.extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -21,25 +31,25 @@ impl Write for Capture {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
+/// One subscriber for the whole test binary, installed once. (A subscriber per test, set as
+/// the thread's default, sometimes heard nothing: tracing caches per call site whether anyone
+/// listens, and other threads installing and dropping theirs at the same moment could leave a
+/// thread's own out of that cache.) Each test's thread runs its app, so its lines land in its
+/// own buffer.
+fn listen() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| ThisThread)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
 }
 
 /// The request log line for one request through an app trusting `hops` proxies.
 async fn log_line(hops: &str, forwarded_for: &str, path: &str) -> String {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests' threads register and drop subscribers at the same moment; tracing caches
-    // per call site whether anyone listens, and a cache computed in such a race can leave
-    // this thread's subscriber out. Recompute it now that ours is in place.
-    tracing::callsite::rebuild_interest_cache();
-
+    listen();
     let app = TestApp::with_env(&[("RAGTIME_PROXY_HOPS", hops)]).await;
     let mut client = app.client();
     client.peer = "10.9.8.7:4321".parse().unwrap();
@@ -51,7 +61,8 @@ async fn log_line(hops: &str, forwarded_for: &str, path: &str) -> String {
         .unwrap();
     client.send(req).await;
 
-    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let out = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    let out = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = out
         .lines()
         .filter(|l| l.contains("ragtime::request"))
