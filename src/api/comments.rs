@@ -91,6 +91,7 @@ async fn comment_list(
     page: &PageParam,
     thread: Thread,
     path: &str,
+    count: u64,
 ) -> Result<CommentList, AppError> {
     let per_page = state.config.comments_per_page;
     let rows = comment::page(&state.db, thread, page.cursor(), per_page).await?;
@@ -103,7 +104,7 @@ async fn comment_list(
             .collect(),
         prev,
         next,
-        count: comment::count(&state.db, thread).await?,
+        count,
     })
 }
 
@@ -168,10 +169,11 @@ pub async fn list_comments_on(
     Id(id): Id,
     page: PageParam,
 ) -> Result<Json<CommentList>, AppError> {
-    load_composition(&state, id).await?;
+    let c = load_composition(&state, id).await?;
     let path = format!("/compositions/{id}/comments/");
+    let count = u64::try_from(c.comments_count).unwrap_or(0);
     Ok(Json(
-        comment_list(&state, &links, &caller, &page, Thread::On(id), &path).await?,
+        comment_list(&state, &links, &caller, &page, Thread::On(id), &path, count).await?,
     ))
 }
 
@@ -230,8 +232,18 @@ pub async fn list_comments(
     links: Links,
     page: PageParam,
 ) -> Result<Json<CommentList>, AppError> {
+    let count = comment::total(&state.db).await?;
     Ok(Json(
-        comment_list(&state, &links, &caller, &page, Thread::All, "/comments/").await?,
+        comment_list(
+            &state,
+            &links,
+            &caller,
+            &page,
+            Thread::All,
+            "/comments/",
+            count,
+        )
+        .await?,
     ))
 }
 

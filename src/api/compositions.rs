@@ -102,6 +102,7 @@ pub async fn composition_list(
     page: &PageParam,
     feed: Feed,
     path: &str,
+    count: u64,
 ) -> Result<CompositionList, AppError> {
     let per_page = state.config.compositions_per_page;
     let cursor = page.cursor();
@@ -115,7 +116,7 @@ pub async fn composition_list(
         compositions: cards.iter().map(|c| composition_json(links, c)).collect(),
         prev,
         next,
-        count: composition::count(&state.db, feed).await?,
+        count,
     })
 }
 
@@ -269,7 +270,15 @@ pub async fn list_compositions(
     page: PageParam,
 ) -> Result<Json<CompositionList>, AppError> {
     Ok(Json(
-        composition_list(&state, &links, &page, Feed::All, "/compositions/").await?,
+        composition_list(
+            &state,
+            &links,
+            &page,
+            Feed::All,
+            "/compositions/",
+            composition::count(&state.db, Feed::All).await?,
+        )
+        .await?,
     ))
 }
 

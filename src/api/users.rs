@@ -13,7 +13,7 @@ use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
 use crate::models::composition::Feed;
 use crate::models::follow::Outcome;
-use crate::models::{Permission, follow, user};
+use crate::models::{Permission, composition, follow, user};
 use crate::state::AppState;
 
 /// A user, as the API shows one. The email address is never shown.
@@ -130,10 +130,11 @@ pub async fn list_user_compositions(
     Id(id): Id,
     page: PageParam,
 ) -> Result<Json<CompositionList>, AppError> {
-    load(&state, id).await?;
+    let u = load(&state, id).await?;
     let path = format!("/users/{id}/compositions/");
+    let count = follow::Counts::of(&u).compositions;
     Ok(Json(
-        composition_list(&state, &links, &page, Feed::By(id), &path).await?,
+        composition_list(&state, &links, &page, Feed::By(id), &path, count).await?,
     ))
 }
 
@@ -164,8 +165,9 @@ pub async fn get_timeline(
     }
     load(&state, id).await?;
     let path = format!("/users/{id}/timeline/");
+    let count = composition::count(&state.db, Feed::FollowedBy(id)).await?;
     Ok(Json(
-        composition_list(&state, &links, &page, Feed::FollowedBy(id), &path).await?,
+        composition_list(&state, &links, &page, Feed::FollowedBy(id), &path, count).await?,
     ))
 }
 

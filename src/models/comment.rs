@@ -79,14 +79,10 @@ impl Thread {
     }
 }
 
-/// How many comments a thread holds, from the counts kept with the data.
-pub async fn count<C: ConnectionTrait>(db: &C, thread: Thread) -> Result<u64, DbErr> {
-    match thread {
-        Thread::On(id) => Ok(super::composition::find(db, id)
-            .await?
-            .map_or(0, |c| u64::try_from(c.comments_count).unwrap_or(0))),
-        Thread::All => counter::get(db, counter::COMMENTS).await,
-    }
+/// How many comments there are in all, as kept with the data. (One composition's number is
+/// its `comments_count`.)
+pub async fn total<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    counter::get(db, counter::COMMENTS).await
 }
 
 /// A comment with its author.

@@ -213,6 +213,7 @@ pub enum Feed {
 
 /// How many compositions a feed holds, from the counts kept with the data: the total, the
 /// artist's count, or the sum of the followed artists' counts (one row per followed artist).
+/// (A caller that holds the artist's row reads `compositions_count` from it instead.)
 pub async fn count<C: ConnectionTrait>(db: &C, feed: Feed) -> Result<u64, DbErr> {
     match feed {
         Feed::All => counter::get(db, counter::COMPOSITIONS).await,

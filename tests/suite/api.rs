@@ -11,7 +11,9 @@ use axum::http::{Method, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ragtime::models::{comment, composition, follow, role, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
 use serde_json::{Value, json};
 
 const ORIGIN: &str = "http://localhost";
@@ -1266,7 +1268,9 @@ async fn malformed_or_invalid_bodies_get_400_naming_the_field() {
         assert_error(&res, StatusCode::BAD_REQUEST, needle);
     }
     assert_eq!(
-        comment::count(&app.db, comment::Thread::On(c.id))
+        comment::Entity::find()
+            .filter(comment::Column::CompositionId.eq(c.id))
+            .count(&app.db)
             .await
             .unwrap(),
         0

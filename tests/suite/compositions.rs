@@ -760,7 +760,9 @@ async fn bytes_that_are_not_utf8_in_a_form_are_refused_and_nothing_is_stored() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains(ragtime::forms::NOT_UTF8), "{}", res.body);
     assert_eq!(
-        comment::count(&app.db, comment::Thread::On(c.id))
+        comment::Entity::find()
+            .filter(comment::Column::CompositionId.eq(c.id))
+            .count(&app.db)
             .await
             .unwrap(),
         0

@@ -314,67 +314,55 @@ async fn counted(db: &DatabaseConnection, sql: &str) -> i64 {
 /// Every kept count against a fresh count of the rows.
 async fn assert_counts_exact(db: &DatabaseConnection) {
     for u in user::Entity::find().all(db).await.unwrap() {
-        let followers = counted(
-            db,
-            &format!(
-                "SELECT count(*) FROM follows WHERE followed_id = {0} AND follower_id <> {0}",
-                u.id
-            ),
-        )
-        .await;
-        let following = counted(
-            db,
-            &format!(
-                "SELECT count(*) FROM follows WHERE follower_id = {0} AND followed_id <> {0}",
-                u.id
-            ),
-        )
-        .await;
-        let compositions = counted(
-            db,
-            &format!(
-                "SELECT count(*) FROM compositions WHERE artist_id = {}",
-                u.id
-            ),
-        )
-        .await;
-        assert_eq!(
-            (
-                i64::from(u.followers_count),
-                i64::from(u.following_count),
-                i64::from(u.compositions_count)
-            ),
-            (followers, following, compositions),
-            "the counts of {}",
-            u.username
+        let id = u.id;
+        let truth = (
+            counted(
+                db,
+                &format!(
+                    "SELECT count(*) FROM follows WHERE followed_id = {id} AND follower_id <> {id}"
+                ),
+            )
+            .await,
+            counted(
+                db,
+                &format!(
+                    "SELECT count(*) FROM follows WHERE follower_id = {id} AND followed_id <> {id}"
+                ),
+            )
+            .await,
+            counted(
+                db,
+                &format!("SELECT count(*) FROM compositions WHERE artist_id = {id}"),
+            )
+            .await,
         );
+        let kept = (u.followers_count, u.following_count, u.compositions_count);
+        let kept = (i64::from(kept.0), i64::from(kept.1), i64::from(kept.2));
+        assert_eq!(kept, truth, "the counts of {}", u.username);
     }
     for c in composition::Entity::find().all(db).await.unwrap() {
-        let comments = counted(
-            db,
-            &format!(
-                "SELECT count(*) FROM comments WHERE composition_id = {}",
-                c.id
-            ),
-        )
-        .await;
+        let sql = format!(
+            "SELECT count(*) FROM comments WHERE composition_id = {}",
+            c.id
+        );
         assert_eq!(
             i64::from(c.comments_count),
-            comments,
+            counted(db, &sql).await,
             "comments of {}",
             c.id
         );
     }
-    let all = counted(db, "SELECT count(*) FROM compositions").await;
-    assert_eq!(
-        counter::get(db, counter::COMPOSITIONS).await.unwrap() as i64,
-        all
-    );
-    let all = counted(db, "SELECT count(*) FROM comments").await;
-    assert_eq!(
-        counter::get(db, counter::COMMENTS).await.unwrap() as i64,
-        all
-    );
+    for (name, table) in [
+        (counter::COMPOSITIONS, "compositions"),
+        (counter::COMMENTS, "comments"),
+    ] {
+        let truth = counted(db, &format!("SELECT count(*) FROM {table}")).await;
+        assert_eq!(
+            counter::get(db, name).await.unwrap() as i64,
+            truth,
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]
