@@ -3,7 +3,10 @@
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, DatabaseBackend, QueryTrait, SelectTwo, Statement};
+use sea_orm::{
+    ActiveValue::Set, DatabaseBackend, QuerySelect, QueryTrait, SelectTwo, Statement,
+    TransactionTrait,
+};
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
 use super::{counter, user};
@@ -40,13 +43,23 @@ impl Related<super::user::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
+pub async fn create(
+    db: &DatabaseConnection,
     author_id: i32,
     composition_id: i32,
     body: &str,
 ) -> Result<Model, DbErr> {
-    ActiveModel {
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        // The composition's row first, with the lock its comment count's update takes: else
+        // the insert's foreign-key check (KEY SHARE) and then that update could let a deletion
+        // of the composition queue between them, each waiting for the other.
+        super::composition::Entity::find_by_id(composition_id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .one(&txn)
+            .await?;
+    }
+    let comment = ActiveModel {
         body: Set(body.to_owned()),
         body_html: Set(to_safe_html(body, Allow::Comment)),
         timestamp: Set(Utc::now()),
@@ -55,8 +68,10 @@ pub async fn create<C: ConnectionTrait>(
         composition_id: Set(composition_id),
         ..Default::default()
     }
-    .insert(db)
-    .await
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(comment)
 }
 
 /// Which comments a list shows, in which order.

@@ -235,8 +235,11 @@ pub(crate) async fn begin_writing(
             .one(&txn)
             .await?;
         if let Some(c) = c {
+            // NO KEY UPDATE, the lock the count triggers take: a FOR UPDATE queued here would
+            // stop a concurrent follow or publish of this artist between its foreign-key check
+            // (KEY SHARE) and its count update, which then waits for us: a deadlock.
             super::user::Entity::find_by_id(c.artist_id)
-                .lock_exclusive()
+                .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
                 .one(&txn)
                 .await?;
         }
