@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::models::composition::{Draft, RELEASE_TYPES};
+use crate::models::tag;
 
 /// Messages per field name; empty means the form is valid.
 pub type FieldErrors = BTreeMap<&'static str, String>;
@@ -85,11 +86,13 @@ pub fn username(value: &str) -> Result<String, &'static str> {
 /// Longest Markdown accepted for a description or a comment.
 pub const MAX_MARKDOWN_CHARS: usize = 20_000;
 
-/// A composition as typed: release type, title (1–64 characters) and Markdown description.
-pub fn composition<'a>(
+/// A composition as typed: release type, title (1–64 characters), Markdown description and
+/// tags (see [`crate::models::tag`]).
+pub fn composition<'a, S: AsRef<str>>(
     release_type: &str,
     title: &'a str,
     description: &'a str,
+    tags: &[S],
 ) -> Result<Draft<'a>, FieldErrors> {
     let mut errors = FieldErrors::new();
     let release_type = release_type
@@ -117,11 +120,16 @@ pub fn composition<'a>(
     if let Err(e) = markdown_text(description) {
         errors.insert("description", e.into());
     }
+    let tags = tag::normalise_all(tags).unwrap_or_else(|e| {
+        errors.insert("tags", e.to_string());
+        Vec::new()
+    });
     match release_type {
         Some(release_type) if errors.is_empty() => Ok(Draft {
             release_type,
             title,
             description,
+            tags,
         }),
         _ => Err(errors),
     }

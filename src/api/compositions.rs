@@ -15,7 +15,7 @@ use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
 use crate::forms::{self, FieldErrors};
 use crate::models::composition::{self, Card, Draft, Feed};
-use crate::models::{Permission, track};
+use crate::models::{Permission, tag, track};
 use crate::state::AppState;
 
 /// Longest title, in characters (as sent: surrounding spaces count).
@@ -52,6 +52,9 @@ pub struct CompositionOut {
     #[schema(format = "uri")]
     pub comments_url: String,
     pub comment_count: u64,
+    /// Its tags (genres and moods), in order: lower case, letters, digits and dashes.
+    #[schema(example = json!(["ragtime", "stride"]))]
+    pub tags: Vec<String>,
     /// Its audio, in order.
     pub tracks: Vec<super::tracks::TrackOut>,
 }
@@ -73,6 +76,7 @@ pub fn composition_json(links: &Links, card: &Card) -> CompositionOut {
         artist_url: links.user(card.artist.id),
         comments_url: links.api(&format!("/compositions/{}/comments/", c.id)),
         comment_count: card.comments,
+        tags: card.tags.clone(),
         tracks: card
             .tracks
             .iter()
@@ -142,6 +146,10 @@ pub struct NewComposition {
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]*$"
     )]
     pub description: String,
+    /// Up to 5 tags, each normalised (lower-cased, runs of spaces and other separators become
+    /// `-`, at most 32 characters); repeats are dropped; none if left out.
+    #[schema(required = false, max_items = 5, example = json!(["ragtime", "stride"]))]
+    pub tags: Vec<String>,
 }
 
 /// What a change takes: any of the fields, the others are left as they are.
@@ -165,6 +173,9 @@ pub struct UpdateComposition {
         nullable = false
     )]
     pub description: Option<String>,
+    /// Replaces the tags (see `NewComposition`); `[]` removes them all.
+    #[schema(max_items = 5, nullable = false)]
+    pub tags: Option<Vec<String>>,
 }
 
 impl NewComposition {
@@ -172,12 +183,14 @@ impl NewComposition {
         let release_type = fields.integer("release_type", true);
         let title = fields.string("title", true);
         let description = fields.string("description", false).unwrap_or_default();
+        let tags = fields.strings("tags", false).unwrap_or_default();
         fields.check()?;
         match (release_type, title) {
             (Some(release_type), Some(title)) => Ok(NewComposition {
                 release_type,
                 title,
                 description,
+                tags,
             }),
             _ => Err(AppError::BadRequest("Invalid composition.".into())),
         }
@@ -202,6 +215,7 @@ impl NewComposition {
             &self.release_type.to_string(),
             &self.title,
             &self.description,
+            &self.tags,
         ) {
             Ok(draft) if errors.is_empty() => return Ok(draft),
             Ok(_) => {}
@@ -226,17 +240,19 @@ impl UpdateComposition {
             release_type: fields.integer("release_type", false),
             title: fields.string("title", false),
             description: fields.string("description", false),
+            tags: fields.strings("tags", false),
         };
         fields.check()?;
         Ok(update)
     }
 
-    /// `c` with these changes.
-    fn apply(self, c: &composition::Model) -> NewComposition {
+    /// `c` (whose tags are `tags`) with these changes.
+    fn apply(self, c: &composition::Model, tags: Vec<String>) -> NewComposition {
         NewComposition {
             release_type: self.release_type.unwrap_or(i64::from(c.release_type)),
             title: self.title.unwrap_or_else(|| c.title.clone()),
             description: self.description.unwrap_or_else(|| c.description.clone()),
+            tags: self.tags.unwrap_or(tags),
         }
     }
 }
@@ -308,15 +324,7 @@ pub async fn create_composition(
     let new = NewComposition::read(&mut body.fields().await?)?;
     let draft = new.draft()?;
     let created = composition::create(&state.db, caller.account.id, &draft).await?;
-    let json = composition_json(
-        &links,
-        &Card {
-            composition: created,
-            artist: caller.account.user.clone(),
-            comments: 0,
-            tracks: Vec::new(),
-        },
-    );
+    let json = composition_json(&links, &card(&state, created).await?);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, json.url.clone())],
@@ -369,7 +377,8 @@ pub async fn update_composition(
 ) -> Result<Json<CompositionOut>, AppError> {
     let c = load(&state, id).await?;
     caller.may_change(&c)?;
-    let changed = UpdateComposition::read(&mut body.fields().await?)?.apply(&c);
+    let update = UpdateComposition::read(&mut body.fields().await?)?;
+    let changed = update.apply(&c, tag::of(&state.db, c.id).await?);
     let draft = changed.draft()?;
     if let Some(problem) =
         track::fits(&state.db, &c, draft.release_type, &state.media.limits()).await?

@@ -165,6 +165,26 @@ impl Fields {
         }
     }
 
+    /// An array of strings; `None` if it is absent (an error if `required`) or anything else.
+    pub fn strings(&mut self, name: &'static str, required: bool) -> Option<Vec<String>> {
+        let value = self.take(name, required)?;
+        let strings = match &value {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        if strings.is_none() {
+            let problem = match value {
+                Value::Array(_) => "It must be an array of strings.".to_owned(),
+                other => format!("It must be an array of strings, not {}.", kind(&other)),
+            };
+            self.errors.insert(name, problem);
+        }
+        strings
+    }
+
     /// A whole-number field (`2` or `2.0`); `None` if it is absent or anything else.
     pub fn integer(&mut self, name: &'static str, required: bool) -> Option<i64> {
         let value = self.take(name, required)?;

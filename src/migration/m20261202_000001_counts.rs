@@ -20,6 +20,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
+use super::counting::{Counted, postgres_triggers, sqlite_triggers};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -52,13 +54,6 @@ enum Follows {
     Timestamp,
 }
 
-/// What each counted table adds to which counts: (table, [(counted table, its count column,
-/// the changed row's column naming the counted row)], the `counters` row it adds to).
-/// A count: (the counted table, its count column, the changed row's column naming its row).
-type Count = (&'static str, &'static str, &'static str);
-/// A counted table: (its name, the counts it adds to, its `counters` row).
-type Counted = (&'static str, &'static [Count], Option<&'static str>);
-
 const COUNTED: [Counted; 3] = [
     (
         "follows",
@@ -79,15 +74,6 @@ const COUNTED: [Counted; 3] = [
         Some("comments"),
     ),
 ];
-
-/// Only follows between two users count: the self-follow is everyone's, and hidden.
-fn counted_rows(table: &str) -> &'static str {
-    if table == "follows" {
-        "follower_id <> followed_id"
-    } else {
-        "TRUE"
-    }
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -197,69 +183,4 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
-
-/// One function per counted table, run after each INSERT and each DELETE statement with the
-/// rows it changed (`changed`).
-fn postgres_triggers(table: &str, counts: &[Count], counter: Option<&str>) -> String {
-    let only = counted_rows(table);
-    // Lock every row about to change, in one order, before changing any.
-    let owners = counts
-        .iter()
-        .map(|(_, _, by)| format!("SELECT {by} FROM changed WHERE {only}"))
-        .collect::<Vec<_>>()
-        .join(" UNION ");
-    let owner_table = counts[0].0;
-    let mut body = format!(
-        "PERFORM 1 FROM {owner_table} WHERE id IN ({owners}) ORDER BY id FOR NO KEY UPDATE;\n"
-    );
-    for (owner, column, by) in counts {
-        body.push_str(&format!(
-            "UPDATE {owner} o SET {column} = o.{column} + sign * d.n \
-             FROM (SELECT {by} AS id, count(*) AS n FROM changed WHERE {only} GROUP BY {by}) d \
-             WHERE o.id = d.id;\n"
-        ));
-    }
-    if let Some(name) = counter {
-        body.push_str(&format!(
-            "UPDATE counters SET value = value + sign * (SELECT count(*) FROM changed) \
-             WHERE name = '{name}';\n"
-        ));
-    }
-    format!(
-        "CREATE FUNCTION count_{table}() RETURNS trigger LANGUAGE plpgsql AS $$\n\
-         DECLARE sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;\n\
-         BEGIN\n{body}RETURN NULL;\nEND $$;\n\
-         CREATE TRIGGER count_{table}_insert AFTER INSERT ON {table} \
-         REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_{table}();\n\
-         CREATE TRIGGER count_{table}_delete AFTER DELETE ON {table} \
-         REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_{table}();"
-    )
-}
-
-/// A row trigger for each of INSERT and DELETE.
-fn sqlite_triggers(table: &str, counts: &[Count], counter: Option<&str>) -> String {
-    let mut sql = String::new();
-    for (event, row, sign) in [("INSERT", "NEW", "+"), ("DELETE", "OLD", "-")] {
-        let only = counted_rows(table)
-            .replace("follower_id", &format!("{row}.follower_id"))
-            .replace("followed_id", &format!("{row}.followed_id"));
-        let mut body = String::new();
-        for (owner, column, by) in counts {
-            body.push_str(&format!(
-                "UPDATE {owner} SET {column} = {column} {sign} 1 WHERE id = {row}.{by};\n"
-            ));
-        }
-        if let Some(name) = counter {
-            body.push_str(&format!(
-                "UPDATE counters SET value = value {sign} 1 WHERE name = '{name}';\n"
-            ));
-        }
-        let lower = event.to_lowercase();
-        sql.push_str(&format!(
-            "CREATE TRIGGER count_{table}_{lower} AFTER {event} ON {table} \
-             WHEN {only} BEGIN\n{body}END;\n"
-        ));
-    }
-    sql
 }

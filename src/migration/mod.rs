@@ -6,9 +6,11 @@
 
 use sea_orm_migration::prelude::*;
 
+mod counting;
 mod m20261125_000001_initial;
 mod m20261201_000001_tracks;
 mod m20261202_000001_counts;
+mod m20261203_000001_discovery;
 
 pub struct Migrator;
 
@@ -19,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261201_000001_tracks::Migration),
             Box::new(m20261202_000001_counts::Migration),
+            Box::new(m20261203_000001_discovery::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
-use super::{comment, counter, follow, track, user};
+use super::{comment, counter, follow, like, tag, track, user};
 use crate::models::markdown::{Allow, to_safe_html};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -27,6 +27,10 @@ pub struct Model {
     pub artist_id: i32,
     /// Kept by the database's triggers: never written by the application.
     pub comments_count: i32,
+    /// Kept by the database's triggers, like `comments_count`.
+    pub likes_count: i32,
+    /// Its tags and track titles, for search: kept by the database's triggers.
+    pub keywords: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -117,14 +121,17 @@ pub struct Draft<'a> {
     pub release_type: i16,
     pub title: &'a str,
     pub description: &'a str,
+    /// Normalised (`tag::normalise_all`), at most `tag::MAX_PER_COMPOSITION`.
+    pub tags: Vec<String>,
 }
 
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
+pub async fn create(
+    db: &DatabaseConnection,
     artist_id: i32,
     draft: &Draft<'_>,
 ) -> Result<Model, DbErr> {
-    ActiveModel {
+    let txn = super::begin_write(db).await?;
+    let created = ActiveModel {
         release_type: Set(draft.release_type),
         title: Set(draft.title.to_owned()),
         description: Set(draft.description.to_owned()),
@@ -133,11 +140,19 @@ pub async fn create<C: ConnectionTrait>(
         artist_id: Set(artist_id),
         ..Default::default()
     }
-    .insert(db)
-    .await
+    .insert(&txn)
+    .await?;
+    tag::set_for(&txn, created.id, created.timestamp, &draft.tags).await?;
+    txn.commit().await?;
+    Ok(created)
 }
 
-pub async fn update<C: ConnectionTrait>(db: &C, id: i32, draft: &Draft<'_>) -> Result<(), DbErr> {
+/// Rewrite a composition and its tags; `false` if it is gone.
+pub async fn update(db: &DatabaseConnection, id: i32, draft: &Draft<'_>) -> Result<bool, DbErr> {
+    let txn = super::begin_write(db).await?;
+    let Some(current) = Entity::find_by_id(id).one(&txn).await? else {
+        return Ok(false);
+    };
     Entity::update_many()
         .col_expr(Column::ReleaseType, Expr::value(draft.release_type))
         .col_expr(Column::Title, Expr::value(draft.title))
@@ -147,9 +162,11 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: i32, draft: &Draft<'_>) -> R
             Expr::value(to_safe_html(draft.description, Allow::Description)),
         )
         .filter(Column::Id.eq(id))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(())
+    tag::set_for(&txn, id, current.timestamp, &draft.tags).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Delete a composition with its comments and tracks together; the object keys its tracks
@@ -159,6 +176,14 @@ pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<Vec<String>, DbE
     let txn = track::begin_writing(db, id).await?;
     comment::Entity::delete_many()
         .filter(comment::Column::CompositionId.eq(id))
+        .exec(&txn)
+        .await?;
+    like::Entity::delete_many()
+        .filter(like::Column::CompositionId.eq(id))
+        .exec(&txn)
+        .await?;
+    tag::link::Entity::delete_many()
+        .filter(tag::link::Column::CompositionId.eq(id))
         .exec(&txn)
         .await?;
     let keys = track::delete_of(&txn, id).await?;
@@ -177,17 +202,22 @@ pub struct Card {
     pub composition: Model,
     pub artist: user::Model,
     pub comments: u64,
+    pub likes: u64,
     /// Its tracks, in order.
     pub tracks: Vec<track::Model>,
+    /// Its tags, in order.
+    pub tags: Vec<String>,
 }
 
 impl Card {
     fn of(composition: Model, artist: user::Model) -> Self {
         Card {
             comments: u64::try_from(composition.comments_count).unwrap_or(0),
+            likes: u64::try_from(composition.likes_count).unwrap_or(0),
             composition,
             artist,
             tracks: Vec::new(),
+            tags: Vec::new(),
         }
     }
 }
@@ -199,6 +229,7 @@ pub async fn card<C: ConnectionTrait>(db: &C, c: Model) -> Result<Option<Card>, 
     };
     let mut card = Card::of(c, artist);
     card.tracks = track::of(db, card.composition.id).await?;
+    card.tags = tag::of(db, card.composition.id).await?;
     Ok(Some(card))
 }
 
@@ -209,6 +240,8 @@ pub enum Feed {
     /// Everything by the artists this user follows (themself included: the self-follow).
     FollowedBy(i32),
     By(i32),
+    /// Those that carry this tag (by its id).
+    Tagged(i32),
 }
 
 /// How many compositions a feed holds, from the counts kept with the data: the total, the
@@ -220,6 +253,10 @@ pub async fn count<C: ConnectionTrait>(db: &C, feed: Feed) -> Result<u64, DbErr>
         Feed::By(artist) => Ok(user::find_by_id(db, artist)
             .await?
             .map_or(0, |u| u64::try_from(u.compositions_count).unwrap_or(0))),
+        Feed::Tagged(tag) => Ok(tag::Entity::find_by_id(tag)
+            .one(db)
+            .await?
+            .map_or(0, |t| u64::try_from(t.compositions_count).unwrap_or(0))),
         Feed::FollowedBy(reader) => {
             let total: Option<i64> = user::Entity::find()
                 .select_only()
@@ -277,12 +314,20 @@ pub async fn page<C: ConnectionTrait>(
     let mut page = reading.finish(rows, |c| {
         Key::new(c.composition.timestamp, c.composition.id)
     });
-    let ids: Vec<i32> = page.items.iter().map(|c| c.composition.id).collect();
-    let mut tracks = track::of_many(db, &ids).await?;
-    for card in &mut page.items {
-        card.tracks = tracks.remove(&card.composition.id).unwrap_or_default();
-    }
+    fill(db, &mut page.items).await?;
     Ok(page)
+}
+
+/// The tracks and tags of a page of cards: one query each, whatever the page size.
+pub async fn fill<C: ConnectionTrait>(db: &C, cards: &mut [Card]) -> Result<(), DbErr> {
+    let ids: Vec<i32> = cards.iter().map(|c| c.composition.id).collect();
+    let mut tracks = track::of_many(db, &ids).await?;
+    let mut tags = tag::of_many(db, &ids).await?;
+    for card in cards {
+        card.tracks = tracks.remove(&card.composition.id).unwrap_or_default();
+        card.tags = tags.remove(&card.composition.id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// The statement that reads a page of `feed` (public for the query-plan tests).
@@ -305,9 +350,13 @@ pub fn page_statement(backend: DatabaseBackend, feed: Feed, reading: &Reading) -
     if let (Feed::FollowedBy(reader), DatabaseBackend::Postgres) = (feed, backend) {
         return followed_statement(backend, reader, reading);
     }
+    if let Feed::Tagged(tag) = feed {
+        return tagged_statement(backend, tag, reading);
+    }
     let query = match feed {
         Feed::All => Entity::find(),
         Feed::By(artist) => Entity::find().filter(Column::ArtistId.eq(artist)),
+        Feed::Tagged(_) => unreachable!("read by tagged_statement"),
         Feed::FollowedBy(reader) => Entity::find().filter(
             Column::ArtistId.in_subquery(
                 Query::select()
@@ -356,6 +405,33 @@ fn followed_statement(backend: DatabaseBackend, reader: i32, reading: &Reading) 
         .and_where(Expr::col((f, follow::Column::FollowerId)).eq(reader))
         .order_by_expr(Expr::col((k.clone(), Column::Timestamp)), reading.sort())
         .order_by_expr(Expr::col((k, Column::Id)), reading.sort())
+        .offset(reading.offset())
+        .limit(reading.limit());
+    Entity::find()
+        .filter(Column::Id.in_subquery(page_ids))
+        .find_also_related(user::Entity)
+        .order_by(Column::Timestamp, reading.sort())
+        .order_by(Column::Id, reading.sort())
+        .build(backend)
+}
+
+/// A tag's compositions: a page of keys from the index `(tag_id, timestamp, composition_id)`
+/// of `composition_tags`, then those compositions.
+fn tagged_statement(backend: DatabaseBackend, tag: i32, reading: &Reading) -> Statement {
+    let mut page_ids = Query::select();
+    page_ids
+        .column(tag::link::Column::CompositionId)
+        .from(tag::link::Entity)
+        .and_where(tag::link::Column::TagId.eq(tag));
+    if let Some(condition) = reading.condition(
+        Expr::col((tag::link::Entity, tag::link::Column::Timestamp)),
+        Expr::col((tag::link::Entity, tag::link::Column::CompositionId)),
+    ) {
+        page_ids.and_where(condition);
+    }
+    page_ids
+        .order_by(tag::link::Column::Timestamp, reading.sort())
+        .order_by(tag::link::Column::CompositionId, reading.sort())
         .offset(reading.offset())
         .limit(reading.limit());
     Entity::find()

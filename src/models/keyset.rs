@@ -1,5 +1,5 @@
 //! Keyset pagination: every list is read from a position in its order — the last item seen,
-//! by its timestamp and id — never by skipping rows, so page 50,000 costs what page 1 costs.
+//! by its timestamp (or count, or score) and id — never by skipping rows, so page 50,000 costs what page 1 costs.
 //! An index on `(…, timestamp, id)` serves each list: the read starts where the key falls and
 //! stops after one page.
 //!
@@ -15,28 +15,41 @@ use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 /// Numbered pages served at most (by OFFSET, so never more than this many pages of rows read).
 pub const NUMBERED_PAGES: u64 = 10;
 
-/// A position in a list: an item's timestamp and id (the tie-breaker).
+/// A position in a list: an item's sort value and id (the tie-breaker). The value is a
+/// timestamp in Unix nanoseconds for most lists ([`Key::new`]), or a whole number for those
+/// ordered by a count or a score ([`Key::ranked`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
-    pub at: DateTime<Utc>,
+    pub value: i64,
     pub id: i32,
 }
 
 impl Key {
+    /// The key of an item of a list in time order. (Times outside 1677–2262 are clamped.)
     pub fn new(at: DateTime<Utc>, id: i32) -> Self {
-        Key { at, id }
+        let value = at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
+        Key { value, id }
     }
 
-    /// `<Unix time in nanoseconds>_<id>`, as written by [`Key`]'s `Display`; `None` for
-    /// anything else.
+    /// The key of an item of a list ordered by a number.
+    pub fn ranked(value: i64, id: i32) -> Self {
+        Key { value, id }
+    }
+
+    /// The value as a time.
+    pub fn at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_nanos(self.value)
+    }
+
+    /// `<value>_<id>`, as written by [`Key`]'s `Display`; `None` for anything else.
     pub fn parse(text: &str) -> Option<Key> {
-        let (nanos, id) = text.split_once('_')?;
-        let nanos: i128 = nanos.parse().ok()?;
-        let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
-        let rest = u32::try_from(nanos.rem_euclid(1_000_000_000)).ok()?;
-        let at = DateTime::from_timestamp(seconds, rest)?;
+        let (value, id) = text.split_once('_')?;
         Some(Key {
-            at,
+            value: value.parse().ok()?,
             id: id.parse().ok()?,
         })
     }
@@ -44,9 +57,7 @@ impl Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let nanos = i128::from(self.at.timestamp()) * 1_000_000_000
-            + i128::from(self.at.timestamp_subsec_nanos());
-        write!(f, "{nanos}_{}", self.id)
+        write!(f, "{}_{}", self.value, self.id)
     }
 }
 
@@ -140,6 +151,8 @@ pub struct Reading {
     cursor: Cursor,
     order: Order,
     per_page: u64,
+    /// The list is ordered by a number, not a time (see [`Key`]).
+    by_number: bool,
 }
 
 impl Reading {
@@ -148,6 +161,15 @@ impl Reading {
             cursor,
             order,
             per_page: std::cmp::max(per_page, 1),
+            by_number: false,
+        }
+    }
+
+    /// The same reading of a list ordered by a number (a count, a score) instead of a time.
+    pub fn by_number(self) -> Self {
+        Reading {
+            by_number: true,
+            ..self
         }
     }
 
@@ -202,7 +224,12 @@ impl Reading {
         // rows, and the planner reads the thread whole in a bitmap scan and sorts it; with
         // the subquery it takes the index scan that stops after a page. SQLite reads the same
         // index range either way.
-        let at_value = Query::select().expr(Expr::val(key.at)).to_owned();
+        let value = if self.by_number {
+            Expr::val(key.value)
+        } else {
+            Expr::val(key.at())
+        };
+        let at_value = Query::select().expr(value).to_owned();
         let bound = Expr::tuple([
             Expr::SubQuery(None, Box::new(at_value.into())),
             Expr::val(key.id),
@@ -287,6 +314,9 @@ mod tests {
         assert_eq!(Key::parse(&k.to_string()), Some(k));
         let old = key(-1_500_000_000, 7);
         assert_eq!(Key::parse(&old.to_string()), Some(old));
+        assert_eq!(old.at(), DateTime::from_timestamp_nanos(-1_500_000_000));
+        let ranked = Key::ranked(-12, 3);
+        assert_eq!(Key::parse(&ranked.to_string()), Some(ranked));
         for bad in [
             "",
             "_",

@@ -7,12 +7,30 @@ pub mod counter;
 pub mod feed_cache;
 pub mod follow;
 pub mod keyset;
+pub mod like;
 pub mod mail_queue;
 pub mod markdown;
 pub mod rate_limit;
 pub mod role;
 pub mod session;
+pub mod tag;
 pub mod track;
 pub mod user;
 
 pub use role::Permission;
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+/// A transaction that writes: on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+/// so that one that reads first cannot fail to upgrade its lock ("database is locked") while
+/// another writes; the busy timeout makes it wait its turn instead.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

@@ -8,8 +8,7 @@ use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::composition;
@@ -222,12 +221,7 @@ pub(crate) async fn begin_writing(
     db: &DatabaseConnection,
     composition_id: i32,
 ) -> Result<DatabaseTransaction, DbErr> {
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?;
+    let txn = super::begin_write(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // The artist too: the quota is theirs, over all their compositions.
         let c = composition::Entity::find_by_id(composition_id)

@@ -14,6 +14,8 @@ pub struct CompositionForm {
     pub release_type: i16,
     pub title: String,
     pub description: String,
+    /// Comma-separated, as typed.
+    pub tags: String,
     pub errors: FieldErrors,
 }
 
@@ -23,17 +25,24 @@ impl CompositionForm {
     }
 
     /// The form filled with a stored composition.
-    pub fn of(c: &composition::Model) -> Self {
+    pub fn of(c: &composition::Model, tags: &[String]) -> Self {
         CompositionForm {
             release_type: c.release_type,
             title: c.title.clone(),
             description: c.description.clone(),
+            tags: tags.join(", "),
             errors: FieldErrors::new(),
         }
     }
 
     /// The form as typed, with its errors (input bounded so nothing huge is echoed back).
-    pub fn typed(release_type: &str, title: &str, description: &str, errors: FieldErrors) -> Self {
+    pub fn typed(
+        release_type: &str,
+        title: &str,
+        description: &str,
+        tags: &str,
+        errors: FieldErrors,
+    ) -> Self {
         CompositionForm {
             release_type: release_type.trim().parse().unwrap_or(1),
             title: title.chars().take(64).collect(),
@@ -41,6 +50,7 @@ impl CompositionForm {
                 .chars()
                 .take(forms::MAX_MARKDOWN_CHARS)
                 .collect(),
+            tags: tags.chars().take(256).collect(),
             errors,
         }
     }

@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::forms;
 use crate::models::keyset::Cursor;
 use crate::models::user::Account;
-use crate::models::{Permission, comment, composition, track};
+use crate::models::{Permission, comment, composition, tag, track};
 use crate::state::AppState;
 use crate::templates::Html;
 use crate::templates::compositions::{
@@ -181,7 +181,7 @@ async fn edit_page(
     if let Some(redirect) = canonical("/edit/", &c, &slug, None) {
         return Ok(redirect);
     }
-    let form = CompositionForm::of(&c);
+    let form = CompositionForm::of(&c, &tag::of(&state.db, c.id).await?);
     edit_page_with(&state, layout, &c, form, None).await
 }
 
@@ -221,7 +221,7 @@ async fn edit(
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
-    let mut checked = forms::composition(&fields.release_type, &fields.title, &fields.description);
+    let mut checked = fields.check();
     if let Ok(draft) = &checked {
         let limits = state.media.limits();
         if let Some(problem) = track::fits(&state.db, &c, draft.release_type, &limits).await? {
@@ -241,6 +241,7 @@ async fn edit(
                 &fields.release_type,
                 &fields.title,
                 &fields.description,
+                &fields.tags,
                 errors,
             );
             edit_page_with(&state, layout, &c, form, None).await

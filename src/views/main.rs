@@ -105,6 +105,16 @@ pub(crate) struct CompositionFields {
     pub release_type: String,
     pub title: String,
     pub description: String,
+    /// Comma-separated.
+    pub tags: String,
+}
+
+impl CompositionFields {
+    /// The composition these fields describe, or what is wrong with them.
+    pub fn check(&self) -> Result<composition::Draft<'_>, forms::FieldErrors> {
+        let tags: Vec<&str> = self.tags.split(',').collect();
+        forms::composition(&self.release_type, &self.title, &self.description, &tags)
+    }
 }
 
 /// Publishing, with the composition's audio if files were chosen: the files are checked
@@ -121,7 +131,7 @@ async fn publish(
     let room = track::room_for_new(&state.db, user.id, &limits).await?;
     let form = form.read(&state, room).await?;
     let fields = form.fields;
-    let draft = match forms::composition(&fields.release_type, &fields.title, &fields.description) {
+    let draft = match fields.check() {
         Ok(draft) => draft,
         // The files are not decoded for a form that comes back anyway.
         Err(errors) => return form_again(&state, layout, &jar, &fields, errors).await,
@@ -175,6 +185,7 @@ async fn form_again(
         &fields.release_type,
         &fields.title,
         &fields.description,
+        &fields.tags,
         errors,
     );
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");

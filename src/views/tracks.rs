@@ -13,7 +13,7 @@ use crate::access::CurrentUser;
 use crate::error::AppError;
 use crate::forms;
 use crate::media::upload::{Checked, Received, UploadError};
-use crate::models::{composition, track};
+use crate::models::{composition, tag, track};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
 use crate::web::extract::{Form, Path};
@@ -103,7 +103,14 @@ async fn add(
             Ok(Redirect::to(&format!("/edit/{}#tracks", c.url_slug())).into_response())
         }
         Err(problem) => {
-            edit_page_with(&state, layout, &c, CompositionForm::of(&c), Some(problem)).await
+            edit_page_with(
+                &state,
+                layout,
+                &c,
+                CompositionForm::of(&c, &tag::of(&state.db, c.id).await?),
+                Some(problem),
+            )
+            .await
         }
     }
 }
@@ -152,7 +159,14 @@ async fn rename(
         }
         Err(problem) => {
             let message = format!("Track {}: {problem}", t.position);
-            edit_page_with(&state, layout, &c, CompositionForm::of(&c), Some(message)).await
+            edit_page_with(
+                &state,
+                layout,
+                &c,
+                CompositionForm::of(&c, &tag::of(&state.db, c.id).await?),
+                Some(message),
+            )
+            .await
         }
     }
 }

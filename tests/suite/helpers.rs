@@ -226,6 +226,7 @@ impl TestApp {
             release_type: 1,
             title,
             description: title,
+            tags: Vec::new(),
         };
         ragtime::models::composition::create(&self.db, artist.id, &draft)
             .await

@@ -406,6 +406,7 @@ async fn counts_stay_exact_under_concurrent_follows_comments_and_deletions() {
                             release_type: 1,
                             title: "new",
                             description: "",
+                            tags: Vec::new(),
                         },
                     )
                     .await

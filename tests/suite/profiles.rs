@@ -31,6 +31,7 @@ async fn publish(app: &TestApp, artist: &user::Model, title: &str) {
         release_type: 1,
         title,
         description: "A *new* tune.",
+        tags: Vec::new(),
     };
     composition::create(&app.db, artist.id, &draft)
         .await

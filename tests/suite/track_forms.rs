@@ -252,6 +252,7 @@ async fn the_tracks_editor_adds_renames_moves_and_removes_tracks() {
             release_type: 3,
             title: "Album",
             description: "",
+            tags: Vec::new(),
         };
         composition::create(&app.db, ann.id, &draft).await.unwrap()
     };

@@ -117,6 +117,7 @@ async fn release(
         release_type,
         title,
         description: title,
+        tags: Vec::new(),
     };
     composition::create(&app.db, artist.id, &draft)
         .await
