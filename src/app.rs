@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .merge(views::compositions::router())
         .merge(views::tracks::router())
         .merge(views::moderation::router())
+        .merge(views::tags::router())
+        .merge(views::search::router())
         .merge(api::router())
         .merge(assets::router())
         .fallback(not_found)

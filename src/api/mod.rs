@@ -11,6 +11,7 @@ pub mod comments;
 pub mod compositions;
 pub mod extract;
 pub mod openapi;
+pub mod search;
 pub mod tracks;
 pub mod users;
 
@@ -69,6 +70,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(comments::list_comments))
         .routes(routes!(comments::get_comment))
+        .routes(routes!(search::search))
         .routes(routes!(openapi::get_openapi))
 }
 

@@ -1,6 +1,6 @@
 //! The newest compositions, kept for a moment by each process. The home page's *All* feed and
 //! the API's composition list are what every visitor reads, over and over; so each page of
-//! that feed is remembered for [`TTL`]. Personal feeds (followed, a profile)
+//! that feed is remembered for [`TTL`], and so are the most used tags the home page shows. Personal feeds (followed, a profile)
 //! are never cached.
 //!
 //! Freshness: every successful write handled by this process (any POST, PUT, PATCH or DELETE)
@@ -17,9 +17,12 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use super::composition::{self, Card, Feed};
 use super::keyset::{Cursor, Page};
+use super::tag;
 
 /// How long a page of the feed, and its total, are served from memory.
 pub const TTL: Duration = Duration::from_secs(2);
+/// Tags the home page shows.
+pub const TOP_TAGS: u64 = 12;
 /// Pages remembered at most; past it, expired pages go first, then everything.
 const CAPACITY: usize = 64;
 
@@ -33,6 +36,7 @@ struct Slots {
     generation: u64,
     /// By (cursor, page size).
     pages: HashMap<(Cursor, u64), CachedPage>,
+    top_tags: Option<(Instant, Arc<Vec<tag::Model>>)>,
 }
 
 #[derive(Default)]
@@ -54,6 +58,7 @@ impl FeedCache {
         let mut slots = self.lock();
         slots.generation += 1;
         slots.pages.clear();
+        slots.top_tags = None;
     }
 
     /// A page of everyone's compositions: from memory while fresh, unless `fresh` (the
@@ -86,6 +91,30 @@ impl FeedCache {
             slots.pages.insert(key, (Instant::now(), page.clone()));
         });
         Ok(page)
+    }
+
+    /// The [`TOP_TAGS`] most used tags: from memory while fresh.
+    pub async fn top_tags<C: ConnectionTrait>(
+        &self,
+        db: &C,
+    ) -> Result<Arc<Vec<tag::Model>>, DbErr> {
+        let (generation, seen) = {
+            let slots = self.lock();
+            let seen = slots
+                .top_tags
+                .as_ref()
+                .filter(|(at, _)| fresh_enough(*at))
+                .map(|(_, tags)| tags.clone());
+            (slots.generation, seen)
+        };
+        if let Some(tags) = seen {
+            return Ok(tags);
+        }
+        let tags = Arc::new(tag::top(db, TOP_TAGS).await?);
+        self.store(generation, |slots| {
+            slots.top_tags = Some((Instant::now(), tags.clone()))
+        });
+        Ok(tags)
     }
 
     /// The generation now, and what memory holds for the page `key`.

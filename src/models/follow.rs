@@ -131,30 +131,55 @@ pub async fn relationship<C: ConnectionTrait>(
     viewer_id: i32,
     other_id: i32,
 ) -> Result<Relationship, DbErr> {
+    Ok(relationships(db, viewer_id, &[other_id])
+        .await?
+        .remove(&other_id)
+        .unwrap_or_default())
+}
+
+/// How the viewer stands towards each of `others`, in one query (primary-key lookups both
+/// ways), by the other's id.
+pub async fn relationships<C: ConnectionTrait>(
+    db: &C,
+    viewer_id: i32,
+    others: &[i32],
+) -> Result<std::collections::HashMap<i32, Relationship>, DbErr> {
+    let mut found: std::collections::HashMap<i32, Relationship> = others
+        .iter()
+        .map(|id| (*id, Relationship::default()))
+        .collect();
+    if others.is_empty() {
+        return Ok(found);
+    }
     let rows = Entity::find()
         .filter(
             Condition::any()
                 .add(
                     Condition::all()
                         .add(Column::FollowerId.eq(viewer_id))
-                        .add(Column::FollowedId.eq(other_id)),
+                        .add(Column::FollowedId.is_in(others.iter().copied())),
                 )
                 .add(
                     Condition::all()
-                        .add(Column::FollowerId.eq(other_id))
+                        .add(Column::FollowerId.is_in(others.iter().copied()))
                         .add(Column::FollowedId.eq(viewer_id)),
                 ),
         )
         .all(db)
         .await?;
-    let has = |from: i32, to: i32| {
-        rows.iter()
-            .any(|r| r.follower_id == from && r.followed_id == to)
-    };
-    Ok(Relationship {
-        following: has(viewer_id, other_id),
-        followed_by: has(other_id, viewer_id),
-    })
+    for row in rows {
+        if row.follower_id == viewer_id
+            && let Some(r) = found.get_mut(&row.followed_id)
+        {
+            r.following = true;
+        }
+        if row.followed_id == viewer_id
+            && let Some(r) = found.get_mut(&row.follower_id)
+        {
+            r.followed_by = true;
+        }
+    }
+    Ok(found)
 }
 
 /// A user's followers, followed users (the self-follow not counted) and compositions.

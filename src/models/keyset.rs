@@ -209,13 +209,18 @@ impl Reading {
         }
     }
 
+    /// The key the page is read from, if it is read from one.
+    pub fn key(&self) -> Option<Key> {
+        match self.cursor {
+            Cursor::After(key) | Cursor::Before(key) => Some(key),
+            _ => None,
+        }
+    }
+
     /// Where the rows start, over the list's `(at, id)`: `(at, id) < key` when read newest
     /// first, `>` otherwise (a row comparison, which both databases serve from the index).
     pub fn condition(&self, at: Expr, id: Expr) -> Option<Expr> {
-        let key = match self.cursor {
-            Cursor::After(key) | Cursor::Before(key) => key,
-            _ => return None,
-        };
+        let key = self.key()?;
         let row = Expr::tuple([at, id]);
         // The key's time as a scalar subquery, whose value PostgreSQL does not look at when it
         // plans: it then expects some share of the rows past the key instead of estimating

@@ -17,3 +17,9 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Insert many likes in one statement (`seed`).
+pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<ActiveModel>) -> Result<(), DbErr> {
+    Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}

@@ -12,6 +12,7 @@ pub mod mail_queue;
 pub mod markdown;
 pub mod rate_limit;
 pub mod role;
+pub mod search;
 pub mod session;
 pub mod tag;
 pub mod track;

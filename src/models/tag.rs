@@ -132,22 +132,7 @@ pub async fn set_for<C: ConnectionTrait>(
     if names.is_empty() {
         return Ok(());
     }
-    // Create the missing ones; a racing creation of the same name is no error.
-    Entity::insert_many(names.iter().map(|name| ActiveModel {
-        name: Set(name.clone()),
-        compositions_count: Set(0),
-        ..Default::default()
-    }))
-    .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
-    .exec_without_returning(db)
-    .await?;
-    let ids: HashMap<String, i32> = Entity::find()
-        .filter(Column::Name.is_in(names.iter().cloned()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.name, t.id))
-        .collect();
+    let ids = ensure(db, names).await?;
     let links = names.iter().enumerate().filter_map(|(position, name)| {
         Some(link::ActiveModel {
             composition_id: Set(composition_id),
@@ -157,6 +142,40 @@ pub async fn set_for<C: ConnectionTrait>(
         })
     });
     link::Entity::insert_many(links)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The ids of these tags (normalised), created if missing; a racing creation of the same name
+/// is no error.
+pub async fn ensure<C: ConnectionTrait>(
+    db: &C,
+    names: &[String],
+) -> Result<HashMap<String, i32>, DbErr> {
+    Entity::insert_many(names.iter().map(|name| ActiveModel {
+        name: Set(name.clone()),
+        compositions_count: Set(0),
+        ..Default::default()
+    }))
+    .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    Ok(Entity::find()
+        .filter(Column::Name.is_in(names.iter().cloned()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.name, t.id))
+        .collect())
+}
+
+/// Insert many links in one statement (`seed`).
+pub async fn insert_links<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<link::ActiveModel>,
+) -> Result<(), DbErr> {
+    link::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;
     Ok(())

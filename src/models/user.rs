@@ -310,6 +310,17 @@ pub async fn touch_last_seen<C: ConnectionTrait>(db: &C, id: i32) -> Result<(), 
     Ok(())
 }
 
+/// The users of these ids, in no particular order.
+pub async fn find_many<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
 pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
 }

@@ -62,6 +62,40 @@ pub struct IndexTemplate {
     /// Shared with the feed cache when the page came from there.
     pub cards: std::sync::Arc<crate::models::keyset::Page<composition::Card>>,
     pub pagination: Pagination,
+    /// The most used tags, most used first.
+    pub top_tags: std::sync::Arc<Vec<crate::models::tag::Model>>,
+}
+
+/// Search results: compositions or people.
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchTemplate {
+    pub layout: Layout,
+    /// As typed (bounded).
+    pub q: String,
+    /// Whether the query held any word to look for.
+    pub searched: bool,
+    /// The people tab is shown (else the compositions tab).
+    pub people: bool,
+    pub compositions_url: String,
+    pub people_url: String,
+    /// Matches ranked, at most `search::WINDOW`.
+    pub count: u64,
+    pub compositions: Vec<crate::models::search::FoundComposition>,
+    pub found_people: Vec<crate::models::search::FoundPerson>,
+    pub pagination: Pagination,
+}
+
+/// A tag's compositions.
+#[derive(Template)]
+#[template(path = "tags/show.html")]
+pub struct TagTemplate {
+    pub layout: Layout,
+    pub tag: String,
+    /// Compositions carrying it, as kept with the tag.
+    pub count: u64,
+    pub cards: Vec<composition::Card>,
+    pub pagination: Pagination,
 }
 
 #[derive(Template)]

@@ -90,6 +90,7 @@ async fn render_index(
         form,
         cards: page,
         pagination,
+        top_tags: state.feeds.top_tags(&state.db).await?,
     };
     if status == StatusCode::OK {
         Ok(Html(template).into_response())

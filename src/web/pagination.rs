@@ -85,9 +85,14 @@ impl Pagination {
         self
     }
 
+    /// The link to a page; a path with a query string of its own (`/search?q=rag`) keeps it.
     pub fn url(&self, cursor: &Cursor) -> String {
         let query = cursor.query();
-        let separator = if query.is_empty() { "" } else { "?" };
+        let separator = match (query.is_empty(), self.path.contains('?')) {
+            (true, _) => "",
+            (false, true) => "&",
+            (false, false) => "?",
+        };
         format!("{}{separator}{query}{}", self.path, self.fragment)
     }
 
@@ -160,6 +165,9 @@ mod tests {
         assert_eq!(p.first_url().as_deref(), Some("/x#c"));
         assert_eq!(p.here_query(), "after=7_3");
         assert!(p.is_multi_page());
+        let kept = Pagination::new("/search?q=rag", Cursor::After(key), &page);
+        assert_eq!(kept.next_url().as_deref(), Some("/search?q=rag&after=7_3"));
+        assert_eq!(kept.first_url().as_deref(), Some("/search?q=rag"));
         let alone = Pagination::new("/", Cursor::First, &Page::<()>::empty());
         assert!(!alone.is_multi_page());
         assert_eq!(alone.first_url(), None);

@@ -21,6 +21,7 @@ mod platform_files;
 mod process;
 mod profiles;
 mod rate_limits;
+mod search;
 mod security;
 mod seed;
 mod track_forms;

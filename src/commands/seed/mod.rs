@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use crate::config::{Config, MediaConfig};
 use crate::migration::Migrator;
 use crate::models::markdown::{Allow, to_safe_html};
-use crate::models::{comment, composition, follow, role, user};
+use crate::models::{comment, composition, follow, like, role, tag, user};
 use crate::{access, db};
 
 mod tones;
@@ -44,7 +44,7 @@ mod words;
 pub use tones::{MAX_TONE_MS, TONES};
 use words::{
     ADJECTIVES, CITIES, COMPANY, FIRST_NAMES, GENRES, INSTRUMENTS, JOBS, LAST_NAMES, MOMENTS,
-    PIECES, PLACES, TIMES,
+    MOODS, PIECES, PLACES, TIMES,
 };
 
 /// The password of every fake account.
@@ -73,6 +73,9 @@ pub struct SeedOptions {
     pub follows: u32,
     /// Comments in all, spread over the compositions (popular ones get more).
     pub comments: u32,
+    /// Likes in all, spread over the compositions like comments (each user likes a
+    /// composition at most once).
+    pub likes: u32,
     pub seed: u64,
     /// Give the new compositions generated tracks (needs the media store).
     pub tracks: bool,
@@ -87,6 +90,7 @@ impl Default for SeedOptions {
             compositions: 1000,
             follows: 10,
             comments: 2000,
+            likes: 1000,
             seed: 42,
             tracks: false,
             tracks_per_composition: None,
@@ -109,6 +113,9 @@ pub struct SeedArgs {
     /// Comments to create in all [default: twice --compositions]
     #[arg(long, value_name = "N")]
     pub comments: Option<u32>,
+    /// Likes to create in all [default: as many as --compositions]
+    #[arg(long, value_name = "N")]
+    pub likes: Option<u32>,
     /// The random seed: the same seed and counts give the same data
     #[arg(long, value_name = "N", default_value_t = 42)]
     pub seed: u64,
@@ -130,6 +137,7 @@ impl From<&SeedArgs> for SeedOptions {
             comments: args
                 .comments
                 .unwrap_or_else(|| args.compositions.saturating_mul(2)),
+            likes: args.likes.unwrap_or(args.compositions),
             seed: args.seed,
             tracks: args.tracks,
             tracks_per_composition: args.tracks_per_composition,
@@ -146,6 +154,9 @@ pub struct SeedReport {
     pub self_follows: u64,
     pub compositions: u64,
     pub comments: u64,
+    /// Links of compositions to tags (each composition gets up to three).
+    pub tags: u64,
+    pub likes: u64,
     pub tracks: u64,
     pub elapsed: Duration,
 }
@@ -155,12 +166,15 @@ impl fmt::Display for SeedReport {
         write!(
             f,
             "seed: inserted {} users, {} follows (+{} self-follows), {} compositions, {} comments, \
-             {} tracks in {:.1} s; every fake user's password is {PASSWORD:?}",
+             {} tags on compositions, {} likes, {} tracks in {:.1} s; every fake user's password \
+             is {PASSWORD:?}",
             self.users,
             self.follows,
             self.self_follows,
             self.compositions,
             self.comments,
+            self.tags,
+            self.likes,
             self.tracks,
             self.elapsed.as_secs_f64()
         )
@@ -265,6 +279,12 @@ pub async fn seed_with_media(
     report.comments = insert_comments(&txn, options, &users, &compositions)
         .await
         .context("cannot insert the comments")?;
+    report.tags = insert_tags(&txn, options, &compositions)
+        .await
+        .context("cannot insert the tags")?;
+    report.likes = insert_likes(&txn, options, &users, &compositions)
+        .await
+        .context("cannot insert the likes")?;
     txn.commit()
         .await
         .context("cannot commit the seeded data")?;
@@ -521,6 +541,88 @@ async fn insert_comments(
         comment::insert_many(txn, batch).await?;
     }
     Ok(inserted)
+}
+
+/// Up to three tags on each composition, from the genres and a few moods (some much more
+/// used than others), in batches.
+async fn insert_tags(
+    txn: &DatabaseTransaction,
+    options: &SeedOptions,
+    compositions: &[SeededComposition],
+) -> anyhow::Result<u64> {
+    if compositions.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<String> = GENRES
+        .iter()
+        .chain(MOODS)
+        .filter_map(|name| tag::normalise(name))
+        .collect();
+    let ids = tag::ensure(txn, &names).await?;
+    let ids: Vec<i32> = names.iter().filter_map(|n| ids.get(n).copied()).collect();
+    let mut rng = rng_for(options.seed, 6);
+    let mut inserted = 0;
+    // composition_id, tag_id, position, timestamp
+    for chunk in compositions.chunks(rows_per_statement(4) / 3) {
+        let mut rows = Vec::with_capacity(chunk.len() * 2);
+        for c in chunk {
+            let mut chosen: Vec<i32> = Vec::with_capacity(3);
+            for _ in 0..rng.random_range(0..=3) {
+                let id = ids[skewed(&mut rng, ids.len())];
+                if !chosen.contains(&id) {
+                    chosen.push(id);
+                }
+            }
+            for (position, tag_id) in chosen.into_iter().enumerate() {
+                rows.push(tag::link::ActiveModel {
+                    composition_id: Set(c.id),
+                    tag_id: Set(tag_id),
+                    position: Set(position as i16),
+                    timestamp: Set(c.timestamp),
+                });
+            }
+        }
+        inserted += rows.len() as u64;
+        if !rows.is_empty() {
+            tag::insert_links(txn, rows).await?;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Likes by the new users, popular compositions getting more, each after its composition.
+async fn insert_likes(
+    txn: &DatabaseTransaction,
+    options: &SeedOptions,
+    users: &[Seeded],
+    compositions: &[SeededComposition],
+) -> anyhow::Result<u64> {
+    if users.is_empty() || compositions.is_empty() {
+        return Ok(0);
+    }
+    let mut rng = rng_for(options.seed, 7);
+    // Never more than there are pairs, nor a draw that could not end.
+    let wanted = (options.likes as usize).min(users.len() * compositions.len() / 2);
+    let mut chosen: HashSet<(i32, i32)> = HashSet::with_capacity(wanted);
+    let mut rows = Vec::with_capacity(wanted);
+    while rows.len() < wanted {
+        let user = &users[rng.random_range(0..users.len())];
+        let c = &compositions[skewed(&mut rng, compositions.len())];
+        if chosen.insert((user.id, c.id)) {
+            rows.push(like::ActiveModel {
+                user_id: Set(user.id),
+                composition_id: Set(c.id),
+                timestamp: Set(between(&mut rng, c.timestamp, UNTIL)),
+            });
+        }
+    }
+    let total = rows.len() as u64;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<_> = rows.by_ref().take(rows_per_statement(3)).collect();
+        like::insert_many(txn, batch).await?;
+    }
+    Ok(total)
 }
 
 // ----- Fake data -------------------------------------------------------------------------

@@ -248,6 +248,18 @@ pub(super) const GENRES: &[&str] = &[
     "highlife",
 ];
 
+/// Tags besides the genres.
+pub(super) const MOODS: &[&str] = &[
+    "mellow",
+    "upbeat",
+    "late night",
+    "melancholy",
+    "danceable",
+    "improvised",
+    "solo piano",
+    "live",
+];
+
 pub(super) const JOBS: &[&str] = &[
     "Nurse",
     "Teacher",

@@ -1,0 +1,123 @@
+//! Search: `/search?q=` finds compositions (`type=compositions`, the default) or people
+//! (`type=people`), best match first, in cursor pages. Any text is a valid query: what is not
+//! a word is ignored (see `models::search`).
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::error::AppError;
+use crate::models::keyset::Page;
+use crate::models::search::{self, Scope};
+use crate::state::AppState;
+use crate::templates::{Html, SearchTemplate};
+use crate::web::layout::Layout;
+use crate::web::pagination::{PageQuery, Pagination};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/search", get(show))
+}
+
+/// The query string of a search, taken as text so that nothing in it can be refused: the
+/// first of each name wins, and a malformed one is an empty search.
+#[derive(Debug, Default)]
+pub struct SearchParams {
+    pub q: String,
+    pub kind: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SearchParams {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(SearchParams::from_query(parts.uri.query()))
+    }
+}
+
+impl SearchParams {
+    pub fn from_query(query: Option<&str>) -> Self {
+        let mut q = None;
+        let mut kind = None;
+        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let slot = match name.as_ref() {
+                "q" => &mut q,
+                "type" => &mut kind,
+                _ => continue,
+            };
+            slot.get_or_insert_with(|| value.into_owned());
+        }
+        SearchParams {
+            q: q.unwrap_or_default(),
+            kind: kind.unwrap_or_default(),
+        }
+    }
+
+    pub fn scope(&self) -> Scope {
+        match self.kind.as_str() {
+            "people" | "users" => Scope::People,
+            _ => Scope::Compositions,
+        }
+    }
+}
+
+/// `/search?q=<q>&type=<scope>`, the path pages of these results hang from.
+pub fn search_path(q: &str, scope: Scope) -> String {
+    let kind = match scope {
+        Scope::Compositions => "compositions",
+        Scope::People => "people",
+    };
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", q)
+        .append_pair("type", kind)
+        .finish();
+    format!("/search?{query}")
+}
+
+async fn show(
+    State(state): State<AppState>,
+    layout: Layout,
+    params: SearchParams,
+    page: PageQuery,
+) -> Result<Response, AppError> {
+    let scope = params.scope();
+    // What is shown back in the box, bounded like what is searched.
+    let q: String = params
+        .q
+        .chars()
+        .take(search::MAX_QUERY_CHARS)
+        .filter(|c| !c.is_control())
+        .collect();
+    let query = search::Query::parse(&q);
+    let cursor = page.cursor();
+    let per_page = state.config.compositions_per_page;
+    let path = search_path(&q, scope);
+    let mut template = SearchTemplate {
+        layout,
+        compositions_url: search_path(&q, Scope::Compositions),
+        people_url: search_path(&q, Scope::People),
+        people: scope == Scope::People,
+        searched: !query.is_empty(),
+        q,
+        count: 0,
+        compositions: Vec::new(),
+        found_people: Vec::new(),
+        pagination: Pagination::new(path.clone(), cursor, &Page::<()>::empty()),
+    };
+    match scope {
+        Scope::Compositions => {
+            let found = search::compositions(&state.db, &query, cursor, per_page).await?;
+            template.pagination = Pagination::new(path, cursor, &found.page);
+            template.count = found.count;
+            template.compositions = found.page.items;
+        }
+        Scope::People => {
+            let found = search::people(&state.db, &query, cursor, per_page).await?;
+            template.pagination = Pagination::new(path, cursor, &found.page);
+            template.count = found.count;
+            template.found_people = found.page.items;
+        }
+    }
+    Ok(Html(template).into_response())
+}
