@@ -24,5 +24,6 @@ mod rate_limits;
 mod search;
 mod security;
 mod seed;
+mod tags;
 mod track_forms;
 mod tracks;
