@@ -260,7 +260,7 @@ pub async fn compositions<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let (ranked, count) = ranked_page(
         db,
-        page_statement(backend, Scope::Compositions, query, &reading),
+        page_statement(backend, Scope::Compositions, query, &reading, WINDOW),
     )
     .await?;
     let ids: Vec<i32> = ranked.iter().map(|k| k.id).collect();
@@ -307,8 +307,11 @@ pub async fn people<C: ConnectionTrait>(
         return Ok(Results::none());
     }
     let backend = db.get_database_backend();
-    let (ranked, count) =
-        ranked_page(db, page_statement(backend, Scope::People, query, &reading)).await?;
+    let (ranked, count) = ranked_page(
+        db,
+        page_statement(backend, Scope::People, query, &reading, WINDOW),
+    )
+    .await?;
     let ids: Vec<i32> = ranked.iter().map(|k| k.id).collect();
     let mut users: HashMap<i32, user::Model> = user::find_many(db, &ids)
         .await?
@@ -436,13 +439,15 @@ fn placeholder(backend: DatabaseBackend, n: u8) -> String {
     }
 }
 
-/// The statement that ranks the newest [`WINDOW`] matches and reads one page of their keys,
-/// each row with the number of matches ranked (public for the query-plan tests).
+/// The statement that ranks the newest `window` matches ([`WINDOW`] but in tests) and reads
+/// one page of their keys, each row with the number of matches ranked (public for the
+/// query-plan tests).
 pub fn page_statement(
     backend: DatabaseBackend,
     scope: Scope,
     query: &Query,
     reading: &Reading,
+    window: u64,
 ) -> Statement {
     let s = source(scope);
     let p = |n: u8| placeholder(backend, n);
@@ -452,7 +457,7 @@ pub fn page_statement(
                 "SELECT id, (ts_rank(search_document, websearch_to_tsquery('ragtime', {q})) \
                  * 1000000)::bigint AS score FROM (SELECT id, search_document FROM {table} \
                  WHERE search_document @@ websearch_to_tsquery('ragtime', {q}) \
-                 ORDER BY id DESC LIMIT {WINDOW}) m",
+                 ORDER BY id DESC LIMIT {window}) m",
                 table = s.table,
                 q = p(1),
             ),
@@ -462,7 +467,7 @@ pub fn page_statement(
             format!(
                 "SELECT id, score FROM (SELECT rowid AS id, \
                  CAST(-bm25({fts}, {weights}) * 1000000 AS INTEGER) AS score FROM {fts} \
-                 WHERE {fts} MATCH {q} ORDER BY rowid DESC LIMIT {WINDOW})",
+                 WHERE {fts} MATCH {q} ORDER BY rowid DESC LIMIT {window})",
                 fts = s.fts,
                 weights = s.weights,
                 q = p(1),

@@ -8,7 +8,7 @@ use std::future::Future;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ragtime::models::keyset::{Cursor, Key, Order, Page, Reading};
-use ragtime::models::{comment, composition, counter, follow, user};
+use ragtime::models::{comment, composition, counter, follow, search, user};
 use sea_orm::ColumnTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -776,6 +776,50 @@ async fn on_postgresql_every_list_reads_a_page_not_the_table() {
                 &format!("{thread:?} from {cursor:?}"),
                 &plan(db, statement).await,
                 bound,
+            );
+        }
+    }
+    // A tag's page: the busiest tag, from its middle too.
+    let tagged =
+        top("SELECT tag_id FROM composition_tags GROUP BY tag_id ORDER BY count(*) DESC LIMIT 1")
+            .await;
+    let deep_tagged = middle(format!("SELECT timestamp, composition_id FROM composition_tags WHERE tag_id = {tagged} ORDER BY timestamp DESC, composition_id DESC OFFSET 1000 LIMIT 1")).await;
+    for cursor in cursors(deep_tagged) {
+        let feed = composition::Feed::Tagged(tagged);
+        let statement = composition::page_statement(backend, feed, &newest(cursor));
+        let bound = if matches!(cursor, Cursor::Numbered(_)) {
+            10 * limit
+        } else {
+            2 * limit
+        };
+        assert_bounded(
+            &format!("{feed:?} from {cursor:?}"),
+            &plan(db, statement).await,
+            bound,
+        );
+    }
+    // Search ranks at most its window of newest matches, whether the words are common (read
+    // newest first along the primary key until the window is full) or rare (read from the
+    // GIN index): never the table. The window is to this table what the production window
+    // of 1,000 is to a million compositions (at 8,000 rows a window of 1,000 is an eighth of
+    // the table, which PostgreSQL rightly reads whole).
+    for (scope, words) in [
+        (search::Scope::Compositions, "piece"),
+        (search::Scope::Compositions, "recorded live"),
+        (search::Scope::Compositions, "klezmer or zydeco"),
+        (search::Scope::Compositions, "\"delta blues\" -stride"),
+        (search::Scope::Compositions, "nowhere"),
+        (search::Scope::People, "rosa"),
+        (search::Scope::People, "piano"),
+    ] {
+        let query = search::Query::parse(words);
+        for cursor in [Cursor::First, Cursor::After(Key::ranked(1, 4000))] {
+            let reading = Reading::new(cursor, Order::NewestFirst, 20).by_number();
+            let statement = search::page_statement(backend, scope, &query, &reading, 25);
+            assert_bounded(
+                &format!("search of {scope:?} for {words} from {cursor:?}"),
+                &plan(db, statement).await,
+                1000,
             );
         }
     }
