@@ -698,3 +698,68 @@ fn seed_in_production_wants_ragtime_deploy_first() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("2 users"));
 }
+
+/// (composition id, its tags in order) and (user id, composition id) of every like, sorted.
+async fn tags_and_likes(db: &DatabaseConnection) -> (Vec<(i32, Vec<String>)>, Vec<(i32, i32)>) {
+    let ids: Vec<i32> = composition::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let mut tags: Vec<(i32, Vec<String>)> = ragtime::models::tag::of_many(db, &ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    tags.sort();
+    let mut likes: Vec<(i32, i32)> = ragtime::models::like::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.user_id, l.composition_id))
+        .collect();
+    likes.sort_unstable();
+    (tags, likes)
+}
+
+#[tokio::test]
+async fn seeded_tags_and_likes_are_deterministic_and_their_counts_exact() {
+    let (_a, db_a) = deployed().await;
+    let (_b, db_b) = deployed().await;
+    let report = seed::seed(&db_a, &small(7)).await.unwrap();
+    seed::seed(&db_b, &small(7)).await.unwrap();
+    let (tags, likes) = tags_and_likes(&db_a).await;
+    assert_eq!((tags.clone(), likes.clone()), tags_and_likes(&db_b).await);
+    assert_eq!(report.likes, u64::from(small(7).likes));
+    assert_eq!(likes.len(), small(7).likes as usize);
+    let links: usize = tags.iter().map(|(_, t)| t.len()).sum();
+    assert_eq!(report.tags, links as u64);
+    assert!(tags.len() > 100 && tags.iter().all(|(_, t)| (1..=3).contains(&t.len())));
+
+    // The kept counts agree with the rows.
+    let compositions = composition::Entity::find().all(&db_a).await.unwrap();
+    for c in &compositions {
+        let liked = likes.iter().filter(|(_, id)| *id == c.id).count();
+        assert_eq!(c.likes_count as usize, liked, "{}", c.title);
+        // Tags are keywords for search.
+        let own = tags.iter().find(|(id, _)| *id == c.id);
+        if let Some((_, names)) = own {
+            assert!(
+                c.keywords.contains(&names[0]),
+                "{}: {}",
+                c.title,
+                c.keywords
+            );
+        }
+    }
+    for t in ragtime::models::tag::top(&db_a, 100).await.unwrap() {
+        let uses = tags
+            .iter()
+            .filter(|(_, names)| names.contains(&t.name))
+            .count();
+        assert_eq!(t.compositions_count as usize, uses, "{}", t.name);
+    }
+}
