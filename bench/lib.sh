@@ -199,8 +199,12 @@ body() {
 }
 
 # measure LABEL PATH [HEADER]: wrk on one URL if it answers 200, and a row of the table.
+# With BENCH_ONLY set (an extended regular expression), only the labels it matches.
 measure() {
     local label=$1 path=$2 header=${3:-}
+    if [[ -n ${BENCH_ONLY:-} && ! $label =~ $BENCH_ONLY ]]; then
+        return
+    fi
     local args=()
     [[ -n $header ]] && args=(-H "$header")
     local code note=

@@ -18,6 +18,8 @@
 #   BENCH_BIN       the ragtime binary to measure              [target/release/ragtime, built]
 #   BENCH_WRK       wrk's options                              [-t1 -c4 -d8s --latency]
 #   BENCH_POOL_SIZE DATABASE_POOL_SIZE of the server           [5, the production default]
+#   BENCH_ONLY      measure only the URLs whose label matches this regular expression, e.g.
+#                   'tag|search' for the discovery pages of issue 13                    [all]
 #
 # Besides seeding, the script changes the database in two ways, both kept for the next run:
 # if no composition has 500 comments, the most commented one is given that many by SQL (the
@@ -185,6 +187,12 @@ PERMALINK=$(permalink "$THREAD_ID" "$THREAD_TITLE")
 sql_into "SELECT $ID_CURSOR FROM comments
     ORDER BY timestamp DESC, id DESC OFFSET $((DEEP_COMMENT - 1)) LIMIT 1" COMMENT_CURSOR
 
+# The most used tag and the middle of its page list.
+sql_into "SELECT t.name, t.compositions_count FROM tags t ORDER BY t.compositions_count DESC, t.id LIMIT 1" TAG TAG_COUNT
+sql_into "SELECT $(cursor timestamp composition_id) FROM composition_tags
+    WHERE tag_id = (SELECT id FROM tags WHERE name = '$TAG')
+    ORDER BY timestamp DESC, composition_id DESC OFFSET $((TAG_COUNT / 2)) LIMIT 1" TAG_CURSOR
+
 FEED_COOKIE=$(login "$EMAIL" "$WORK/cookies" show_followed)
 MODERATOR_COOKIE=$(login "$MODERATOR_EMAIL" "$WORK/moderator-cookies")
 API_TOKEN=$(api_token "$EMAIL")
@@ -213,6 +221,20 @@ measure "/following/ (bench user)" "/following/$USERNAME"
 measure "permalink ($THREAD_COMMENTS comments)" "$PERMALINK"
 measure "permalink ?after= (${THREAD_DEEP}th comment)" "$PERMALINK?after=$THREAD_CURSOR"
 measure "permalink ?page=$THREAD_PAGE (old-style)" "$PERMALINK?page=$THREAD_PAGE"
+measure "/tag/ (most used: $TAG, $TAG_COUNT)" "/tag/$TAG"
+measure "/tag/?after= (its middle)" "/tag/$TAG?after=$TAG_CURSOR"
+# Searches, from words in most compositions to words in none (the seed's vocabulary).
+measure "search: common words (recorded live)" "/search?q=recorded+live"
+SEARCH_NEXT=$(curl -s "$BASE/search?q=recorded+live" | sed -nE 's/.*href="([^"]*)" rel="next".*/\1/p' | head -n 1 | sed 's/&#38;/\&/g; s/&amp;/\&/g')
+if [[ -n $SEARCH_NEXT ]]; then
+    measure "search: common words, page 2" "$SEARCH_NEXT"
+fi
+measure "search: one word (waltz)" "/search?q=waltz"
+measure "search: a rarer word (klezmer)" "/search?q=klezmer"
+measure "search: phrase and exclusion" "/search?q=%22delta+blues%22+-stride"
+measure "search: accents (cafe, montreal)" "/search?q=montreal"
+measure "search: no match" "/search?q=xylophonic"
+measure "search: people (rosa)" "/search?q=rosa&type=people"
 if [[ -n $MODERATOR_COOKIE ]]; then
     measure "/moderate (moderator)" "/moderate" "Cookie: $MODERATOR_COOKIE"
     measure "/moderate?after= (${DEEP_COMMENT}th)" "/moderate?after=$COMMENT_CURSOR" "Cookie: $MODERATOR_COOKIE"
@@ -227,6 +249,8 @@ if [[ -n $API_TOKEN ]]; then
     measure "API timeline ?after= (followed deep)" "/api/v1/users/$USER_ID/timeline/?after=$FEED_CURSOR" "$token"
     measure "API comments" "/api/v1/comments/" "$token"
     measure "API comments ?after= (${DEEP_COMMENT}th)" "/api/v1/comments/?after=$COMMENT_CURSOR" "$token"
+    measure "API search: common words" "/api/v1/search?q=recorded+live" "$token"
+    measure "API search: people" "/api/v1/search?q=rosa&type=users" "$token"
 else
     say "skipping the API"
 fi
