@@ -58,6 +58,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
             compositions::delete_composition
         ))
         .routes(routes!(
+            compositions::like_composition,
+            compositions::unlike_composition
+        ))
+        .routes(routes!(
             comments::list_comments_on,
             comments::create_comment
         ))

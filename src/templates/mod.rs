@@ -61,6 +61,7 @@ pub struct IndexTemplate {
     pub form: compositions::CompositionForm,
     /// Shared with the feed cache when the page came from there.
     pub cards: std::sync::Arc<crate::models::keyset::Page<composition::Card>>,
+    pub viewing: compositions::Viewing,
     pub pagination: Pagination,
 }
 

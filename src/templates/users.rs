@@ -23,6 +23,7 @@ pub struct UserTemplate {
     pub can_follow: bool,
     pub is_admin: bool,
     pub cards: Vec<composition::Card>,
+    pub viewing: super::compositions::Viewing,
     pub pagination: Pagination,
 }
 

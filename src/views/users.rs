@@ -62,6 +62,8 @@ async fn profile(
     let page =
         composition::page(&state.db, composition::Feed::By(user.id), cursor, per_page).await?;
     let pagination = Pagination::new(profile_path(&user.username), cursor, &page);
+    let viewing =
+        super::compositions::viewing(&state, &layout, &page.items, pagination.url(&cursor)).await?;
     let counts = follow::Counts::of(&user);
     let viewer = layout.user.as_ref();
     let is_self = viewer.is_some_and(|v| v.id == user.id);
@@ -79,6 +81,7 @@ async fn profile(
         counts,
         relationship,
         cards: page.items,
+        viewing,
         pagination,
     };
     Ok(Html(template).into_response())

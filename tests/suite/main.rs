@@ -11,6 +11,7 @@ mod compositions;
 mod deploy;
 mod error_mail;
 mod error_pages;
+mod likes;
 mod lists;
 mod logging;
 mod mail;
