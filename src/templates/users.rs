@@ -119,3 +119,14 @@ pub struct FollowsTemplate {
     pub entries: Vec<follow::Entry>,
     pub pagination: Pagination,
 }
+
+/// The people directory: everyone, newest members or most followed first.
+#[derive(Template)]
+#[template(path = "users/people.html")]
+pub struct PeopleTemplate {
+    pub layout: Layout,
+    /// Most followed first (else newest members first).
+    pub by_followers: bool,
+    pub people: Vec<user::Model>,
+    pub pagination: Pagination,
+}

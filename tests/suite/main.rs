@@ -18,6 +18,7 @@ mod mail;
 mod media_s3;
 mod outages;
 mod pages;
+mod people;
 mod platform_files;
 mod process;
 mod profiles;
