@@ -15,7 +15,7 @@ use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
 use crate::forms::{self, FieldErrors};
 use crate::models::composition::{self, Card, Draft, Feed};
-use crate::models::{Permission, tag, track};
+use crate::models::{Permission, like, tag, track};
 use crate::state::AppState;
 
 /// Longest title, in characters (as sent: surrounding spaces count).
@@ -52,6 +52,10 @@ pub struct CompositionOut {
     #[schema(format = "uri")]
     pub comments_url: String,
     pub comment_count: u64,
+    /// How many people like it, as kept with the data.
+    pub like_count: u64,
+    /// Whether the caller likes it.
+    pub liked: bool,
     /// Its tags (genres and moods), in order: lower case, letters, digits and dashes.
     #[schema(example = json!(["ragtime", "stride"]))]
     pub tags: Vec<String>,
@@ -59,7 +63,8 @@ pub struct CompositionOut {
     pub tracks: Vec<super::tracks::TrackOut>,
 }
 
-pub fn composition_json(links: &Links, card: &Card) -> CompositionOut {
+/// The API's view of `card`; `liked` says whether the caller likes it.
+pub fn composition_json(links: &Links, card: &Card, liked: bool) -> CompositionOut {
     let c = &card.composition;
     CompositionOut {
         id: c.id,
@@ -76,6 +81,8 @@ pub fn composition_json(links: &Links, card: &Card) -> CompositionOut {
         artist_url: links.user(card.artist.id),
         comments_url: links.api(&format!("/compositions/{}/comments/", c.id)),
         comment_count: card.comments,
+        like_count: card.likes,
+        liked,
         tags: card.tags.clone(),
         tracks: card
             .tracks
@@ -99,9 +106,10 @@ pub struct CompositionList {
     pub count: u64,
 }
 
-/// One page of `feed`, whose list lives at `path` under the API's prefix.
+/// One page of `feed`, whose list lives at `path` under the API's prefix, as `caller` sees it.
 pub async fn composition_list(
     state: &AppState,
+    caller: &ApiUser,
     links: &Links,
     page: &PageParam,
     feed: Feed,
@@ -116,8 +124,14 @@ pub async fn composition_list(
         _ => std::sync::Arc::new(composition::page(&state.db, feed, cursor, per_page).await?),
     };
     let (prev, next) = page.links(links, path, &cards);
+    // Whether the caller likes them: one query for the page, never kept in the shared cards.
+    let ids: Vec<i32> = cards.iter().map(|c| c.composition.id).collect();
+    let liked = like::liked_among(&state.db, caller.account.id, &ids).await?;
     Ok(CompositionList {
-        compositions: cards.iter().map(|c| composition_json(links, c)).collect(),
+        compositions: cards
+            .iter()
+            .map(|c| composition_json(links, c, liked.contains(&c.composition.id)))
+            .collect(),
         prev,
         next,
         count,
@@ -271,6 +285,19 @@ async fn card(state: &AppState, c: composition::Model) -> Result<Card, AppError>
         .ok_or_else(|| AppError::no_such("user", artist_id))
 }
 
+/// One composition as `caller` sees it (whether they like it).
+async fn as_seen_by(
+    state: &AppState,
+    caller: &ApiUser,
+    links: &Links,
+    c: composition::Model,
+) -> Result<CompositionOut, AppError> {
+    let liked = like::liked_among(&state.db, caller.account.id, &[c.id])
+        .await?
+        .contains(&c.id);
+    Ok(composition_json(links, &card(state, c).await?, liked))
+}
+
 /// Everyone's compositions, newest first.
 #[utoipa::path(
     get,
@@ -280,7 +307,7 @@ async fn card(state: &AppState, c: composition::Model) -> Result<Card, AppError>
     responses((status = 200, description = "One page of compositions.", body = CompositionList))
 )]
 pub async fn list_compositions(
-    _caller: ApiUser,
+    caller: ApiUser,
     State(state): State<AppState>,
     links: Links,
     page: PageParam,
@@ -288,6 +315,7 @@ pub async fn list_compositions(
     Ok(Json(
         composition_list(
             &state,
+            &caller,
             &links,
             &page,
             Feed::All,
@@ -324,7 +352,7 @@ pub async fn create_composition(
     let new = NewComposition::read(&mut body.fields().await?)?;
     let draft = new.draft()?;
     let created = composition::create(&state.db, caller.account.id, &draft).await?;
-    let json = composition_json(&links, &card(&state, created).await?);
+    let json = composition_json(&links, &card(&state, created).await?, false);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, json.url.clone())],
@@ -345,13 +373,13 @@ pub async fn create_composition(
     )
 )]
 pub async fn get_composition(
-    _caller: ApiUser,
+    caller: ApiUser,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
 ) -> Result<Json<CompositionOut>, AppError> {
     let c = load(&state, id).await?;
-    Ok(Json(composition_json(&links, &card(&state, c).await?)))
+    Ok(Json(as_seen_by(&state, &caller, &links, c).await?))
 }
 
 /// Change a composition (its artist or an administrator). Fields left out keep their value.
@@ -387,7 +415,7 @@ pub async fn update_composition(
     }
     composition::update(&state.db, id, &draft).await?;
     let c = load(&state, id).await?;
-    Ok(Json(composition_json(&links, &card(&state, c).await?)))
+    Ok(Json(as_seen_by(&state, &caller, &links, c).await?))
 }
 
 /// Delete a composition with its comments and tracks (its artist or an administrator).
@@ -411,5 +439,69 @@ pub async fn delete_composition(
     caller.may_change(&c)?;
     let keys = composition::delete(&state.db, c.id).await?;
     state.media.release(&state.db, keys).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Like a composition (needs the FOLLOW permission). Liking twice is one like: the second
+/// answers 200 instead of 201 and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/compositions/{id}/like",
+    tag = "compositions",
+    params(("id" = i32, Path, minimum = 1, description = "The id of the composition to like.")),
+    responses(
+        (status = 201, description = "Liked; the composition as it is now.", body = CompositionOut,
+            headers(("Location" = String, description = "This like's URL (DELETE it to unlike)."))),
+        (status = 200, description = "Already liked; the composition, unchanged.", body = CompositionOut),
+        (status = 403, description = "The caller may not like compositions.", body = ErrorBody),
+        (status = 404, description = "No composition has this id.", body = ErrorBody),
+    )
+)]
+pub async fn like_composition(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    links: Links,
+    Id(id): Id,
+) -> Result<Response, AppError> {
+    caller.require(
+        Permission::FOLLOW,
+        "You do not have permission to like compositions.",
+    )?;
+    let status = match like::like(&state.db, caller.account.id, id).await? {
+        like::Outcome::Done => StatusCode::CREATED,
+        like::Outcome::Already => StatusCode::OK,
+        like::Outcome::NoSuchComposition => return Err(AppError::no_such("composition", id)),
+    };
+    // Read after the like: its count has changed with it.
+    let c = load(&state, id).await?;
+    let json = composition_json(&links, &card(&state, c).await?, true);
+    let location = links.api(&format!("/compositions/{id}/like"));
+    Ok((status, [(header::LOCATION, location)], Json(json)).into_response())
+}
+
+/// Take back one's like of a composition (needs the FOLLOW permission); 204 whether or not
+/// the caller liked it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/compositions/{id}/like",
+    tag = "compositions",
+    params(("id" = i32, Path, minimum = 1, description = "The id of the composition to unlike.")),
+    responses(
+        (status = 204, description = "The caller does not like it (any more)."),
+        (status = 403, description = "The caller may not like compositions.", body = ErrorBody),
+        (status = 404, description = "No composition has this id.", body = ErrorBody),
+    )
+)]
+pub async fn unlike_composition(
+    caller: ApiUser,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> Result<StatusCode, AppError> {
+    caller.require(
+        Permission::FOLLOW,
+        "You do not have permission to like compositions.",
+    )?;
+    load(&state, id).await?;
+    like::unlike(&state.db, caller.account.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

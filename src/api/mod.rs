@@ -59,6 +59,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
             compositions::delete_composition
         ))
         .routes(routes!(
+            compositions::like_composition,
+            compositions::unlike_composition
+        ))
+        .routes(routes!(
             comments::list_comments_on,
             comments::create_comment
         ))
@@ -154,7 +158,19 @@ impl PageParam {
         path: &str,
         page: &Page<T>,
     ) -> (Option<String>, Option<String>) {
-        let pagination = Pagination::new(links.api(path), self.cursor(), page);
+        self.links_keeping(links, path, "", page)
+    }
+
+    /// The same, for a list whose links keep these query parameters (`q=rag&type=users`).
+    pub fn links_keeping<T>(
+        &self,
+        links: &Links,
+        path: &str,
+        query: &str,
+        page: &Page<T>,
+    ) -> (Option<String>, Option<String>) {
+        let pagination =
+            Pagination::new(links.api(path), self.cursor(), page).with_query(query.to_owned());
         (pagination.prev_url(), pagination.next_url())
     }
 }

@@ -46,7 +46,7 @@ status: 400 malformed JSON or an invalid field (named in the message), 401, 403,
     tags(
         (name = "tokens", description = "Tokens, so a client need not send the password every time."),
         (name = "users", description = "Artists, their compositions and timelines; follow and unfollow."),
-        (name = "compositions", description = "Singles, EPs and albums."),
+        (name = "compositions", description = "Singles, EPs and albums; liking them."),
         (name = "comments", description = "Comments on compositions."),
         (name = "search", description = "Full-text search of compositions and users."),
         (name = "meta", description = "This description."),

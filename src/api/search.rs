@@ -11,9 +11,10 @@ use super::compositions::{CompositionOut, composition_json};
 use super::users::{UserOut, users_json};
 use super::{Links, PageParam};
 use crate::error::{AppError, ErrorBody};
+use crate::models::like;
 use crate::models::search::{self, Scope};
 use crate::state::AppState;
-use crate::views::search::SearchParams;
+use crate::views::search::{SearchParams, search_query};
 
 /// Compositions found, best first.
 #[derive(Serialize, ToSchema)]
@@ -84,26 +85,22 @@ pub async fn search(
     } else {
         "compositions"
     };
-    let path: String = form_urlencoded::Serializer::new("/search?".to_owned())
-        .append_pair(
-            "q",
-            &params
-                .q
-                .chars()
-                .take(search::MAX_QUERY_CHARS)
-                .collect::<String>(),
-        )
-        .append_pair("type", kind)
-        .finish();
+    let q: String = params.q.chars().take(search::MAX_QUERY_CHARS).collect();
+    let kept = search_query(&q, kind);
     Ok(Json(match scope {
         Scope::Compositions => {
             let found = search::compositions(&state.db, &query, cursor, per_page).await?;
-            let (prev, next) = page.links(&links, &path, &found.page);
+            let (prev, next) = page.links_keeping(&links, "/search", &kept, &found.page);
+            let ids: Vec<i32> = found.page.iter().map(|f| f.card.composition.id).collect();
+            let liked = like::liked_among(&state.db, caller.account.id, &ids).await?;
             SearchResults::Compositions(CompositionResults {
                 compositions: found
                     .page
                     .iter()
-                    .map(|f| composition_json(&links, &f.card))
+                    .map(|f| {
+                        let id = f.card.composition.id;
+                        composition_json(&links, &f.card, liked.contains(&id))
+                    })
                     .collect(),
                 prev,
                 next,
@@ -112,7 +109,7 @@ pub async fn search(
         }
         Scope::People => {
             let found = search::people(&state.db, &query, cursor, per_page).await?;
-            let (prev, next) = page.links(&links, &path, &found.page);
+            let (prev, next) = page.links_keeping(&links, "/search", &kept, &found.page);
             let users = found.page.items.into_iter().map(|f| f.user).collect();
             SearchResults::Users(UserResults {
                 users: users_json(&state, &links, caller.account.id, users).await?,

@@ -151,7 +151,7 @@ pub async fn get_user(
     )
 )]
 pub async fn list_user_compositions(
-    _caller: ApiUser,
+    caller: ApiUser,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
@@ -161,7 +161,7 @@ pub async fn list_user_compositions(
     let path = format!("/users/{id}/compositions/");
     let count = follow::Counts::of(&u).compositions;
     Ok(Json(
-        composition_list(&state, &links, &page, Feed::By(id), &path, count).await?,
+        composition_list(&state, &caller, &links, &page, Feed::By(id), &path, count).await?,
     ))
 }
 
@@ -194,7 +194,16 @@ pub async fn get_timeline(
     let path = format!("/users/{id}/timeline/");
     let count = composition::count(&state.db, Feed::FollowedBy(id)).await?;
     Ok(Json(
-        composition_list(&state, &links, &page, Feed::FollowedBy(id), &path, count).await?,
+        composition_list(
+            &state,
+            &caller,
+            &links,
+            &page,
+            Feed::FollowedBy(id),
+            &path,
+            count,
+        )
+        .await?,
     ))
 }
 

@@ -1,7 +1,18 @@
 //! Likes: a user likes a composition, once. Primary key on the pair; each composition's count
 //! is kept in `compositions.likes_count` by the database's triggers.
 
+use std::collections::HashSet;
+
+use chrono::Utc;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, DatabaseBackend, JoinType, QuerySelect, QueryTrait, SelectTwo, SqlErr,
+    Statement,
+};
+
+use super::keyset::{Cursor, Key, Order, Page, Reading};
+use super::user;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "likes")]
@@ -17,6 +28,145 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// What asking to like or unlike a composition came to: the site and the API each say it
+/// their own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Now liked, or no longer liked.
+    Done,
+    /// Nothing to do: already liked, or not liked.
+    Already,
+    /// No composition has this id (it may have been deleted a moment ago).
+    NoSuchComposition,
+}
+
+/// One user likes a composition. The primary key decides a double click or two racing
+/// requests (one row, no error), and the foreign key a composition that is not there (or was
+/// deleted meanwhile): no check-then-insert race either way.
+pub async fn like<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    composition_id: i32,
+) -> Result<Outcome, DbErr> {
+    let row = ActiveModel {
+        user_id: Set(user_id),
+        composition_id: Set(composition_id),
+        timestamp: Set(Utc::now()),
+    };
+    let inserted = Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([Column::UserId, Column::CompositionId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await;
+    match inserted {
+        Ok(0) => Ok(Outcome::Already),
+        Ok(_) => Ok(Outcome::Done),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) => {
+            Ok(Outcome::NoSuchComposition)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One user takes their like back. (`Already` also when the composition does not exist: the
+/// caller that must tell the two apart looks the composition up.)
+pub async fn unlike<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    composition_id: i32,
+) -> Result<Outcome, DbErr> {
+    let deleted = Entity::delete_many()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::CompositionId.eq(composition_id))
+        .exec(db)
+        .await?;
+    Ok(if deleted.rows_affected > 0 {
+        Outcome::Done
+    } else {
+        Outcome::Already
+    })
+}
+
+/// Which of `composition_ids` (a page of cards) the user likes: one query on the primary key,
+/// whatever the page size. Kept apart from the cards, which are shared by every viewer.
+pub async fn liked_among<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    composition_ids: &[i32],
+) -> Result<HashSet<i32>, DbErr> {
+    if composition_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let liked: Vec<i32> = Entity::find()
+        .select_only()
+        .column(Column::CompositionId)
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::CompositionId.is_in(composition_ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(liked.into_iter().collect())
+}
+
+/// One row of a composition's "liked by" list: the user, and since when.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub user: user::Model,
+    pub since: DateTimeUtc,
+}
+
+/// A page of the people who like a composition, newest like first: one query, from the
+/// cursor along the index `(composition_id, timestamp, user_id)`, joined with the users.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    composition_id: i32,
+    cursor: Cursor,
+    per_page: u64,
+) -> Result<Page<Entry>, DbErr> {
+    let reading = Reading::new(cursor, Order::NewestFirst, per_page);
+    if reading.is_past_numbered() {
+        return Ok(reading.past_numbered());
+    }
+    let rows = select(composition_id, &reading).all(db).await?;
+    let entries = rows
+        .into_iter()
+        .filter_map(|(like, u)| {
+            u.map(|user| Entry {
+                user,
+                since: like.timestamp,
+            })
+        })
+        .collect();
+    Ok(reading.finish(entries, |e| Key::new(e.since, e.user.id)))
+}
+
+fn select(composition_id: i32, reading: &Reading) -> SelectTwo<Entity, user::Entity> {
+    let liker: RelationDef = Entity::belongs_to(user::Entity)
+        .from(Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    reading
+        .apply(
+            Entity::find().filter(Column::CompositionId.eq(composition_id)),
+            Column::Timestamp,
+            Column::UserId,
+        )
+        .join(JoinType::InnerJoin, liker)
+        .select_also(user::Entity)
+}
+
+/// The statement that reads a page of a composition's likes (public for the query-plan tests).
+pub fn page_statement(
+    backend: DatabaseBackend,
+    composition_id: i32,
+    reading: &Reading,
+) -> Statement {
+    select(composition_id, reading).build(backend)
+}
 
 /// Insert many likes in one statement (`seed`).
 pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<ActiveModel>) -> Result<(), DbErr> {

@@ -2,7 +2,11 @@
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{ExprTrait, Func};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseBackend, QuerySelect, Statement};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseBackend, QuerySelect, QueryTrait, Statement,
+};
+
+use super::keyset::{Cursor, Key, Order, Page, Reading};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -428,6 +432,66 @@ pub async fn names_and_emails<C: ConnectionTrait>(db: &C) -> Result<Vec<(String,
         .into_tuple()
         .all(db)
         .await
+}
+
+/// The orders of the people directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Directory {
+    /// Newest members first: the index `(member_since, id)`.
+    Newest,
+    /// Most followed first: the index `(followers_count, id)`.
+    MostFollowed,
+}
+
+impl Directory {
+    fn reading(self, cursor: Cursor, per_page: u64) -> Reading {
+        let reading = Reading::new(cursor, Order::NewestFirst, per_page);
+        match self {
+            Directory::Newest => reading,
+            Directory::MostFollowed => reading.by_number(),
+        }
+    }
+
+    fn key(self, user: &Model) -> Key {
+        match self {
+            Directory::Newest => Key::new(user.member_since, user.id),
+            Directory::MostFollowed => Key::ranked(i64::from(user.followers_count), user.id),
+        }
+    }
+}
+
+/// A page of the people directory in `order`: one query, from the cursor along the order's
+/// index, whatever the number of users.
+pub async fn directory<C: ConnectionTrait>(
+    db: &C,
+    order: Directory,
+    cursor: Cursor,
+    per_page: u64,
+) -> Result<Page<Model>, DbErr> {
+    let reading = order.reading(cursor, per_page);
+    if reading.is_past_numbered() {
+        return Ok(reading.past_numbered());
+    }
+    let rows = directory_select(order, &reading).all(db).await?;
+    Ok(reading.finish(rows, |u| order.key(u)))
+}
+
+fn directory_select(order: Directory, reading: &Reading) -> Select<Entity> {
+    let sorted_by = match order {
+        Directory::Newest => Column::MemberSince,
+        Directory::MostFollowed => Column::FollowersCount,
+    };
+    reading.apply(Entity::find(), sorted_by, Column::Id)
+}
+
+/// The statement that reads a page of the directory (public for the query-plan tests).
+pub fn directory_statement(
+    backend: DatabaseBackend,
+    order: Directory,
+    cursor: Cursor,
+    per_page: u64,
+) -> Statement {
+    directory_select(order, &order.reading(cursor, per_page)).build(backend)
 }
 
 /// Insert many accounts in one statement; their ids, in insertion order.

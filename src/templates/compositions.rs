@@ -1,10 +1,12 @@
 //! `templates/compositions/`: a composition's permalink, edit and delete pages, and the
 //! composition form they share with the home page.
 
+use std::collections::HashSet;
+
 use askama::Template;
 
 use crate::forms::{self, FieldErrors};
-use crate::models::{comment, composition, track};
+use crate::models::{comment, composition, like, track};
 use crate::web::layout::Layout;
 use crate::web::pagination::Pagination;
 
@@ -56,6 +58,25 @@ impl CompositionForm {
     }
 }
 
+/// How the viewer of a page of cards stands towards them. Computed for every request and
+/// handed to the template beside the cards, never stored in them: the home page's cards come
+/// from a cache that every visitor shares.
+#[derive(Debug, Default, Clone)]
+pub struct Viewing {
+    /// Logged in with the FOLLOW permission: a like button on each card; others see the count.
+    pub can_like: bool,
+    /// The compositions of the page the viewer likes.
+    pub liked: HashSet<i32>,
+    /// This page (a local path and query), where a like button leads back to.
+    pub back: String,
+}
+
+impl Viewing {
+    pub fn likes(&self, composition_id: &i32) -> bool {
+        self.liked.contains(composition_id)
+    }
+}
+
 /// A composition's permalink page: the composition, its comments and the comment form.
 #[derive(Template)]
 #[template(path = "compositions/show.html")]
@@ -63,6 +84,7 @@ pub struct CompositionTemplate {
     pub layout: Layout,
     /// The composition as a one-item list, so it renders like in the feeds.
     pub cards: Vec<composition::Card>,
+    pub viewing: Viewing,
     pub comments: Vec<comment::WithAuthor>,
     pub pagination: Pagination,
     pub can_comment: bool,
@@ -90,4 +112,16 @@ pub struct DeleteCompositionTemplate {
     pub layout: Layout,
     pub title: String,
     pub slug: String,
+}
+
+/// The people who like a composition, newest like first.
+#[derive(Template)]
+#[template(path = "compositions/likes.html")]
+pub struct LikesTemplate {
+    pub layout: Layout,
+    pub title: String,
+    /// The composition's slug, for the link back to it.
+    pub slug: String,
+    pub entries: Vec<like::Entry>,
+    pub pagination: Pagination,
 }

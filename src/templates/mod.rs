@@ -61,6 +61,7 @@ pub struct IndexTemplate {
     pub form: compositions::CompositionForm,
     /// Shared with the feed cache when the page came from there.
     pub cards: std::sync::Arc<crate::models::keyset::Page<composition::Card>>,
+    pub viewing: compositions::Viewing,
     pub pagination: Pagination,
     /// The most used tags, most used first.
     pub top_tags: std::sync::Arc<Vec<crate::models::tag::Model>>,
@@ -96,6 +97,8 @@ pub struct TagTemplate {
     pub count: u64,
     pub cards: Vec<composition::Card>,
     pub pagination: Pagination,
+    /// What the viewer likes among the cards.
+    pub viewing: compositions::Viewing,
 }
 
 #[derive(Template)]

@@ -23,6 +23,7 @@ pub struct UserTemplate {
     pub can_follow: bool,
     pub is_admin: bool,
     pub cards: Vec<composition::Card>,
+    pub viewing: super::compositions::Viewing,
     pub pagination: Pagination,
 }
 
@@ -116,5 +117,16 @@ pub struct FollowsTemplate {
     /// "Followers of" or "Followed by", before the username.
     pub title: &'static str,
     pub entries: Vec<follow::Entry>,
+    pub pagination: Pagination,
+}
+
+/// The people directory: everyone, newest members or most followed first.
+#[derive(Template)]
+#[template(path = "users/people.html")]
+pub struct PeopleTemplate {
+    pub layout: Layout,
+    /// Most followed first (else newest members first).
+    pub by_followers: bool,
+    pub people: Vec<user::Model>,
     pub pagination: Pagination,
 }

@@ -1,23 +1,26 @@
 //! A composition's own pages: the permalink with its comments, editing and deleting (the
-//! artist or an administrator only, not like the original where anyone could).
+//! artist or an administrator only, not like the original where anyone could), liking and
+//! who likes it.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::access::extractors::safe_next;
 use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
 use crate::forms;
 use crate::models::keyset::Cursor;
 use crate::models::user::Account;
-use crate::models::{Permission, comment, composition, tag, track};
+use crate::models::{Permission, comment, composition, like, tag, track};
 use crate::state::AppState;
 use crate::templates::Html;
 use crate::templates::compositions::{
     CompositionForm, CompositionTemplate, DeleteCompositionTemplate, EditCompositionTemplate,
+    LikesTemplate, Viewing,
 };
 use crate::views::main::CompositionFields;
 use crate::web::extract::{Form, Path};
@@ -30,6 +33,32 @@ pub fn router() -> Router<AppState> {
         .route("/composition/{slug}", get(show).post(add_comment))
         .route("/edit/{slug}", get(edit_page).post(edit))
         .route("/delete/{slug}", get(delete_page).post(delete))
+        .route("/composition/{slug}/like", post(like))
+        .route("/composition/{slug}/unlike", post(unlike))
+        .route("/composition/{slug}/likes", get(likes))
+}
+
+/// How the viewer stands towards a page of cards (which they like), read for this request
+/// only: one query on the likes' primary key, none for visitors who cannot like.
+pub(super) async fn viewing(
+    state: &AppState,
+    layout: &Layout,
+    cards: &[composition::Card],
+    back: String,
+) -> Result<Viewing, AppError> {
+    let liker = layout.user.as_ref().filter(|u| u.can(Permission::FOLLOW));
+    let liked = match liker {
+        Some(u) => {
+            let ids: Vec<i32> = cards.iter().map(|c| c.composition.id).collect();
+            like::liked_among(&state.db, u.id, &ids).await?
+        }
+        None => Default::default(),
+    };
+    Ok(Viewing {
+        can_like: liker.is_some(),
+        liked,
+        back,
+    })
 }
 
 /// The composition a slug names, or a 404 page.
@@ -100,6 +129,8 @@ async fn render(
     let card = composition::card(&state.db, c)
         .await?
         .ok_or_else(|| AppError::NotFound(None))?;
+    let back = format!("/composition/{}", card.composition.url_slug());
+    let viewing = viewing(state, &layout, std::slice::from_ref(&card), back).await?;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -112,6 +143,7 @@ async fn render(
             .is_some_and(|u| u.can(Permission::COMMENT)),
         layout,
         cards: vec![card],
+        viewing,
         comments: page.items,
         pagination,
         body,
@@ -279,4 +311,84 @@ async fn delete(
     session.note_write();
     session.flash("success", "The composition has been deleted.");
     Ok(Redirect::to("/").into_response())
+}
+
+/// Where a like button leads back to: the page it was on (its `back` field), if that is a
+/// path on this site; the composition's page otherwise.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Back {
+    back: String,
+}
+
+impl Back {
+    fn or_permalink(&self, c: &composition::Model) -> String {
+        safe_next(Some(&self.back))
+            // Only what is a valid URI as it stands can go into a `Location` header.
+            .filter(|path| path.parse::<Uri>().is_ok())
+            .unwrap_or_else(|| format!("/composition/{}", c.url_slug()))
+    }
+}
+
+async fn like(
+    State(state): State<AppState>,
+    session: Session,
+    Can(me): Can<{ Permission::FOLLOW.0 }>,
+    Path(slug): Path<String>,
+    Form(back): Form<Back>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    match like::like(&state.db, me.id, c.id).await? {
+        like::Outcome::Done => {}
+        like::Outcome::Already => session.flash("info", "You already like this composition."),
+        // Deleted between the lookup and the like.
+        like::Outcome::NoSuchComposition => return Err(AppError::NotFound(None)),
+    }
+    // The page landed on shows the new count, even where it comes from the feed cache.
+    session.note_write();
+    Ok(Redirect::to(&back.or_permalink(&c)).into_response())
+}
+
+async fn unlike(
+    State(state): State<AppState>,
+    session: Session,
+    Can(me): Can<{ Permission::FOLLOW.0 }>,
+    Path(slug): Path<String>,
+    Form(back): Form<Back>,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    match like::unlike(&state.db, me.id, c.id).await? {
+        like::Outcome::Done => {}
+        like::Outcome::Already | like::Outcome::NoSuchComposition => {
+            session.flash("info", "You do not like this composition.")
+        }
+    }
+    session.note_write();
+    Ok(Redirect::to(&back.or_permalink(&c)).into_response())
+}
+
+/// Who likes a composition, newest like first, by cursor pages.
+async fn likes(
+    State(state): State<AppState>,
+    layout: Layout,
+    Path(slug): Path<String>,
+    query: PageQuery,
+) -> Result<Response, AppError> {
+    let c = load(&state, &slug).await?;
+    let cursor = query.cursor();
+    let per_page = state.config.followers_per_page;
+    let page = like::page(&state.db, c.id, cursor, per_page).await?;
+    let pagination = Pagination::new(
+        format!("/composition/{}/likes", c.url_slug()),
+        cursor,
+        &page,
+    );
+    Ok(Html(LikesTemplate {
+        layout,
+        slug: c.slug(),
+        title: c.title,
+        entries: page.items,
+        pagination,
+    })
+    .into_response())
 }

@@ -75,6 +75,9 @@ async fn render_index(
         _ => Arc::new(composition::page(&state.db, feed, cursor, per_page).await?),
     };
     let pagination = Pagination::new("/", cursor, &page);
+    // Per viewer, beside the cards: these may be everyone's, from the feed cache.
+    let viewing =
+        super::compositions::viewing(state, &layout, &page.items, pagination.url(&cursor)).await?;
     let status = if form.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -89,6 +92,7 @@ async fn render_index(
         layout,
         form,
         cards: page,
+        viewing,
         pagination,
         top_tags: state.feeds.top_tags(&state.db).await?,
     };

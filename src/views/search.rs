@@ -62,17 +62,19 @@ impl SearchParams {
     }
 }
 
-/// `/search?q=<q>&type=<scope>`, the path pages of these results hang from.
-pub fn search_path(q: &str, scope: Scope) -> String {
-    let kind = match scope {
-        Scope::Compositions => "compositions",
-        Scope::People => "people",
-    };
-    let query: String = form_urlencoded::Serializer::new(String::new())
+/// `q=<q>&type=<kind>`: what every page of a search keeps in its links.
+pub fn search_query(q: &str, kind: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
         .append_pair("q", q)
         .append_pair("type", kind)
-        .finish();
-    format!("/search?{query}")
+        .finish()
+}
+
+fn kind(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Compositions => "compositions",
+        Scope::People => "people",
+    }
 }
 
 async fn show(
@@ -92,29 +94,30 @@ async fn show(
     let query = search::Query::parse(&q);
     let cursor = page.cursor();
     let per_page = state.config.compositions_per_page;
-    let path = search_path(&q, scope);
+    let kept = search_query(&q, kind(scope));
     let mut template = SearchTemplate {
         layout,
-        compositions_url: search_path(&q, Scope::Compositions),
-        people_url: search_path(&q, Scope::People),
+        compositions_url: format!("/search?{}", search_query(&q, kind(Scope::Compositions))),
+        people_url: format!("/search?{}", search_query(&q, kind(Scope::People))),
         people: scope == Scope::People,
         searched: !query.is_empty(),
         q,
         count: 0,
         compositions: Vec::new(),
         found_people: Vec::new(),
-        pagination: Pagination::new(path.clone(), cursor, &Page::<()>::empty()),
+        pagination: Pagination::new("/search", cursor, &Page::<()>::empty()),
     };
     match scope {
         Scope::Compositions => {
             let found = search::compositions(&state.db, &query, cursor, per_page).await?;
-            template.pagination = Pagination::new(path, cursor, &found.page);
+            template.pagination =
+                Pagination::new("/search", cursor, &found.page).with_query(kept.clone());
             template.count = found.count;
             template.compositions = found.page.items;
         }
         Scope::People => {
             let found = search::people(&state.db, &query, cursor, per_page).await?;
-            template.pagination = Pagination::new(path, cursor, &found.page);
+            template.pagination = Pagination::new("/search", cursor, &found.page).with_query(kept);
             template.count = found.count;
             template.found_people = found.page.items;
         }

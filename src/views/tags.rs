@@ -41,7 +41,10 @@ async fn show(
     let per_page = state.config.compositions_per_page;
     let page = composition::page(&state.db, Feed::Tagged(tag.id), cursor, per_page).await?;
     let pagination = Pagination::new(tag_path(&tag.name), cursor, &page);
+    let viewing =
+        super::compositions::viewing(&state, &layout, &page.items, pagination.url(&cursor)).await?;
     Ok(Html(TagTemplate {
+        viewing,
         layout,
         count: u64::try_from(tag.compositions_count).unwrap_or(0),
         tag: tag.name,

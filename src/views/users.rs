@@ -1,9 +1,10 @@
 //! The user pages of the Flask original's `main` blueprint: profiles (`user`), editing one's
 //! own (`edit_profile`) or anyone's as an administrator (`edit_profile_admin`), `follow` /
-//! `unfollow`, and the `followers` / `following` lists.
+//! `unfollow`, the `followers` / `following` lists, and the people directory (`users`).
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -17,7 +18,7 @@ use crate::models::{Permission, composition, follow, role, user};
 use crate::state::AppState;
 use crate::templates::Html;
 use crate::templates::users::{
-    AccountFields, EditProfileTemplate, FollowsTemplate, ProfileForm, UserTemplate,
+    AccountFields, EditProfileTemplate, FollowsTemplate, PeopleTemplate, ProfileForm, UserTemplate,
 };
 use crate::web::extract::{Form, Path};
 use crate::web::layout::Layout;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/unfollow/{username}", post(unfollow))
         .route("/followers/{username}", get(followers))
         .route("/following/{username}", get(following))
+        .route("/users", get(people))
 }
 
 fn profile_path(username: &str) -> String {
@@ -62,6 +64,8 @@ async fn profile(
     let page =
         composition::page(&state.db, composition::Feed::By(user.id), cursor, per_page).await?;
     let pagination = Pagination::new(profile_path(&user.username), cursor, &page);
+    let viewing =
+        super::compositions::viewing(&state, &layout, &page.items, pagination.url(&cursor)).await?;
     let counts = follow::Counts::of(&user);
     let viewer = layout.user.as_ref();
     let is_self = viewer.is_some_and(|v| v.id == user.id);
@@ -79,6 +83,7 @@ async fn profile(
         counts,
         relationship,
         cards: page.items,
+        viewing,
         pagination,
     };
     Ok(Html(template).into_response())
@@ -348,4 +353,35 @@ async fn following(
     query: PageQuery,
 ) -> Result<Response, AppError> {
     follows_page(&state, layout, &username, query.cursor(), Side::Following).await
+}
+
+/// People in the directory per page.
+const PEOPLE_PER_PAGE: u64 = 20;
+
+/// The people directory: `?sort=followers` for the most followed first, anything else for the
+/// newest members first (a bad value is no reason for an error).
+async fn people(
+    State(state): State<AppState>,
+    layout: Layout,
+    query: PageQuery,
+    uri: Uri,
+) -> Result<Response, AppError> {
+    let by_followers = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "sort")
+        .is_some_and(|(_, value)| value == "followers");
+    let (order, sort) = if by_followers {
+        (user::Directory::MostFollowed, "sort=followers")
+    } else {
+        (user::Directory::Newest, "")
+    };
+    let cursor = query.cursor();
+    let page = user::directory(&state.db, order, cursor, PEOPLE_PER_PAGE).await?;
+    let pagination = Pagination::new("/users", cursor, &page).with_query(sort);
+    Ok(Html(PeopleTemplate {
+        layout,
+        by_followers,
+        people: page.items,
+        pagination,
+    })
+    .into_response())
 }

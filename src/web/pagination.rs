@@ -63,8 +63,10 @@ pub struct Pagination {
     pub here: Cursor,
     prev: Option<Cursor>,
     next: Option<Cursor>,
-    /// The list's path; links add the cursor's query and `fragment`.
+    /// The list's path; links add `query`, the cursor's query and `fragment`.
     path: String,
+    /// Parameters every link keeps (`sort=followers`), without the `?`.
+    query: String,
     fragment: &'static str,
 }
 
@@ -75,6 +77,7 @@ impl Pagination {
             prev: page.prev,
             next: page.next,
             path: path.into(),
+            query: String::new(),
             fragment: "",
         }
     }
@@ -85,14 +88,19 @@ impl Pagination {
         self
     }
 
-    /// The link to a page; a path with a query string of its own (`/search?q=rag`) keeps it.
+    /// Links keep these parameters (already encoded, without the `?`): a list's order.
+    pub fn with_query(mut self, query: impl Into<String>) -> Self {
+        self.query = query.into();
+        self
+    }
+
     pub fn url(&self, cursor: &Cursor) -> String {
-        let query = cursor.query();
-        let separator = match (query.is_empty(), self.path.contains('?')) {
-            (true, _) => "",
-            (false, true) => "&",
-            (false, false) => "?",
-        };
+        let query = [self.query.clone(), cursor.query()]
+            .into_iter()
+            .filter(|q| !q.is_empty())
+            .collect::<Vec<_>>()
+            .join("&");
+        let separator = if query.is_empty() { "" } else { "?" };
         format!("{}{separator}{query}{}", self.path, self.fragment)
     }
 
@@ -165,9 +173,12 @@ mod tests {
         assert_eq!(p.first_url().as_deref(), Some("/x#c"));
         assert_eq!(p.here_query(), "after=7_3");
         assert!(p.is_multi_page());
-        let kept = Pagination::new("/search?q=rag", Cursor::After(key), &page);
-        assert_eq!(kept.next_url().as_deref(), Some("/search?q=rag&after=7_3"));
-        assert_eq!(kept.first_url().as_deref(), Some("/search?q=rag"));
+        let sorted = Pagination::new("/users", Cursor::After(key), &page).with_query("sort=x");
+        assert_eq!(
+            sorted.next_url().as_deref(),
+            Some("/users?sort=x&after=7_3")
+        );
+        assert_eq!(sorted.first_url().as_deref(), Some("/users?sort=x"));
         let alone = Pagination::new("/", Cursor::First, &Page::<()>::empty());
         assert!(!alone.is_multi_page());
         assert_eq!(alone.first_url(), None);

@@ -1429,7 +1429,7 @@ async fn a_wrong_method_gets_405_with_allow() {
 // The OpenAPI document
 
 /// Every operation of API v1, as a reader of SPEC §4 expects to find it.
-const OPERATIONS: [(&str, &str); 21] = [
+const OPERATIONS: [(&str, &str); 23] = [
     ("POST", "/api/v1/tokens/"),
     ("GET", "/api/v1/users/{id}"),
     ("GET", "/api/v1/users/{id}/compositions/"),
@@ -1450,6 +1450,8 @@ const OPERATIONS: [(&str, &str); 21] = [
     ("GET", "/api/v1/tracks/{id}"),
     ("PATCH", "/api/v1/tracks/{id}"),
     ("DELETE", "/api/v1/tracks/{id}"),
+    ("POST", "/api/v1/compositions/{id}/like"),
+    ("DELETE", "/api/v1/compositions/{id}/like"),
     ("GET", "/api/v1/search"),
 ];
 

@@ -463,5 +463,6 @@ pub fn rel_link(body: &str, rel: &str) -> Option<String> {
     let marker = format!(r#"" rel="{rel}""#);
     let end = body.find(&marker)?;
     let start = body[..end].rfind("href=\"")? + "href=\"".len();
+    // As a browser reads the attribute: askama writes `&` as `&#38;`.
     Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
 }

@@ -559,7 +559,7 @@ async fn api_lists_and_profiles_show_the_kept_counts() {
 }
 
 /// PostgreSQL's plan of `statement`, run: every line with its actual rows and loops.
-async fn plan(db: &DatabaseConnection, statement: Statement) -> Vec<String> {
+pub(crate) async fn plan(db: &DatabaseConnection, statement: Statement) -> Vec<String> {
     let explain = Statement::from_sql_and_values(
         db.get_database_backend(),
         format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql),
@@ -607,7 +607,7 @@ fn rows_touched(line: &str) -> u64 {
 }
 
 /// Every node reads at most `bound` rows; no table is scanned whole.
-fn assert_bounded(what: &str, plan: &[String], bound: u64) {
+pub(crate) fn assert_bounded(what: &str, plan: &[String], bound: u64) {
     let text = plan.join("\n");
     assert!(!text.contains("Seq Scan"), "{what} scans a table:\n{text}");
     for line in plan {
