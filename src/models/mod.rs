@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod rate_limit;
 pub mod role;
 pub mod session;
+pub mod suggestion;
 pub mod tag;
 pub mod track;
 pub mod user;
