@@ -62,6 +62,8 @@ pub struct IndexTemplate {
     /// Shared with the feed cache when the page came from there.
     pub cards: std::sync::Arc<crate::models::keyset::Page<composition::Card>>,
     pub viewing: compositions::Viewing,
+    /// Who to follow, under a short followed feed.
+    pub suggestions: Vec<crate::models::user::Model>,
     pub pagination: Pagination,
     /// The most used tags, most used first.
     pub top_tags: std::sync::Arc<Vec<crate::models::tag::Model>>,

@@ -24,6 +24,8 @@ pub struct UserTemplate {
     pub is_admin: bool,
     pub cards: Vec<composition::Card>,
     pub viewing: super::compositions::Viewing,
+    /// Who the viewer might follow (never this profile's user).
+    pub suggestions: Vec<user::Model>,
     pub pagination: Pagination,
 }
 

@@ -16,7 +16,7 @@ use crate::access::Can;
 use crate::error::AppError;
 use crate::forms;
 use crate::models::keyset::Cursor;
-use crate::models::{Permission, composition, track};
+use crate::models::{Permission, composition, suggestion, track};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
 use crate::templates::{Html, IndexTemplate};
@@ -25,6 +25,9 @@ use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
 use crate::web::session::Session;
 use crate::web::upload::{FILES, UploadForm};
+
+/// People suggested at a time.
+pub(crate) const SUGGESTIONS: u32 = 5;
 
 /// The cookie that remembers the chosen feed tab.
 const SHOW_FOLLOWED: &str = "show_followed";
@@ -78,6 +81,17 @@ async fn render_index(
     // Per viewer, beside the cards: these may be everyone's, from the feed cache.
     let viewing =
         super::compositions::viewing(state, &layout, &page.items, pagination.url(&cursor)).await?;
+    // A followed feed that does not fill its first page: here are people to follow.
+    let suggestions = match (&layout.user, feed) {
+        (Some(u), composition::Feed::FollowedBy(_))
+            if u.can(Permission::FOLLOW)
+                && cursor == Cursor::First
+                && (page.items.len() as u64) < per_page =>
+        {
+            suggestion::who_to_follow(&state.db, u.id, SUGGESTIONS).await?
+        }
+        _ => Vec::new(),
+    };
     let status = if form.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -93,6 +107,7 @@ async fn render_index(
         form,
         cards: page,
         viewing,
+        suggestions,
         pagination,
         top_tags: state.feeds.top_tags(&state.db).await?,
     };

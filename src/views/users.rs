@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
 use crate::models::follow::{Outcome, Side};
 use crate::models::keyset::Cursor;
-use crate::models::{Permission, composition, follow, role, user};
+use crate::models::{Permission, composition, follow, role, suggestion, user};
 use crate::state::AppState;
 use crate::templates::Html;
 use crate::templates::users::{
@@ -73,6 +73,17 @@ async fn profile(
         Some(v) if !is_self => follow::relationship(&state.db, v.id, user.id).await?,
         _ => follow::Relationship::default(),
     };
+    // Who else the viewer might follow; this profile's user has their own button above.
+    let suggestions = match viewer {
+        Some(v) if v.can(Permission::FOLLOW) => {
+            let mut people =
+                suggestion::who_to_follow(&state.db, v.id, super::main::SUGGESTIONS + 1).await?;
+            people.retain(|p| p.id != user.id);
+            people.truncate(super::main::SUGGESTIONS as usize);
+            people
+        }
+        _ => Vec::new(),
+    };
     let template = UserTemplate {
         can_follow: !is_self && viewer.is_some_and(|v| v.can(Permission::FOLLOW)),
         is_admin: viewer.is_some_and(|v| v.is_administrator()),
@@ -84,6 +95,7 @@ async fn profile(
         relationship,
         cards: page.items,
         viewing,
+        suggestions,
         pagination,
     };
     Ok(Html(template).into_response())

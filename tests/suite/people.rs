@@ -256,3 +256,121 @@ async fn on_postgresql_both_directory_orders_read_a_page_from_their_index() {
         }
     }
 }
+
+/// `follower` follows `followed`.
+async fn follows(app: &TestApp, follower: &user::Model, followed: &user::Model) {
+    ragtime::models::follow::add(&app.db, follower.id, followed.id)
+        .await
+        .unwrap();
+}
+
+/// A user with the self-follow that registration gives everyone.
+async fn artist(app: &TestApp, username: &str) -> user::Model {
+    let u = app.create_user(username).await;
+    follows(app, &u, &u).await;
+    u
+}
+
+fn names(people: &[user::Model]) -> Vec<&str> {
+    people.iter().map(|u| u.username.as_str()).collect()
+}
+
+#[tokio::test]
+async fn suggestions_rank_friends_of_friends_first_then_the_most_followed_never_oneself_or_the_followed()
+ {
+    let app = TestApp::new().await;
+    let ann = artist(&app, "ann").await;
+    let bob = artist(&app, "bob").await;
+    let cat = artist(&app, "cat").await;
+    let dan = artist(&app, "dan").await;
+    let eve = artist(&app, "eve").await;
+    let fay = artist(&app, "fay").await;
+    let star = artist(&app, "star").await;
+    artist(&app, "nobody").await;
+    for fan in ["f1", "f2", "f3"] {
+        let fan = artist(&app, fan).await;
+        follows(&app, &fan, &star).await;
+        follows(&app, &fan, &fay).await;
+        follows(&app, &fan, &ann).await;
+    }
+    follows(&app, &ann, &bob).await;
+    follows(&app, &ann, &cat).await;
+    follows(&app, &ann, &fay).await;
+    // Both of ann's friends follow dan; one follows eve; they follow ann and fay, whom she
+    // is or follows already.
+    for friend in [&bob, &cat] {
+        follows(&app, friend, &dan).await;
+        follows(&app, friend, &ann).await;
+        follows(&app, friend, &fay).await;
+    }
+    follows(&app, &bob, &eve).await;
+    let suggested = ragtime::models::suggestion::who_to_follow(&app.db, ann.id, 3)
+        .await
+        .unwrap();
+    assert_eq!(names(&suggested), ["dan", "eve", "star"]);
+    let all = ragtime::models::suggestion::who_to_follow(&app.db, ann.id, 50)
+        .await
+        .unwrap();
+    let listed = names(&all);
+    for excluded in ["ann", "bob", "cat", "fay"] {
+        assert!(!listed.contains(&excluded), "{excluded} in {listed:?}");
+    }
+    assert!(
+        listed.contains(&"nobody") && listed.len() == 7,
+        "{listed:?}"
+    );
+    // Someone who follows nobody gets the most followed.
+    let new = artist(&app, "new").await;
+    let suggested = ragtime::models::suggestion::who_to_follow(&app.db, new.id, 2)
+        .await
+        .unwrap();
+    // fay has six followers, ann five.
+    assert_eq!(names(&suggested), ["fay", "ann"]);
+}
+
+#[tokio::test]
+async fn a_short_followed_feed_and_profiles_suggest_who_to_follow() {
+    let app = TestApp::new().await;
+    let ann = artist(&app, "ann").await;
+    let bob = artist(&app, "bob").await;
+    let cat = artist(&app, "cat").await;
+    follows(&app, &ann, &bob).await;
+    follows(&app, &bob, &cat).await;
+    let mut client = app.logged_in_client(&ann).await;
+    // The All tab has no suggestions; the Followed tab, nearly empty, has.
+    let all = client.get("/").await;
+    assert!(!all.body.contains("Who to follow"));
+    client.get("/followed").await;
+    let followed = client.get("/").await;
+    assert!(followed.body.contains("Who to follow"), "{}", followed.body);
+    assert!(followed.body.contains(r#"action="/follow/cat""#));
+    assert!(!followed.body.contains(r#"action="/follow/bob""#));
+    assert!(!followed.body.contains(r#"action="/follow/ann""#));
+    // Following from the suggestion works like the profile's button.
+    let token = followed.csrf_token();
+    let res = client
+        .post_form("/follow/cat", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(
+        ragtime::models::follow::is_following(&app.db, ann.id, cat.id)
+            .await
+            .unwrap()
+    );
+    // On a profile, not the profile's own user (who has the button above).
+    let dan = artist(&app, "dan").await;
+    follows(&app, &bob, &dan).await;
+    let profile = client.get("/user/dan").await;
+    assert_eq!(profile.body.matches(r#"action="/follow/dan""#).count(), 1);
+    let profile = client.get("/user/bob").await;
+    assert!(profile.body.contains("Who to follow"));
+    assert!(profile.body.contains(r#"action="/follow/dan""#));
+    // Visitors get none.
+    assert!(
+        !app.client()
+            .get("/user/bob")
+            .await
+            .body
+            .contains("Who to follow")
+    );
+}
