@@ -138,6 +138,22 @@ pub async fn composition_list(
     })
 }
 
+/// A tag as sent, before it is normalised: a string of at most 32 characters. (Only its
+/// schema is used: the handlers read tags as strings.)
+pub struct TagIn;
+
+impl utoipa::PartialSchema for TagIn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(tag::MAX_LEN))
+            .examples([serde_json::json!("delta blues")])
+            .into()
+    }
+}
+
+impl ToSchema for TagIn {}
+
 /// What publishing takes.
 #[derive(ToSchema)]
 pub struct NewComposition {
@@ -160,9 +176,10 @@ pub struct NewComposition {
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]*$"
     )]
     pub description: String,
-    /// Up to 5 tags, each normalised (lower-cased, runs of spaces and other separators become
-    /// `-`, at most 32 characters); repeats are dropped; none if left out.
-    #[schema(required = false, max_items = 5, example = json!(["ragtime", "stride"]))]
+    /// Up to 5 tags of at most 32 characters each, normalised: lower-cased, letters and digits
+    /// kept, runs of spaces, `-` and `_` become one `-`, anything else is dropped; a tag left
+    /// with no letter or digit, and repeats, are left out. None if left out.
+    #[schema(required = false, max_items = 5, inline, value_type = Vec<TagIn>, example = json!(["ragtime", "stride"]))]
     pub tags: Vec<String>,
 }
 
@@ -188,7 +205,7 @@ pub struct UpdateComposition {
     )]
     pub description: Option<String>,
     /// Replaces the tags (see `NewComposition`); `[]` removes them all.
-    #[schema(max_items = 5, nullable = false)]
+    #[schema(max_items = 5, nullable = false, inline, value_type = Option<Vec<TagIn>>)]
     pub tags: Option<Vec<String>>,
 }
 

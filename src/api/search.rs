@@ -58,7 +58,7 @@ pub struct UserResults {
     responses(
         (status = 200, description = "One page of results: `compositions` or `users`.",
             body = SearchResults),
-        (status = 400, description = "`type` is neither `compositions` nor `users`.", body = ErrorBody),
+        (status = 400, description = "`q` is missing, or `type` is neither `compositions` nor `users`.", body = ErrorBody),
     )
 )]
 pub async fn search(
@@ -77,7 +77,12 @@ pub async fn search(
             ));
         }
     };
-    let query = search::Query::parse(&params.q);
+    let Some(typed) = params.q else {
+        return Err(AppError::BadRequest(
+            "`q` is required: the words to search for.".into(),
+        ));
+    };
+    let query = search::Query::parse(&typed);
     let cursor = page.cursor();
     let per_page = state.config.compositions_per_page;
     let kind = if scope == Scope::People {
@@ -85,7 +90,7 @@ pub async fn search(
     } else {
         "compositions"
     };
-    let q: String = params.q.chars().take(search::MAX_QUERY_CHARS).collect();
+    let q: String = typed.chars().take(search::MAX_QUERY_CHARS).collect();
     let kept = search_query(&q, kind);
     Ok(Json(match scope {
         Scope::Compositions => {

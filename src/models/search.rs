@@ -1,7 +1,7 @@
 //! Full-text search of compositions (title, tags and track titles, description) and people
 //! (username, name, location, bio), with no server beside the database: PostgreSQL's text
-//! search (a generated `tsvector` with a GIN index, `websearch_to_tsquery`, `ts_rank`,
-//! `ts_headline`) or SQLite's FTS5 (`MATCH`, `bm25`, `highlight`, `snippet`).
+//! search (a `tsvector` per row, kept by triggers, with a GIN index; `websearch_to_tsquery`,
+//! `ts_rank`, `ts_headline`) or SQLite's FTS5 (`MATCH`, `bm25`, `highlight`, `snippet`).
 //!
 //! What people type is first reduced to a [`Query`] of plain words, so that nothing typed can
 //! be read as either database's operators: words are runs of letters and digits, `"…"` makes a
@@ -403,6 +403,9 @@ async fn marks_of<C: ConnectionTrait>(
 /// Where each scope's text lives on each database.
 struct Source {
     table: &'static str,
+    /// PostgreSQL's documents, and the column naming their row.
+    documents: &'static str,
+    owner: &'static str,
     /// SQLite's FTS5 table, and its bm25 weights per column.
     fts: &'static str,
     weights: &'static str,
@@ -416,6 +419,8 @@ fn source(scope: Scope) -> Source {
     match scope {
         Scope::Compositions => Source {
             table: "compositions",
+            documents: "composition_documents",
+            owner: "composition_id",
             fts: "compositions_search",
             weights: "10.0, 4.0, 1.0",
             heading: ("title", 0),
@@ -423,6 +428,8 @@ fn source(scope: Scope) -> Source {
         },
         Scope::People => Source {
             table: "users",
+            documents: "user_documents",
+            owner: "user_id",
             fts: "users_search",
             weights: "10.0, 10.0, 4.0, 1.0",
             heading: ("name", 1),
@@ -454,11 +461,12 @@ pub fn page_statement(
     let (matches, text) = match backend {
         DatabaseBackend::Postgres => (
             format!(
-                "SELECT id, (ts_rank(search_document, websearch_to_tsquery('ragtime', {q})) \
-                 * 1000000)::bigint AS score FROM (SELECT id, search_document FROM {table} \
-                 WHERE search_document @@ websearch_to_tsquery('ragtime', {q}) \
-                 ORDER BY id DESC LIMIT {window}) m",
-                table = s.table,
+                "SELECT id, (ts_rank(document, websearch_to_tsquery('ragtime', {q})) \
+                 * 1000000)::bigint AS score FROM (SELECT {owner} AS id, document \
+                 FROM {documents} WHERE document @@ websearch_to_tsquery('ragtime', {q}) \
+                 ORDER BY {owner} DESC LIMIT {window}) m",
+                documents = s.documents,
+                owner = s.owner,
                 q = p(1),
             ),
             query.websearch(),

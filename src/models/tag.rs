@@ -70,40 +70,40 @@ pub fn normalise(raw: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagError {
     TooMany,
-    /// This one, as typed, is empty once normalised or too long.
-    Invalid(String),
+    /// This one, as typed (its start), is longer than [`MAX_LEN`].
+    TooLong(String),
 }
 
 impl std::fmt::Display for TagError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TagError::TooMany => write!(f, "At most {MAX_PER_COMPOSITION} tags."),
-            TagError::Invalid(tag) => write!(
+            TagError::TooLong(tag) => write!(
                 f,
-                "\u{201c}{tag}\u{201d} is not a tag: use letters, digits and dashes, at most \
-                 {MAX_LEN} characters."
+                "\u{201c}{tag}\u{2026}\u{201d} is too long: a tag has at most {MAX_LEN} characters."
             ),
         }
     }
 }
 
-/// Tags as typed, each normalised, repeats dropped, in order.
+/// Tags as typed, each normalised, in order: at most [`MAX_PER_COMPOSITION`] of them, each at
+/// most [`MAX_LEN`] characters as typed (normalising never lengthens one). One with no letter
+/// or digit (`???`) and repeats are left out.
 pub fn normalise_all<S: AsRef<str>>(typed: &[S]) -> Result<Vec<String>, TagError> {
+    if typed.len() > MAX_PER_COMPOSITION {
+        return Err(TagError::TooMany);
+    }
     let mut names: Vec<String> = Vec::new();
     for raw in typed {
         let raw = raw.as_ref();
-        if raw.trim().is_empty() {
-            continue;
+        if raw.chars().count() > MAX_LEN {
+            return Err(TagError::TooLong(raw.chars().take(16).collect()));
         }
-        let name = normalise(raw).ok_or_else(|| {
-            TagError::Invalid(raw.trim().chars().take(MAX_LEN + 8).collect::<String>())
-        })?;
-        if !names.contains(&name) {
+        if let Some(name) = normalise(raw)
+            && !names.contains(&name)
+        {
             names.push(name);
         }
-    }
-    if names.len() > MAX_PER_COMPOSITION {
-        return Err(TagError::TooMany);
     }
     Ok(names)
 }
@@ -256,12 +256,18 @@ mod tests {
     fn a_field_gives_at_most_five_distinct_tags() {
         let all = |typed: &[&str]| normalise_all(typed);
         assert_eq!(
-            all(&["Stride", "stride", "delta blues", "", " "]).unwrap(),
+            all(&["Stride", "stride", "delta blues", "", "???"]).unwrap(),
             vec!["stride", "delta-blues"]
         );
         assert_eq!(all(&["a", "b", "c", "d", "e", "f"]), Err(TagError::TooMany));
-        assert_eq!(all(&["a", "b", "c", "d", "e", "a"]).unwrap().len(), 5);
-        assert!(matches!(all(&["ok", "???"]), Err(TagError::Invalid(t)) if t == "???"));
+        assert_eq!(all(&["", "", "", "", "", ""]), Err(TagError::TooMany));
+        assert_eq!(all(&["a", "b", "c", "d", "a"]).unwrap().len(), 4);
+        let long = "x".repeat(MAX_LEN + 1);
+        assert!(matches!(all(&["ok", &long]), Err(TagError::TooLong(_))));
+        assert_eq!(
+            all(&[&"İ".repeat(MAX_LEN)]).unwrap()[0].chars().count(),
+            MAX_LEN
+        );
         assert_eq!(all(&[]).unwrap(), Vec::<String>::new());
     }
 }

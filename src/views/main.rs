@@ -132,7 +132,12 @@ pub(crate) struct CompositionFields {
 impl CompositionFields {
     /// The composition these fields describe, or what is wrong with them.
     pub fn check(&self) -> Result<composition::Draft<'_>, forms::FieldErrors> {
-        let tags: Vec<&str> = self.tags.split(',').collect();
+        // Blank pieces (`ragtime, , stride,`) are no tags.
+        let tags: Vec<&str> = self
+            .tags
+            .split(',')
+            .filter(|t| !t.trim().is_empty())
+            .collect();
         forms::composition(&self.release_type, &self.title, &self.description, &tags)
     }
 }

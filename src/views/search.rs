@@ -24,7 +24,8 @@ pub fn router() -> Router<AppState> {
 /// first of each name wins, and a malformed one is an empty search.
 #[derive(Debug, Default)]
 pub struct SearchParams {
-    pub q: String,
+    /// `None` when the query string has no `q` at all.
+    pub q: Option<String>,
     pub kind: String,
 }
 
@@ -49,7 +50,7 @@ impl SearchParams {
             slot.get_or_insert_with(|| value.into_owned());
         }
         SearchParams {
-            q: q.unwrap_or_default(),
+            q,
             kind: kind.unwrap_or_default(),
         }
     }
@@ -87,6 +88,7 @@ async fn show(
     // What is shown back in the box, bounded like what is searched.
     let q: String = params
         .q
+        .unwrap_or_default()
         .chars()
         .take(search::MAX_QUERY_CHARS)
         .filter(|c| !c.is_control())

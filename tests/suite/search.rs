@@ -389,6 +389,14 @@ async fn the_api_searches_compositions_and_users_in_cursor_pages() {
     let bad = api_get(&mut client, "/api/v1/search?q=bob&type=songs", &token).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("type"));
+    let missing = api_get(&mut client, "/api/v1/search?type=users", &token).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(missing.body.contains("`q` is required"));
+    let empty = api_get(&mut client, "/api/v1/search?q=", &token).await;
+    assert_eq!(
+        (empty.status, empty.json()["count"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
     let anonymous = app.client().get("/api/v1/search?q=bob").await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
