@@ -202,7 +202,7 @@ async fn the_search_page_marks_matched_words_and_escapes_what_users_wrote() {
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.body.contains(r#"href="/user/ann""#));
     let none = app.client().get("/search?q=zzzz").await;
-    assert!(none.body.contains("Nothing matches zzzz."));
+    assert!(none.body.contains("Nothing matches “zzzz”."));
 }
 
 #[tokio::test]
