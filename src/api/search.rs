@@ -68,9 +68,9 @@ pub async fn search(
     params: SearchParams,
     page: PageParam,
 ) -> Result<Json<SearchResults>, AppError> {
-    let scope = match params.kind.as_str() {
-        "" | "compositions" => Scope::Compositions,
-        "users" => Scope::People,
+    let scope = match params.kind.as_deref() {
+        None | Some("compositions") => Scope::Compositions,
+        Some("users") => Scope::People,
         _ => {
             return Err(AppError::BadRequest(
                 "`type` must be `compositions` or `users`.".into(),

@@ -26,7 +26,8 @@ pub fn router() -> Router<AppState> {
 pub struct SearchParams {
     /// `None` when the query string has no `q` at all.
     pub q: Option<String>,
-    pub kind: String,
+    /// `type`, if given.
+    pub kind: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SearchParams {
@@ -49,15 +50,12 @@ impl SearchParams {
             };
             slot.get_or_insert_with(|| value.into_owned());
         }
-        SearchParams {
-            q,
-            kind: kind.unwrap_or_default(),
-        }
+        SearchParams { q, kind }
     }
 
     pub fn scope(&self) -> Scope {
-        match self.kind.as_str() {
-            "people" | "users" => Scope::People,
+        match self.kind.as_deref() {
+            Some("people" | "users") => Scope::People,
             _ => Scope::Compositions,
         }
     }

@@ -386,9 +386,12 @@ async fn the_api_searches_compositions_and_users_in_cursor_pages() {
     assert_eq!(users["users"][0]["username"], "bob.rag");
     assert_eq!(users["users"][0]["followed_by_you"], true);
 
-    let bad = api_get(&mut client, "/api/v1/search?q=bob&type=songs", &token).await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("type"));
+    for kind in ["songs", ""] {
+        let path = format!("/api/v1/search?q=bob&type={kind}");
+        let bad = api_get(&mut client, &path, &token).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{kind}");
+        assert!(bad.body.contains("type"));
+    }
     let missing = api_get(&mut client, "/api/v1/search?type=users", &token).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert!(missing.body.contains("`q` is required"));
