@@ -259,23 +259,14 @@ pub async fn compositions<C: ConnectionTrait>(
     if query.is_empty() || reading.is_past_numbered() {
         return Ok(Results::none());
     }
-    let backend = db.get_database_backend();
-    let (ranked, count) = ranked_page(
-        db,
-        page_statement(backend, Scope::Compositions, query, &reading, WINDOW),
-    )
-    .await?;
+    let (ranked, count, mut marks) =
+        ranked_and_marked(db, Scope::Compositions, query, &reading).await?;
     let ids: Vec<i32> = ranked.iter().map(|k| k.id).collect();
     let mut cards: HashMap<i32, Card> = composition::cards_of(db, &ids)
         .await?
         .into_iter()
         .map(|c| (c.composition.id, c))
         .collect();
-    let mut marks = marks_of(
-        db,
-        marks_statement(backend, Scope::Compositions, query, &ids),
-    )
-    .await?;
     let found = ranked
         .into_iter()
         .filter_map(|key| {
@@ -308,19 +299,13 @@ pub async fn people<C: ConnectionTrait>(
     if query.is_empty() || reading.is_past_numbered() {
         return Ok(Results::none());
     }
-    let backend = db.get_database_backend();
-    let (ranked, count) = ranked_page(
-        db,
-        page_statement(backend, Scope::People, query, &reading, WINDOW),
-    )
-    .await?;
+    let (ranked, count, mut marks) = ranked_and_marked(db, Scope::People, query, &reading).await?;
     let ids: Vec<i32> = ranked.iter().map(|k| k.id).collect();
     let mut users: HashMap<i32, user::Model> = user::find_many(db, &ids)
         .await?
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
-    let mut marks = marks_of(db, marks_statement(backend, Scope::People, query, &ids)).await?;
     let found = ranked
         .into_iter()
         .filter_map(|key| {
@@ -340,6 +325,22 @@ pub async fn people<C: ConnectionTrait>(
         page: reading.finish(found, |(key, _)| *key).map(|(_, f)| f),
         count,
     })
+}
+
+/// The keys of a page of `scope`'s results in the reading's order, the number of matches
+/// ranked, and the marked heading and snippet of each result by id: what both scopes share.
+async fn ranked_and_marked<C: ConnectionTrait>(
+    db: &C,
+    scope: Scope,
+    query: &Query,
+    reading: &Reading,
+) -> Result<(Vec<Key>, u64, HashMap<i32, (String, String)>), DbErr> {
+    let backend = db.get_database_backend();
+    let (ranked, count) =
+        ranked_page(db, page_statement(backend, scope, query, reading, WINDOW)).await?;
+    let ids: Vec<i32> = ranked.iter().map(|k| k.id).collect();
+    let marks = marks_of(db, marks_statement(backend, scope, query, &ids)).await?;
+    Ok((ranked, count, marks))
 }
 
 /// The marked text, or the plain one if the database gave none.
