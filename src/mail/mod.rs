@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use askama::Template;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -30,6 +31,9 @@ pub struct Outgoing {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Where one click unsubscribes from this kind of mail (notifications only): sent as
+    /// `List-Unsubscribe` with `List-Unsubscribe-Post` (RFC 8058).
+    pub unsubscribe: Option<String>,
 }
 
 /// Where delivered mail goes.
@@ -154,12 +158,23 @@ fn message(mail: &Outgoing) -> anyhow::Result<Message> {
         .to
         .parse()
         .with_context(|| format!("invalid recipient address {:?}", mail.to))?;
-    Ok(Message::builder()
+    let mut builder = Message::builder()
         .from(from)
         .to(to)
         .subject(mail.subject.as_str())
-        .message_id(Some(mail.message_id.clone()))
-        .multipart(MultiPart::alternative_plain_html(
+        .message_id(Some(mail.message_id.clone()));
+    if let Some(url) = &mail.unsubscribe {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+    }
+    Ok(builder.multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
             mail.html.clone(),
         ))?)
@@ -186,8 +201,20 @@ pub async fn queue<C: ConnectionTrait>(
     subject: &str,
     body: &Rendered,
 ) -> Result<(), DbErr> {
+    queue_with_unsubscribe(db, config, to, subject, body, None).await
+}
+
+/// [`queue`] a mail the recipient may stop with one click at `unsubscribe` (notifications).
+pub async fn queue_with_unsubscribe<C: ConnectionTrait>(
+    db: &C,
+    config: &MailConfig,
+    to: &str,
+    subject: &str,
+    body: &Rendered,
+    unsubscribe: Option<&str>,
+) -> Result<(), DbErr> {
     let subject = format!("{} {}", config.subject_prefix, subject);
-    mail_queue::enqueue(db, to, subject.trim(), &body.text, &body.html).await
+    mail_queue::enqueue(db, to, subject.trim(), &body.text, &body.html, unsubscribe).await
 }
 
 /// The longest one delivery may take; the claim on the message is renewed meanwhile.
@@ -285,6 +312,7 @@ async fn deliver_until(
             subject: message.subject.clone(),
             text: message.text_body.clone(),
             html: message.html_body.clone(),
+            unsubscribe: message.unsubscribe.clone(),
         };
         match send_claimed(db, transport, message.id, outgoing).await {
             Attempt::Sent => {

@@ -11,6 +11,7 @@ mod m20261125_000001_initial;
 mod m20261201_000001_tracks;
 mod m20261202_000001_counts;
 mod m20261203_000001_discovery;
+mod m20261204_000001_notifications;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_tracks::Migration),
             Box::new(m20261202_000001_counts::Migration),
             Box::new(m20261203_000001_discovery::Migration),
+            Box::new(m20261204_000001_notifications::Migration),
         ]
     }
 }

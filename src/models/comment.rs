@@ -1,6 +1,8 @@
 //! Comments on compositions; moderators can disable them. Lists join the authors in the page
 //! query, so a page costs one query at any size and any depth.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::{
@@ -9,8 +11,8 @@ use sea_orm::{
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
-use super::{counter, user};
-use crate::models::markdown::{Allow, to_safe_html};
+use super::{counter, notification, user};
+use crate::models::markdown::{Allow, mentions, to_safe_html_with_mentions};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "comments")]
@@ -43,12 +45,19 @@ impl Related<super::user::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// Post a comment. It notifies the composition's artist, and the users it `@mentions` (at most
+/// `markdown::MENTIONS_MAX`, each linked to their profile), never its author, all in its transaction.
 pub async fn create(
     db: &DatabaseConnection,
     author_id: i32,
     composition_id: i32,
     body: &str,
 ) -> Result<Model, DbErr> {
+    let mentioned = user::named(db, &mentions(body)).await?;
+    let names: HashMap<String, String> = mentioned
+        .iter()
+        .map(|(_, name)| (name.to_ascii_lowercase(), name.clone()))
+        .collect();
     let txn = db.begin().await?;
     if db.get_database_backend() == DatabaseBackend::Postgres {
         // The composition's row first, with the lock its comment count's update takes: else
@@ -61,7 +70,7 @@ pub async fn create(
     }
     let comment = ActiveModel {
         body: Set(body.to_owned()),
-        body_html: Set(to_safe_html(body, Allow::Comment)),
+        body_html: Set(to_safe_html_with_mentions(body, Allow::Comment, &names)),
         timestamp: Set(Utc::now()),
         disabled: Set(false),
         author_id: Set(author_id),
@@ -70,6 +79,19 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
+    let about = |kind| notification::Event {
+        kind,
+        actor: Some(author_id),
+        composition: Some(composition_id),
+        comment: Some(comment.id),
+    };
+    let artist = notification::Recipients::ArtistOf(composition_id);
+    notification::notify(&txn, about(notification::Kind::Comment), artist).await?;
+    if !mentioned.is_empty() {
+        let ids = mentioned.iter().map(|(id, _)| *id).collect();
+        let others = notification::Recipients::MentionedOn(ids, composition_id);
+        notification::notify(&txn, about(notification::Kind::Mention), others).await?;
+    }
     txn.commit().await?;
     Ok(comment)
 }
@@ -138,18 +160,43 @@ pub fn page_statement(backend: DatabaseBackend, thread: Thread, reading: &Readin
     select(thread, reading).build(backend)
 }
 
-/// Enable or disable a comment (moderation); false if there is no such comment.
-pub async fn set_disabled<C: ConnectionTrait>(
-    db: &C,
+/// Enable or disable a comment (moderation); false if there is no such comment. A change
+/// tells the comment's author (unless the moderator is the author), without naming the
+/// moderator; setting what is already set tells nobody.
+pub async fn set_disabled(
+    db: &DatabaseConnection,
+    moderator_id: i32,
     id: i32,
     disabled: bool,
 ) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
-        .col_expr(Column::Disabled, Expr::value(disabled))
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    let txn = super::begin_write(db).await?;
+    let Some(comment) = find(&txn, id).await? else {
+        return Ok(false);
+    };
+    if comment.disabled != disabled {
+        Entity::update_many()
+            .col_expr(Column::Disabled, Expr::value(disabled))
+            .filter(Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if comment.author_id != moderator_id {
+            let kind = if disabled {
+                notification::Kind::CommentDisabled
+            } else {
+                notification::Kind::CommentEnabled
+            };
+            let event = notification::Event {
+                kind,
+                actor: None,
+                composition: Some(comment.composition_id),
+                comment: Some(id),
+            };
+            let author = notification::Recipients::User(comment.author_id);
+            notification::notify(&txn, event, author).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(true)
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
+use super::notification;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "follows")]
@@ -77,15 +78,29 @@ pub async fn add<C: ConnectionTrait>(
 }
 
 /// One user asks to follow another.
-pub async fn follow<C: ConnectionTrait>(
-    db: &C,
+/// A new follow notifies the followed user, in the same transaction (once a day at most: an
+/// unfollow and re-follow is not news).
+pub async fn follow(
+    db: &DatabaseConnection,
     follower_id: i32,
     followed_id: i32,
 ) -> Result<Outcome, DbErr> {
     if follower_id == followed_id {
         return Ok(Outcome::Yourself);
     }
-    Ok(Outcome::of(add(db, follower_id, followed_id).await?))
+    let txn = super::begin_write(db).await?;
+    let added = add(&txn, follower_id, followed_id).await?;
+    if added {
+        let event = notification::Event {
+            kind: notification::Kind::Follow,
+            actor: Some(follower_id),
+            composition: None,
+            comment: None,
+        };
+        notification::notify(&txn, event, notification::Recipients::User(followed_id)).await?;
+    }
+    txn.commit().await?;
+    Ok(Outcome::of(added))
 }
 
 /// One user asks to stop following another. The self-follow is never removed.

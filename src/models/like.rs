@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
-use super::user;
+use super::{notification, user};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "likes")]
@@ -44,8 +44,11 @@ pub enum Outcome {
 /// One user likes a composition. The primary key decides a double click or two racing
 /// requests (one row, no error), and the foreign key a composition that is not there (or was
 /// deleted meanwhile): no check-then-insert race either way.
-pub async fn like<C: ConnectionTrait>(
-    db: &C,
+///
+/// A new like notifies the artist in the same transaction (once a day at most for one liker
+/// and composition: unliking and liking again is not news).
+pub async fn like(
+    db: &DatabaseConnection,
     user_id: i32,
     composition_id: i32,
 ) -> Result<Outcome, DbErr> {
@@ -54,22 +57,35 @@ pub async fn like<C: ConnectionTrait>(
         composition_id: Set(composition_id),
         timestamp: Set(Utc::now()),
     };
+    let txn = super::begin_write(db).await?;
     let inserted = Entity::insert(row)
         .on_conflict(
             OnConflict::columns([Column::UserId, Column::CompositionId])
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_without_returning(&txn)
         .await;
-    match inserted {
-        Ok(0) => Ok(Outcome::Already),
-        Ok(_) => Ok(Outcome::Done),
+    let outcome = match inserted {
+        Ok(0) => Outcome::Already,
+        Ok(_) => Outcome::Done,
         Err(e) if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) => {
-            Ok(Outcome::NoSuchComposition)
+            return Ok(Outcome::NoSuchComposition);
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
+    };
+    if outcome == Outcome::Done {
+        let event = notification::Event {
+            kind: notification::Kind::Like,
+            actor: Some(user_id),
+            composition: Some(composition_id),
+            comment: None,
+        };
+        let artist = notification::Recipients::ArtistOf(composition_id);
+        notification::notify(&txn, event, artist).await?;
     }
+    txn.commit().await?;
+    Ok(outcome)
 }
 
 /// One user takes their like back. (`Already` also when the composition does not exist: the

@@ -23,6 +23,8 @@ pub struct Model {
     pub locked_until: Option<DateTimeUtc>,
     pub sent_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    /// A notification mail's one-click unsubscribe address (`List-Unsubscribe`, RFC 8058).
+    pub unsubscribe: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -43,6 +45,7 @@ pub async fn enqueue<C: ConnectionTrait>(
     subject: &str,
     text_body: &str,
     html_body: &str,
+    unsubscribe: Option<&str>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     ActiveModel {
@@ -50,6 +53,7 @@ pub async fn enqueue<C: ConnectionTrait>(
         subject: Set(subject.to_owned()),
         text_body: Set(text_body.to_owned()),
         html_body: Set(html_body.to_owned()),
+        unsubscribe: Set(unsubscribe.map(str::to_owned)),
         created_at: Set(now),
         attempts: Set(0),
         next_attempt_at: Set(now),

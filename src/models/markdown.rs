@@ -45,9 +45,88 @@ impl Allow {
 
 /// Markdown in, safe HTML out.
 pub fn to_safe_html(markdown: &str, allow: Allow) -> String {
+    to_safe_html_with_mentions(markdown, allow, &HashMap::new())
+}
+
+/// [`to_safe_html`], with each `@name` of `mentioned` (lower-cased name → username) linked to
+/// that user's profile.
+pub fn to_safe_html_with_mentions(
+    markdown: &str,
+    allow: Allow,
+    mentioned: &HashMap<String, String>,
+) -> String {
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, linkify_bare_urls(Parser::new(markdown)));
+    let events = link_text(Parser::new(markdown), mentioned);
+    pulldown_cmark::html::push_html(&mut html, events);
     clean(&html, allow)
+}
+
+/// How many people one comment can mention: each is notified, so the number is capped.
+pub const MENTIONS_MAX: usize = 10;
+
+/// The names `@mentioned` in `markdown`'s text (not in code or links), lower-cased, each once,
+/// in order, at most [`MENTIONS_MAX`].
+pub fn mentions(markdown: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for event in outside_code_and_links(Parser::new(markdown)) {
+        if let Event::Text(text) = event {
+            for (_, name) in mention_spans(&text) {
+                let name = name.to_ascii_lowercase();
+                if names.len() < MENTIONS_MAX && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// `@name` in text: an `@` not preceded by a letter, digit or `.`/`_` (so never an email
+/// address), then a name as usernames are made; a dot ending a sentence is not part of it.
+fn mention_spans(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let bytes = text.as_bytes();
+    let name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'_';
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'@'
+            && (i == 0 || !name_byte(bytes[i - 1]))
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+        {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && name_byte(bytes[end]) && end - start < 64 {
+                end += 1;
+            }
+            while bytes[end - 1] == b'.' {
+                end -= 1;
+            }
+            spans.push((i..end, &text[start..end]));
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    spans
+}
+
+/// The text events outside links, code blocks and HTML blocks (code spans are events of their
+/// own, never text).
+fn outside_code_and_links<'a>(
+    events: impl Iterator<Item = Event<'a>>,
+) -> impl Iterator<Item = Event<'a>> {
+    let mut depth = 0usize;
+    events.filter(move |event| {
+        match event {
+            Event::Start(Tag::Link { .. } | Tag::CodeBlock(_) | Tag::HtmlBlock) => depth += 1,
+            Event::End(TagEnd::Link | TagEnd::CodeBlock | TagEnd::HtmlBlock) => {
+                depth = depth.saturating_sub(1)
+            }
+            Event::Text(_) => return depth == 0,
+            _ => {}
+        }
+        false
+    })
 }
 
 fn clean(html: &str, allow: Allow) -> String {
@@ -60,16 +139,25 @@ fn clean(html: &str, allow: Allow) -> String {
         .tags(allow.tags().iter().copied().collect())
         .tag_attributes(attributes)
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
-        .url_relative(ammonia::UrlRelative::Deny)
+        // Relative links only to a profile: the mentions.
+        .url_relative(ammonia::UrlRelative::Custom(Box::new(profile_paths_only)))
         .link_rel(Some("nofollow"))
         .clean_content_tags(HashSet::from(["script", "style"]))
         .clean(html)
         .to_string()
 }
 
-/// Bare `http(s)://` and `www.` addresses in text become links, except inside links and code.
-fn linkify_bare_urls<'a>(
+fn profile_paths_only(url: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let name = url.strip_prefix("/user/")?;
+    let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+    plain.then_some(url.into())
+}
+
+/// In text outside links and code: bare `http(s)://` and `www.` addresses become links, and
+/// `@name`s of `mentioned` become links to their profiles.
+fn link_text<'a>(
     events: impl Iterator<Item = Event<'a>>,
+    mentioned: &HashMap<String, String>,
 ) -> impl Iterator<Item = Event<'a>> {
     let finder = {
         let mut f = linkify::LinkFinder::new();
@@ -99,7 +187,7 @@ fn linkify_bare_urls<'a>(
                                 format!("<a href=\"{}\">{}</a>", escape(&href), escape(s)).into(),
                             ));
                         }
-                        None => out.push(Event::Text(s.to_owned().into())),
+                        None => out.extend(link_mentions(s, mentioned)),
                     }
                 }
                 return out;
@@ -108,6 +196,24 @@ fn linkify_bare_urls<'a>(
         }
         vec![event]
     })
+}
+
+/// Text with the mentions of known users made into links to their profiles.
+fn link_mentions<'a>(text: &str, mentioned: &HashMap<String, String>) -> Vec<Event<'a>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for (range, name) in mention_spans(text) {
+        let Some(username) = mentioned.get(&name.to_ascii_lowercase()) else {
+            continue;
+        };
+        out.push(Event::Text(text[from..range.start].to_owned().into()));
+        out.push(Event::InlineHtml(
+            format!("<a href=\"/user/{0}\">@{0}</a>", escape(username)).into(),
+        ));
+        from = range.end;
+    }
+    out.push(Event::Text(text[from..].to_owned().into()));
+    out
 }
 
 fn escape(s: &str) -> String {

@@ -10,6 +10,7 @@ pub mod keyset;
 pub mod like;
 pub mod mail_queue;
 pub mod markdown;
+pub mod notification;
 pub mod rate_limit;
 pub mod role;
 pub mod search;

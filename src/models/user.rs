@@ -355,6 +355,28 @@ pub async fn find_by_username<C: ConnectionTrait>(
         .await
 }
 
+/// The users of some lower-cased names (mentions), as `(id, username)`: one lookup of the
+/// unique index on `lower(username)` per name, in one query.
+pub async fn named<C: ConnectionTrait>(
+    db: &C,
+    lower_names: &[String],
+) -> Result<Vec<(i32, String)>, DbErr> {
+    if lower_names.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::Username)
+        .filter(
+            Expr::expr(Func::lower(Expr::col(Column::Username)))
+                .is_in(lower_names.iter().map(String::as_str)),
+        )
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// Save what the user says about themself (already validated).
 pub async fn update_profile<C: ConnectionTrait>(
     db: &C,

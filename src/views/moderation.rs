@@ -10,6 +10,7 @@ use crate::error::AppError;
 use serde::Deserialize;
 
 use crate::models::keyset::Page;
+use crate::models::user::Account;
 use crate::models::{Permission, comment};
 use crate::state::AppState;
 use crate::templates::{Html, ModerateTemplate};
@@ -53,9 +54,15 @@ struct Back {
 }
 
 /// Enable or disable, then back to the moderation page the button was on.
-async fn set(state: &AppState, id: &str, back: Back, disabled: bool) -> Result<Response, AppError> {
+async fn set(
+    state: &AppState,
+    moderator: &Account,
+    id: &str,
+    back: Back,
+    disabled: bool,
+) -> Result<Response, AppError> {
     let id: i32 = id.parse().map_err(|_| AppError::NotFound(None))?;
-    if !comment::set_disabled(&state.db, id, disabled).await? {
+    if !comment::set_disabled(&state.db, moderator.id, id, disabled).await? {
         return Err(AppError::NotFound(None));
     }
     // Read and written again: only a page's own parameters make it into the redirect.
@@ -66,18 +73,18 @@ async fn set(state: &AppState, id: &str, back: Back, disabled: bool) -> Result<R
 
 async fn enable(
     State(state): State<AppState>,
-    _moderator: Moderator,
+    Can(moderator): Moderator,
     Path(id): Path<String>,
     Form(back): Form<Back>,
 ) -> Result<Response, AppError> {
-    set(&state, &id, back, false).await
+    set(&state, &moderator, &id, back, false).await
 }
 
 async fn disable(
     State(state): State<AppState>,
-    _moderator: Moderator,
+    Can(moderator): Moderator,
     Path(id): Path<String>,
     Form(back): Form<Back>,
 ) -> Result<Response, AppError> {
-    set(&state, &id, back, true).await
+    set(&state, &moderator, &id, back, true).await
 }

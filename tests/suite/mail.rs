@@ -114,6 +114,7 @@ async fn a_queued_mail_survives_a_crash_before_delivery_and_is_sent_once() {
             subject: "[Ragtime] Confirm Your Account".into(),
             text: body(1).text,
             html: body(1).html,
+            unsubscribe: None,
         }]
     );
     let row = &rows(&restarted).await[0];
