@@ -25,7 +25,7 @@
 //! - [`models`] (and [`migration`], [`db`]): the data. Every query lives there; handlers call
 //!   functions such as `composition::page(&db, feed, cursor, per_page)`.
 //! - [`forms`]: the rules input must follow; [`mail`]: the durable mail queue and its
-//!   delivery; [`crypto`]: random tokens and keyed signatures; [`config`]: typed
+//!   delivery; [`notices`]: notifications turned into mail (one each, or a daily digest); [`crypto`]: random tokens and keyed signatures; [`config`]: typed
 //!   configuration from the environment, checked at start-up.
 //!
 //! # How a request travels
@@ -53,6 +53,7 @@ pub mod mail;
 pub mod media;
 pub mod migration;
 pub mod models;
+pub mod notices;
 pub mod state;
 pub mod templates;
 pub mod views;

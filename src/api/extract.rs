@@ -206,6 +206,40 @@ impl Fields {
         number
     }
 
+    /// An array of whole numbers (ids); `None` if it is absent (an error if `required`) or
+    /// anything else.
+    pub fn integers(&mut self, name: &'static str, required: bool) -> Option<Vec<i64>> {
+        let value = self.take(name, required)?;
+        let numbers = match &value {
+            Value::Array(items) => items.iter().map(Value::as_i64).collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        if numbers.is_none() {
+            self.errors.insert(
+                name,
+                format!(
+                    "It must be an array of whole numbers, not {}.",
+                    kind(&value)
+                ),
+            );
+        }
+        numbers
+    }
+
+    /// A boolean field; `None` if it is absent (an error if `required`) or anything else.
+    pub fn boolean(&mut self, name: &'static str, required: bool) -> Option<bool> {
+        match self.take(name, required)? {
+            Value::Bool(b) => Some(b),
+            other => {
+                self.errors.insert(
+                    name,
+                    format!("It must be true or false, not {}.", kind(&other)),
+                );
+                None
+            }
+        }
+    }
+
     /// 400 naming a field the operation does not take (call it once every known field has
     /// been read): a misspelt field must not be silently ignored.
     pub fn reject_unknown(&self) -> Result<(), AppError> {

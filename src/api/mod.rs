@@ -10,6 +10,7 @@ pub mod auth;
 pub mod comments;
 pub mod compositions;
 pub mod extract;
+pub mod notifications;
 pub mod openapi;
 pub mod search;
 pub mod tracks;
@@ -75,6 +76,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(comments::list_comments))
         .routes(routes!(comments::get_comment))
         .routes(routes!(search::search))
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(notifications::get_notification))
+        .routes(routes!(notifications::mark_read))
         .routes(routes!(openapi::get_openapi))
 }
 

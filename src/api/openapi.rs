@@ -49,6 +49,7 @@ status: 400 malformed JSON or an invalid field (named in the message), 401, 403,
         (name = "compositions", description = "Singles, EPs and albums; liking them."),
         (name = "comments", description = "Comments on compositions."),
         (name = "search", description = "Full-text search of compositions and users."),
+        (name = "notifications", description = "The caller's notifications: follows, comments, mentions, likes, moderation."),
         (name = "meta", description = "This description."),
     )
 )]
@@ -95,7 +96,12 @@ pub fn document() -> &'static Document {
 }
 
 /// Request bodies refuse fields they do not take (see `extract::Fields::reject_unknown`).
-const CLOSED_BODIES: [&str; 3] = ["NewComposition", "UpdateComposition", "NewComment"];
+const CLOSED_BODIES: [&str; 4] = [
+    "NewComposition",
+    "UpdateComposition",
+    "NewComment",
+    "MarkRead",
+];
 
 fn close_request_bodies(doc: &mut Document) {
     let Some(components) = doc.components.as_mut() else {

@@ -129,7 +129,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     let state = AppState::new(config, db.clone(), transport)?;
-    // Like mail, the media sweep runs here too, so a `worker` dyno stays optional.
+    // Likewise notification mail and the media sweep, so a `worker` dyno stays optional.
+    tokio::spawn(crate::notices::run(
+        db.clone(),
+        state.config.clone(),
+        state.signer.clone(),
+        stop_rx.clone(),
+    ));
     tokio::spawn(crate::media::upload::run_sweeps(
         state.media.clone(),
         db,

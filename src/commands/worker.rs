@@ -1,4 +1,5 @@
-//! `ragtime worker`: the Procfile's optional `worker:` process. It delivers queued mail, so mail
+//! `ragtime worker`: the Procfile's optional `worker:` process. It writes notification mail and
+//! delivers queued mail, so mail
 //! keeps flowing at its own pace whatever the web dynos do (the web process delivers too, so an
 //! app without a worker dyno still sends its mail), and sweeps the media store of objects no
 //! track names. Several workers
@@ -8,12 +9,16 @@ use anyhow::Context;
 use sea_orm_migration::MigratorTrait;
 
 use super::serve;
+use secrecy::ExposeSecret;
+
 use crate::config::Config;
+use crate::crypto::Signer;
 use crate::db;
 use crate::mail::{self, Transport};
 use crate::media::Media;
 use crate::media::upload::run_sweeps;
 use crate::migration::Migrator;
+use crate::notices;
 
 /// Deliver mail until SIGTERM or Ctrl-C, then finish the message being sent and return.
 pub async fn work(config: Config) -> anyhow::Result<()> {
@@ -35,6 +40,14 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let media = Media::new(&config.media).context("cannot open the media store")?;
     let sweeps = tokio::spawn(run_sweeps(media, db.clone(), stop_rx.clone()));
+    let signer = Signer::new(config.secret_key.expose_secret().as_bytes());
+    let config = std::sync::Arc::new(config);
+    let notices = tokio::spawn(notices::run(
+        db.clone(),
+        config.clone(),
+        signer,
+        stop_rx.clone(),
+    ));
     let mut delivery = tokio::spawn(mail::run_delivery(
         db,
         config.mail.clone(),
@@ -56,6 +69,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         tracing::warn!("worker: delivery still running after {grace:?}; exiting");
     }
     sweeps.abort();
+    notices.abort();
     tracing::info!("worker: stopped");
     Ok(())
 }

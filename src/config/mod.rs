@@ -135,6 +135,23 @@ pub struct Proxies {
     pub https: bool,
 }
 
+impl Proxies {
+    /// The site's origin as absolute URLs written outside any request use it (mail written by
+    /// the worker): https when the public site is, the host without the scheme's default port.
+    pub fn origin(&self) -> String {
+        let (scheme, default_port) = if self.https {
+            ("https", ":443")
+        } else {
+            ("http", ":80")
+        };
+        let host = self
+            .server_name
+            .strip_suffix(default_port)
+            .unwrap_or(&self.server_name);
+        format!("{scheme}://{host}")
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub name: ConfigName,

@@ -175,9 +175,9 @@ fn message(mail: &Outgoing) -> anyhow::Result<Message> {
             ));
     }
     Ok(builder.multipart(MultiPart::alternative_plain_html(
-            mail.text.clone(),
-            mail.html.clone(),
-        ))?)
+        mail.text.clone(),
+        mail.html.clone(),
+    ))?)
 }
 
 /// A message rendered from a pair of templates: `mail/<name>.txt` and `mail/<name>.html`.

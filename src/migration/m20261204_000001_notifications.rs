@@ -82,7 +82,11 @@ CREATE INDEX ix_notifications_comment_id ON notifications (comment_id)
     WHERE comment_id IS NOT NULL;
 "#;
 
-fn cascade(from: Notifications, to_table: impl IntoIden, to: impl IntoIden) -> ForeignKeyCreateStatement {
+fn cascade(
+    from: Notifications,
+    to_table: impl IntoIden,
+    to: impl IntoIden,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(Notifications::Table, from)
         .to(to_table, to)
@@ -137,10 +141,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .get_connection()
-            .execute_unprepared(INDEXES)
-            .await?;
+        manager.get_connection().execute_unprepared(INDEXES).await?;
         manager
             .create_table(
                 Table::create()

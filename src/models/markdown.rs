@@ -149,7 +149,10 @@ fn clean(html: &str, allow: Allow) -> String {
 
 fn profile_paths_only(url: &str) -> Option<std::borrow::Cow<'_, str>> {
     let name = url.strip_prefix("/user/")?;
-    let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
     plain.then_some(url.into())
 }
 
@@ -283,6 +286,36 @@ mod tests {
         assert!(!code.contains("<a"), "{code}");
         let linked = description("[https://example.com](https://example.com)");
         assert_eq!(linked.matches("<a ").count(), 1, "{linked}");
+    }
+
+    #[test]
+    fn mentions_are_names_in_text_never_emails_code_or_links() {
+        assert_eq!(
+            mentions(
+                "Hi @Ann, @bob. and @ann again; mail ann@example.com, `@carl`, [@dan](https://x.y) @9x @e_f.g."
+            ),
+            ["ann", "bob", "e_f.g"]
+        );
+        let many: Vec<String> = (0..15).map(|n| format!("@u{n}")).collect();
+        assert_eq!(mentions(&many.join(" ")).len(), MENTIONS_MAX);
+    }
+
+    #[test]
+    fn known_mentions_become_profile_links_and_no_other_relative_link_survives() {
+        let known = HashMap::from([("ann".to_owned(), "Ann".to_owned())]);
+        let html = to_safe_html_with_mentions("hey @ANN and @nobody", Allow::Comment, &known);
+        assert_eq!(
+            html.trim_end(),
+            "hey <a href=\"/user/Ann\" rel=\"nofollow\">@Ann</a> and @nobody"
+        );
+        for relative in [
+            "[x](/auth/logout)",
+            "[x](//evil.example/user/a)",
+            "[x](/user/a/../../x)",
+        ] {
+            let html = to_safe_html(relative, Allow::Comment);
+            assert_eq!(html.trim_end(), "<a rel=\"nofollow\">x</a>", "{relative}");
+        }
     }
 
     #[test]

@@ -319,15 +319,23 @@ pub async fn save_settings<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Turn one topic off (the one-click unsubscribe), keeping the others as they were.
-pub async fn unsubscribe<C: ConnectionTrait>(
-    db: &C,
+/// Turn some topics off (the one-click unsubscribe), keeping the others as they were. A user
+/// who is gone is no error: there is nothing left to mail.
+pub async fn unsubscribe(
+    db: &DatabaseConnection,
     user_id: i32,
-    topic: Topic,
+    topics: &[Topic],
 ) -> Result<(), DbErr> {
-    let mut chosen = settings_of(db, user_id).await?;
-    chosen.0.insert(topic, Delivery::Off);
-    save_settings(db, user_id, &chosen).await
+    let txn = super::begin_write(db).await?;
+    if user::find_by_id(&txn, user_id).await?.is_none() {
+        return Ok(());
+    }
+    let mut chosen = settings_of(&txn, user_id).await?;
+    for topic in topics {
+        chosen.0.insert(*topic, Delivery::Off);
+    }
+    save_settings(&txn, user_id, &chosen).await?;
+    txn.commit().await
 }
 
 /// Who is told of an event.
@@ -381,7 +389,10 @@ fn notify_statement(
     let mail = Query::select()
         .column(topic.column())
         .from(settings::Entity)
-        .and_where(is(Expr::col((settings::Entity, settings::Column::UserId)), recipient.clone()))
+        .and_where(is(
+            Expr::col((settings::Entity, settings::Column::UserId)),
+            recipient.clone(),
+        ))
         .to_owned();
     let mut select = Query::select();
     select
@@ -400,7 +411,10 @@ fn notify_statement(
         Query::select()
             .column(composition::Column::ArtistId)
             .from(composition::Entity)
-            .and_where(is(Expr::col((composition::Entity, composition::Column::Id)), composition))
+            .and_where(is(
+                Expr::col((composition::Entity, composition::Column::Id)),
+                composition,
+            ))
             .to_owned()
     };
     match recipients {
@@ -458,30 +472,52 @@ pub const UNREAD_SHOWN: u64 = 99;
 /// A user's unread notifications, counted up to [`UNREAD_SHOWN`] + 1: one range of the partial
 /// index of unread rows, however many there are.
 pub async fn unread_count<C: ConnectionTrait>(db: &C, user_id: i32) -> Result<u64, DbErr> {
-    let row = db.query_one(&unread_count_statement(user_id)).await?;
+    count(db, user_id, Filter::Unread, UNREAD_SHOWN + 1).await
+}
+
+/// A user's notifications (or unread ones), counted up to `cap`: the cost is bounded by the cap.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    filter: Filter,
+    cap: u64,
+) -> Result<u64, DbErr> {
+    let row = db.query_one(&count_statement(user_id, filter, cap)).await?;
     Ok(match row {
         Some(row) => u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0),
         None => 0,
     })
 }
 
-fn unread_count_statement(user_id: i32) -> SelectStatement {
-    let unread = Query::select()
-        .expr(Expr::val(1))
+fn count_statement(user_id: i32, filter: Filter, cap: u64) -> SelectStatement {
+    let mut rows = Query::select();
+    rows.expr(Expr::val(1))
         .from(Entity)
         .and_where(is(Expr::col(Column::UserId), user_id))
-        .and_where(Expr::col(Column::ReadAt).is_null())
-        .limit(UNREAD_SHOWN + 1)
-        .to_owned();
+        .limit(cap);
+    if filter == Filter::Unread {
+        rows.and_where(Expr::col(Column::ReadAt).is_null());
+    }
     Query::select()
         .expr(Func::count(Expr::val(1)))
-        .from_subquery(unread, Alias::new("unread"))
+        .from_subquery(rows.to_owned(), Alias::new("counted"))
         .to_owned()
 }
 
 /// The statement that counts a user's unread notifications (public for the query-plan tests).
 pub fn unread_count_sql(backend: DatabaseBackend, user_id: i32) -> Statement {
-    backend.build(&unread_count_statement(user_id))
+    backend.build(&count_statement(user_id, Filter::Unread, UNREAD_SHOWN + 1))
+}
+
+/// One of a user's notifications (never another user's), with its actor and composition.
+pub async fn find_for<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    id: i32,
+) -> Result<Option<Item>, DbErr> {
+    Ok(item(db, id)
+        .await?
+        .filter(|i| i.notification.user_id == user_id))
 }
 
 /// Which of a user's notifications a list shows.
@@ -637,6 +673,29 @@ impl Group {
         self.actors.len().saturating_sub(1)
     }
 
+    /// What they did, after the actors' names (or "A moderator"): "liked", "followed you"...
+    pub fn verb(&self) -> &'static str {
+        match self.newest.kind {
+            Kind::Follow => "followed you",
+            Kind::Comment => "commented on",
+            Kind::Mention => "mentioned you in a comment on",
+            Kind::Like => "liked",
+            Kind::CommentDisabled => "hid your comment on",
+            Kind::CommentEnabled => "restored your comment on",
+        }
+    }
+
+    /// Where the notification leads, and the words of the link: the comment, the composition,
+    /// or (for a follow, with nothing after the verb) the follower's profile.
+    pub fn target(&self) -> Option<(String, String)> {
+        let (id, title) = self.newest.composition.as_ref()?;
+        let href = match self.newest.notification.comment_id {
+            Some(comment) => format!("/comment/{comment}"),
+            None => format!("/composition/{}", composition::url_slug(*id, title)),
+        };
+        Some((href, title.clone()))
+    }
+
     /// The ids, comma-separated, for the mark-read form.
     pub fn id_list(&self) -> String {
         self.ids
@@ -741,7 +800,7 @@ pub async fn item<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Item>, D
 
 /// Rows read without their actors: the actors in one query, then the compositions.
 async fn with_actors<C: ConnectionTrait>(db: &C, mut rows: Vec<Model>) -> Result<Vec<Item>, DbErr> {
-    rows.sort_by(|a, b| (b.timestamp, b.id).cmp(&(a.timestamp, a.id)));
+    rows.sort_by_key(|n| std::cmp::Reverse((n.timestamp, n.id)));
     let mut ids: Vec<i32> = rows.iter().filter_map(|n| n.actor_id).collect();
     ids.sort_unstable();
     ids.dedup();

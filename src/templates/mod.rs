@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod compositions;
 pub mod mail;
+pub mod notifications;
 pub mod users;
 
 use askama::Template;

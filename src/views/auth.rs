@@ -302,9 +302,10 @@ async fn resend_confirmation(
 }
 
 /// Paths an unconfirmed user may still reach: the account pages, assets, the API (which has
-/// its own rule) and the health check.
+/// its own rule), the mails' unsubscribe links and the health check.
 fn outside_the_gate(path: &str) -> bool {
     path.starts_with("/auth/")
+        || path.starts_with("/unsubscribe/")
         || path.starts_with("/static/")
         || path.starts_with("/api/")
         || path == "/healthz"

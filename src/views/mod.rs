@@ -9,6 +9,7 @@ pub mod error_mail;
 pub mod errors;
 pub mod main;
 pub mod moderation;
+pub mod notifications;
 pub mod search;
 pub mod tags;
 pub mod tracks;

@@ -2,7 +2,7 @@
 //! forget it. Every POST, PUT, PATCH and DELETE outside `/api/` needs a token bound to the
 //! browser's session cookie, sent as the form field `csrf_token` or the `X-CSRFToken` header;
 //! a cross-origin `Origin` is refused outright. The token-authenticated API uses no cookies and
-//! is exempt.
+//! is exempt, and so are the mails' one-click unsubscribe links (their signed token is proof).
 //!
 //! A token is `mask || (mask XOR hmac(session token))`: a fresh mask per page keeps the secret
 //! from being recovered through compressed responses (BREACH), and the HMAC binds it to one
@@ -124,7 +124,9 @@ pub async fn csrf_protect(State(state): State<AppState>, req: Request, next: Nex
     if is_cross_origin(&req) {
         return refuse("Cross-origin request refused: this must be sent from this site.");
     }
-    if is_api(&req) {
+    // The signed token in an unsubscribe link is its own proof, and mail providers post to
+    // it without a session (RFC 8058).
+    if is_api(&req) || req.uri().path().starts_with("/unsubscribe/") {
         return next.run(req).await;
     }
     let Some(session) = req.extensions().get::<Session>().cloned() else {

@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::error::AppError;
-use crate::models::user;
+use crate::models::{notification, user};
 use crate::state::AppState;
 use crate::web::assets;
 use crate::web::csrf::Csrf;
@@ -16,6 +16,8 @@ use crate::web::session::{Flash, Session};
 
 pub struct Layout {
     pub user: Option<user::Account>,
+    /// The user's unread notifications, counted up to one more than the navbar shows.
+    unread: u64,
     /// `None` for a page rendered outside the session layer (an early error).
     session: Option<(Session, Csrf)>,
     avatar_base: Arc<str>,
@@ -40,6 +42,8 @@ impl Layout {
         };
         Layout {
             user,
+            // An error page does not count them: one query fewer on a failing database.
+            unread: 0,
             session: session.map(|s| (s.clone(), Csrf::new(&state.signer, &s))),
             avatar_base: state.avatar_base.clone(),
         }
@@ -74,6 +78,15 @@ impl Layout {
         user::avatar_url(&self.avatar_base, hash, size)
     }
 
+    /// The navbar's count of unread notifications: none, a number, or "99+".
+    pub fn unread(&self) -> Option<String> {
+        match self.unread {
+            0 => None,
+            n if n > notification::UNREAD_SHOWN => Some(format!("{}+", notification::UNREAD_SHOWN)),
+            n => Some(n.to_string()),
+        }
+    }
+
     pub fn asset(&self, name: &str) -> &'static str {
         assets::url(name)
     }
@@ -85,8 +98,13 @@ impl FromRequestParts<AppState> for Layout {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let session = Session::from_request_parts(parts, state).await?;
         let user = session.account(&state.db).await?;
+        let unread = match &user {
+            Some(account) => notification::unread_count(&state.db, account.id).await?,
+            None => 0,
+        };
         Ok(Layout {
             user,
+            unread,
             session: Some((session.clone(), Csrf::new(&state.signer, &session))),
             avatar_base: state.avatar_base.clone(),
         })

@@ -30,12 +30,12 @@ fn bearer(token: &str) -> String {
 }
 
 /// A token for `user`, minted as the token endpoint mints them.
-fn token_of(app: &TestApp, u: &user::Model) -> String {
+pub(crate) fn token_of(app: &TestApp, u: &user::Model) -> String {
     bearer(&ragtime::api::auth::issue(&app.state.signer, u))
 }
 
 /// Send one API request (JSON body if any) and check the answer sets no cookie.
-async fn call(
+pub(crate) async fn call(
     client: &mut Client,
     method: Method,
     path: &str,
@@ -774,7 +774,9 @@ async fn a_disabled_comment_shows_its_body_to_moderators_only() {
     comment::create(&app.db, ann.id, c.id, "Something kind")
         .await
         .unwrap();
-    comment::set_disabled(&app.db, rude.id, true).await.unwrap();
+    comment::set_disabled(&app.db, 0, rude.id, true)
+        .await
+        .unwrap();
     let mut client = app.client();
     let paths = [
         format!("/api/v1/comments/{}", rude.id),
@@ -1429,7 +1431,7 @@ async fn a_wrong_method_gets_405_with_allow() {
 // The OpenAPI document
 
 /// Every operation of API v1, as a reader of SPEC §4 expects to find it.
-const OPERATIONS: [(&str, &str); 23] = [
+const OPERATIONS: [(&str, &str); 26] = [
     ("POST", "/api/v1/tokens/"),
     ("GET", "/api/v1/users/{id}"),
     ("GET", "/api/v1/users/{id}/compositions/"),
@@ -1453,6 +1455,9 @@ const OPERATIONS: [(&str, &str); 23] = [
     ("POST", "/api/v1/compositions/{id}/like"),
     ("DELETE", "/api/v1/compositions/{id}/like"),
     ("GET", "/api/v1/search"),
+    ("GET", "/api/v1/notifications"),
+    ("GET", "/api/v1/notifications/{id}"),
+    ("POST", "/api/v1/notifications/read"),
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
@@ -1578,6 +1583,8 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
             // A valid body for the operations that take one (unknown fields are refused).
             let body = if path.ends_with("/comments/") {
                 json!({"body": "probe"})
+            } else if path.ends_with("/notifications/read") {
+                json!({"all": true})
             } else {
                 json!({"release_type": 1, "title": "Probe"})
             };

@@ -532,7 +532,8 @@ async fn a_feed_page_costs_the_same_queries_with_5_or_20_compositions() {
     assert_eq!(counts[0], counts[2], "all feed: {counts:?}");
     // The followed feed of 5, shorter than a page, also suggests who to follow: two queries.
     assert_eq!(counts[1], counts[3] + 2, "followed feed: {counts:?}");
-    assert!(counts[0] <= 6, "a handful of queries: {counts:?}");
+    // One of them counts the reader's unread notifications for the navbar.
+    assert!(counts[0] <= 7, "a handful of queries: {counts:?}");
 }
 
 #[tokio::test]

@@ -19,7 +19,8 @@ async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
             "m20261125_000001_initial",
             "m20261201_000001_tracks",
             "m20261202_000001_counts",
-            "m20261203_000001_discovery"
+            "m20261203_000001_discovery",
+            "m20261204_000001_notifications"
         ]
     );
     assert_eq!(

@@ -156,9 +156,22 @@ impl TestApp {
         background.reopen();
     }
 
-    /// Run the mail delivery loop once; returns everything in the outbox so far.
+    /// Run the mail delivery loop once (after writing the notification mail due now); returns
+    /// everything in the outbox so far.
     pub async fn deliver_mail(&self) -> Vec<ragtime::mail::Outgoing> {
+        self.deliver_mail_at(chrono::Utc::now()).await
+    }
+
+    /// [`Self::deliver_mail`], with the notification mail due at `now` (a digest a day later).
+    pub async fn deliver_mail_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<ragtime::mail::Outgoing> {
         self.settle().await;
+        let state = &self.state;
+        ragtime::notices::write_due(&self.db, &state.config, &state.signer, now)
+            .await
+            .expect("notification mail");
         ragtime::mail::deliver_due(&self.db, &self.state.config.mail, &self.state.mail)
             .await
             .expect("delivery");

@@ -370,6 +370,8 @@ class Recorder:
             "subject": str(msg["Subject"]),
             "content_type": msg.get_content_type(),
             "message_id": str(msg["Message-ID"]),
+            "list_unsubscribe": msg.get("List-Unsubscribe"),
+            "list_unsubscribe_post": msg.get("List-Unsubscribe-Post"),
             "parts": parts,
             "tls": session.ssl is not None,
             "login": (session.login_data or b"").decode(),
@@ -554,6 +556,49 @@ async fn smtp_delivers_a_queued_message_with_text_and_html_parts() {
     assert_eq!(part("text/html").trim_end(), body(7).html);
     assert_eq!(mail["tls"], false);
     assert!(rows(&db).await[0].sent_at.is_some());
+}
+
+#[tokio::test]
+async fn a_notification_mail_reaches_smtp_with_its_one_click_unsubscribe_headers() {
+    if !smtp_tools_present(&[PYTHON]) {
+        return;
+    }
+    let server = start_smtp_server(None);
+    let test_db = TestDb::new();
+    let db = deployed(&test_db).await;
+    let config = mail_config(Some("127.0.0.1"), server.port, false);
+    let url = "https://ragtime.example/unsubscribe/MTpsaWtlcw.c2lnbmF0dXJl";
+    mail::queue_with_unsubscribe(
+        &db,
+        &config,
+        "ann@example.com",
+        "bob liked Rag",
+        &body(1),
+        Some(url),
+    )
+    .await
+    .unwrap();
+    mail::queue(
+        &db,
+        &config,
+        "ann@example.com",
+        "Confirm Your Account",
+        &body(2),
+    )
+    .await
+    .unwrap();
+    let smtp = Transport::smtp(&config, None).unwrap();
+    assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 2);
+    let mut received = server.received();
+    received.sort_by_key(|m| m["subject"].as_str().unwrap().to_owned());
+    assert_eq!(received[1]["subject"], "[Ragtime] bob liked Rag");
+    assert_eq!(received[1]["list_unsubscribe"], format!("<{url}>"));
+    assert_eq!(
+        received[1]["list_unsubscribe_post"],
+        "List-Unsubscribe=One-Click"
+    );
+    // Account mail is not a list: nothing to unsubscribe from.
+    assert_eq!(received[0]["list_unsubscribe"], serde_json::Value::Null);
 }
 
 #[tokio::test]

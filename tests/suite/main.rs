@@ -16,6 +16,7 @@ mod lists;
 mod logging;
 mod mail;
 mod media_s3;
+mod notifications;
 mod outages;
 mod pages;
 mod people;
