@@ -763,3 +763,65 @@ async fn seeded_tags_and_likes_are_deterministic_and_their_counts_exact() {
         assert_eq!(t.compositions_count as usize, uses, "{}", t.name);
     }
 }
+
+#[tokio::test]
+async fn seeded_follows_likes_and_comments_are_notified_to_their_recipients_only() {
+    use ragtime::models::notification;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let (_a, db) = deployed().await;
+    let report = seed::seed(&db, &small(3)).await.unwrap();
+    let one = |sql: &str| {
+        let db = &db;
+        let sql = sql.to_owned();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    let expected = one(
+        "SELECT (SELECT count(*) FROM follows WHERE follower_id <> followed_id) \
+         + (SELECT count(*) FROM likes l JOIN compositions c ON c.id = l.composition_id \
+            WHERE c.artist_id <> l.user_id) \
+         + (SELECT count(*) FROM comments m JOIN compositions c ON c.id = m.composition_id \
+            WHERE c.artist_id <> m.author_id)",
+    )
+    .await;
+    assert!(expected > 0);
+    assert_eq!(report.notifications, expected as u64);
+    assert_eq!(
+        one(
+            "SELECT count(*) FROM notifications n JOIN comments m ON m.id = n.comment_id \
+             JOIN compositions c ON c.id = m.composition_id \
+             WHERE n.user_id = c.artist_id AND n.actor_id = m.author_id AND n.kind = 2"
+        )
+        .await,
+        one("SELECT count(*) FROM notifications WHERE kind = 2").await,
+        "each comment's notification goes to its composition's artist"
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM notifications WHERE user_id = actor_id OR mail <> 0").await,
+        0,
+        "none to oneself, none to mail"
+    );
+    // The last week's are unread, the rest read.
+    let unread = one("SELECT count(*) FROM notifications WHERE read_at IS NULL").await;
+    assert!(unread > 0 && unread < expected, "{unread} of {expected}");
+    let busiest =
+        one("SELECT CAST(user_id AS BIGINT) FROM notifications GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")
+            .await;
+    let page = notification::page(
+        &db,
+        busiest as i32,
+        notification::Filter::All,
+        ragtime::models::keyset::Cursor::First,
+        30,
+    )
+    .await
+    .unwrap();
+    assert!(!page.items.is_empty() && page.items.iter().all(|i| i.actor.is_some()));
+}

@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use crate::config::{Config, MediaConfig};
 use crate::migration::Migrator;
 use crate::models::markdown::{Allow, to_safe_html};
-use crate::models::{comment, composition, follow, like, role, tag, user};
+use crate::models::{comment, composition, follow, like, notification, role, tag, user};
 use crate::{access, db};
 
 mod tones;
@@ -157,6 +157,8 @@ pub struct SeedReport {
     /// Links of compositions to tags (each composition gets up to three).
     pub tags: u64,
     pub likes: u64,
+    /// Of the follows, likes and comments, to their recipients.
+    pub notifications: u64,
     pub tracks: u64,
     pub elapsed: Duration,
 }
@@ -166,8 +168,8 @@ impl fmt::Display for SeedReport {
         write!(
             f,
             "seed: inserted {} users, {} follows (+{} self-follows), {} compositions, {} comments, \
-             {} tags on compositions, {} likes, {} tracks in {:.1} s; every fake user's password \
-             is {PASSWORD:?}",
+             {} tags on compositions, {} likes, {} notifications, {} tracks in {:.1} s; every \
+             fake user's password is {PASSWORD:?}",
             self.users,
             self.follows,
             self.self_follows,
@@ -175,6 +177,7 @@ impl fmt::Display for SeedReport {
             self.comments,
             self.tags,
             self.likes,
+            self.notifications,
             self.tracks,
             self.elapsed.as_secs_f64()
         )
@@ -285,6 +288,13 @@ pub async fn seed_with_media(
     report.likes = insert_likes(&txn, options, &users, &compositions)
         .await
         .context("cannot insert the likes")?;
+    if let Some(first) = users.first() {
+        // What happened in the last week is still unread.
+        let read_before = UNTIL - chrono::Duration::days(7);
+        report.notifications = notification::insert_seeded(&txn, first.id, read_before)
+            .await
+            .context("cannot insert the notifications")?;
+    }
     txn.commit()
         .await
         .context("cannot commit the seeded data")?;
