@@ -135,6 +135,28 @@ sql_into "SELECT id, email FROM users ORDER BY id OFFSET 1 LIMIT 1" MODERATOR_ID
 psql_bench "UPDATE users SET role_id = (SELECT id FROM roles WHERE name = 'Moderator')
     WHERE id = $MODERATOR_ID"
 
+# Notifications: a database seeded before they existed gets those of its follows, likes and
+# comments by SQL, as `ragtime seed` derives them now (the seed's last week unread).
+sql_into "SELECT count(*) FROM notifications" NOTIFICATIONS
+if ((NOTIFICATIONS == 0)); then
+    say "deriving the notifications of the seeded follows, likes and comments"
+    start=$(now)
+    psql_bench "INSERT INTO notifications (user_id, kind, actor_id, composition_id, comment_id, timestamp, read_at, mail)
+        SELECT followed_id, 1, follower_id, NULL, NULL, timestamp,
+               CASE WHEN timestamp < timestamptz '$UNTIL' - interval '7 days' THEN timestamp END, 0
+        FROM follows WHERE follower_id <> followed_id;
+    INSERT INTO notifications (user_id, kind, actor_id, composition_id, comment_id, timestamp, read_at, mail)
+        SELECT c.artist_id, 4, l.user_id, l.composition_id, NULL, l.timestamp,
+               CASE WHEN l.timestamp < timestamptz '$UNTIL' - interval '7 days' THEN l.timestamp END, 0
+        FROM likes l JOIN compositions c ON c.id = l.composition_id WHERE c.artist_id <> l.user_id;
+    INSERT INTO notifications (user_id, kind, actor_id, composition_id, comment_id, timestamp, read_at, mail)
+        SELECT c.artist_id, 2, m.author_id, m.composition_id, m.id, m.timestamp,
+               CASE WHEN m.timestamp < timestamptz '$UNTIL' - interval '7 days' THEN m.timestamp END, 0
+        FROM comments m JOIN compositions c ON c.id = m.composition_id WHERE c.artist_id <> m.author_id"
+    sql_into "SELECT count(*) FROM notifications" NOTIFICATIONS
+    say "$NOTIFICATIONS notifications in $(seconds_since "$start") s"
+fi
+
 say "VACUUM ANALYZE"
 start=$(now)
 psql_bench "VACUUM ANALYZE"
@@ -193,7 +215,16 @@ sql_into "SELECT $(cursor timestamp composition_id) FROM composition_tags
     WHERE tag_id = (SELECT id FROM tags WHERE name = '$TAG')
     ORDER BY timestamp DESC, composition_id DESC OFFSET $((TAG_COUNT / 2)) LIMIT 1" TAG_CURSOR
 
+# The user with the most notifications, and the middle of their list.
+sql_into "SELECT user_id, count(*) FROM notifications GROUP BY user_id
+    ORDER BY count(*) DESC, user_id LIMIT 1" NOTIFIED_ID NOTIFIED_COUNT
+sql_into "SELECT email FROM users WHERE id = $NOTIFIED_ID" NOTIFIED_EMAIL
+sql_into "SELECT $ID_CURSOR FROM notifications WHERE user_id = $NOTIFIED_ID
+    ORDER BY timestamp DESC, id DESC OFFSET $((NOTIFIED_COUNT / 2)) LIMIT 1" NOTIFIED_CURSOR
+
 FEED_COOKIE=$(login "$EMAIL" "$WORK/cookies" show_followed)
+NOTIFIED_COOKIE=$(login "$NOTIFIED_EMAIL" "$WORK/notified-cookies")
+NOTIFIED_TOKEN=$(api_token "$NOTIFIED_EMAIL")
 MODERATOR_COOKIE=$(login "$MODERATOR_EMAIL" "$WORK/moderator-cookies")
 API_TOKEN=$(api_token "$EMAIL")
 
@@ -235,6 +266,15 @@ measure "search: phrase and exclusion" "/search?q=%22delta+blues%22+-stride"
 measure "search: accents (cafe, montreal)" "/search?q=montreal"
 measure "search: no match" "/search?q=xylophonic"
 measure "search: people (rosa)" "/search?q=rosa&type=people"
+if [[ -n $NOTIFIED_COOKIE ]]; then
+    notified="Cookie: $NOTIFIED_COOKIE"
+    measure "/notifications (most notified: $NOTIFIED_COUNT)" "/notifications" "$notified"
+    measure "/notifications?after= (their middle)" "/notifications?after=$NOTIFIED_CURSOR" "$notified"
+    measure "/notifications?unread=1" "/notifications?unread=1" "$notified"
+fi
+if [[ -n $NOTIFIED_TOKEN ]]; then
+    measure "API notifications (most notified)" "/api/v1/notifications" "Authorization: Bearer $NOTIFIED_TOKEN"
+fi
 if [[ -n $MODERATOR_COOKIE ]]; then
     measure "/moderate (moderator)" "/moderate" "Cookie: $MODERATOR_COOKIE"
     measure "/moderate?after= (${DEEP_COMMENT}th)" "/moderate?after=$COMMENT_CURSOR" "Cookie: $MODERATOR_COOKIE"
