@@ -188,14 +188,7 @@ impl Fields {
     /// A whole-number field (`2` or `2.0`); `None` if it is absent or anything else.
     pub fn integer(&mut self, name: &'static str, required: bool) -> Option<i64> {
         let value = self.take(name, required)?;
-        let number = match &value {
-            Value::Number(n) => n.as_i64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                    .map(|f| f as i64)
-            }),
-            _ => None,
-        };
+        let number = whole_number(&value);
         if number.is_none() {
             let problem = match value {
                 Value::Number(_) => "It must be a whole number.".to_owned(),
@@ -211,17 +204,18 @@ impl Fields {
     pub fn integers(&mut self, name: &'static str, required: bool) -> Option<Vec<i64>> {
         let value = self.take(name, required)?;
         let numbers = match &value {
-            Value::Array(items) => items.iter().map(Value::as_i64).collect::<Option<Vec<_>>>(),
+            Value::Array(items) => items.iter().map(whole_number).collect::<Option<Vec<_>>>(),
             _ => None,
         };
         if numbers.is_none() {
-            self.errors.insert(
-                name,
-                format!(
+            let problem = match value {
+                Value::Array(_) => "It must be an array of whole numbers.".to_owned(),
+                other => format!(
                     "It must be an array of whole numbers, not {}.",
-                    kind(&value)
+                    kind(&other)
                 ),
-            );
+            };
+            self.errors.insert(name, problem);
         }
         numbers
     }
@@ -260,6 +254,18 @@ impl Fields {
         } else {
             Err(AppError::Invalid(self.errors.clone()))
         }
+    }
+}
+
+/// `2`, or `2.0` as JSON Schema counts it an integer too.
+fn whole_number(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        }),
+        _ => None,
     }
 }
 

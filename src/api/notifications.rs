@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::ApiUser;
@@ -76,16 +76,17 @@ pub struct MarkedRead {
     pub unread: u64,
 }
 
-/// Which to mark read: `{"ids": [...]}` (the caller's own; others' are ignored) or
-/// `{"all": true}`.
-#[derive(ToSchema)]
+/// Which to mark read: some (the caller's own; others' ids are ignored), or all.
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
 #[allow(dead_code)] // the schema of the body, read field by field by `mark_read`
-#[schema(min_properties = 1, max_properties = 1)]
-pub struct MarkRead {
-    #[schema(min_items = 1, max_items = 100)]
-    ids: Option<Vec<i32>>,
-    #[schema(example = true)]
-    all: Option<bool>,
+pub enum MarkRead {
+    Ids {
+        #[schema(max_items = 100)]
+        ids: Vec<i32>,
+    },
+    /// `true` marks them all; `false`, none.
+    All { all: bool },
 }
 
 fn notification_json(links: &Links, item: &Item) -> NotificationOut {
@@ -113,6 +114,13 @@ fn notification_json(links: &Links, item: &Item) -> NotificationOut {
         comment: n.comment_id.map(|id| links.comment(id)),
         link,
     }
+}
+
+/// 400 naming `ids`, the body's main field.
+fn invalid(message: &str) -> AppError {
+    let mut errors = FieldErrors::new();
+    errors.insert("ids", message.into());
+    AppError::Invalid(errors)
 }
 
 /// `unread=true` for the unread ones only; anything but `true` or `false` is refused.
@@ -200,7 +208,7 @@ pub async fn get_notification(
     request_body = MarkRead,
     responses(
         (status = 200, description = "Marked.", body = MarkedRead),
-        (status = 400, description = "Malformed JSON, or neither (or both) of `ids` (1 to 100 ids) and `all: true`.", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or neither (or both) of `ids` (at most 100) and `all`.", body = ErrorBody),
         (status = 415, description = "The body is not JSON.", body = ErrorBody),
     )
 )]
@@ -215,22 +223,19 @@ pub async fn mark_read(
     fields.check()?;
     let me = caller.account.id;
     let marked = match (ids, all) {
-        (Some(ids), None) if (1..=MARK_MAX).contains(&ids.len()) => {
-            let ids: Vec<i32> = ids
+        (Some(ids), None) => {
+            let ids = ids
                 .into_iter()
-                .filter_map(|id| i32::try_from(id).ok())
-                .collect();
+                .map(i32::try_from)
+                .collect::<Result<Vec<i32>, _>>()
+                .ok()
+                .filter(|ids| ids.len() <= MARK_MAX)
+                .ok_or_else(|| invalid("At most 100 ids, each a notification's id."))?;
             notification::mark_read(&state.db, me, &ids).await?
         }
         (None, Some(true)) => notification::mark_all_read(&state.db, me).await?,
-        _ => {
-            let mut errors = FieldErrors::new();
-            errors.insert(
-                "ids",
-                "Give either `ids` (1 to 100 of them) or `all: true`.".into(),
-            );
-            return Err(AppError::Invalid(errors));
-        }
+        (None, Some(false)) => 0,
+        _ => return Err(invalid("Give either `ids` or `all`, not both nor neither.")),
     };
     Ok(Json(MarkedRead {
         marked,

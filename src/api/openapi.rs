@@ -107,9 +107,21 @@ fn close_request_bodies(doc: &mut Document) {
     let Some(components) = doc.components.as_mut() else {
         return;
     };
+    let close = |object: &mut utoipa::openapi::schema::Object| {
+        object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+    };
     for name in CLOSED_BODIES {
-        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
-            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        match components.schemas.get_mut(name) {
+            Some(RefOr::T(Schema::Object(object))) => close(object),
+            // A body of several shapes: each of them is closed.
+            Some(RefOr::T(Schema::OneOf(one_of))) => {
+                for item in &mut one_of.items {
+                    if let RefOr::T(Schema::Object(object)) = item {
+                        close(object);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

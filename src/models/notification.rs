@@ -6,19 +6,23 @@
 //! out the actor, and an event already notified in the last day (an unfollow and re-follow, an
 //! unlike and like again), and it reads the recipient's mail choice into the row. The mail
 //! worker (`notices`) later turns the rows marked for mail into messages, so a request never
-//! renders or queues mail for a notification.
+//! renders or queues mail for a notification. Each user's mail choices are in [`settings`].
 
 use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, ExprTrait, Func, Query, SelectStatement};
-use sea_orm::{
-    ActiveValue::Set, DatabaseBackend, QueryOrder, QuerySelect, QueryTrait, SelectTwo, Statement,
-};
+use sea_orm::{DatabaseBackend, QueryOrder, QuerySelect, QueryTrait, SelectTwo, Statement};
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
 use super::{composition, user};
+
+pub mod seeded;
+pub mod settings;
+
+pub use seeded::insert_seeded;
+pub use settings::{Delivery, Settings, Topic, save_settings, settings_of, unsubscribe};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "notifications")]
@@ -106,236 +110,6 @@ impl Kind {
     fn repeatable(self) -> bool {
         matches!(self, Kind::Follow | Kind::Like)
     }
-}
-
-/// How a user hears of one topic by mail. The numbers are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    Off = 0,
-    Each = 1,
-    Digest = 2,
-}
-
-impl Delivery {
-    pub const ALL: [Delivery; 3] = [Delivery::Off, Delivery::Each, Delivery::Digest];
-
-    pub fn from_i16(value: i16) -> Option<Delivery> {
-        Delivery::ALL.into_iter().find(|d| *d as i16 == value)
-    }
-
-    /// The form's and the API's word for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Delivery::Off => "none",
-            Delivery::Each => "each",
-            Delivery::Digest => "digest",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Delivery> {
-        Delivery::ALL.into_iter().find(|d| d.name() == name)
-    }
-}
-
-/// The mail settings, one per column of `notification_settings`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Topic {
-    Follows,
-    Comments,
-    Mentions,
-    Likes,
-    Moderation,
-}
-
-impl Topic {
-    pub const ALL: [Topic; 5] = [
-        Topic::Comments,
-        Topic::Mentions,
-        Topic::Follows,
-        Topic::Likes,
-        Topic::Moderation,
-    ];
-
-    /// Each comment and mention is worth a mail; the rest waits for the day's digest.
-    pub fn default_delivery(self) -> Delivery {
-        match self {
-            Topic::Comments | Topic::Mentions => Delivery::Each,
-            Topic::Follows | Topic::Likes | Topic::Moderation => Delivery::Digest,
-        }
-    }
-
-    /// The settings form's field, the unsubscribe token's word and the column.
-    pub fn name(self) -> &'static str {
-        match self {
-            Topic::Follows => "follows",
-            Topic::Comments => "comments",
-            Topic::Mentions => "mentions",
-            Topic::Likes => "likes",
-            Topic::Moderation => "moderation",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Topic> {
-        Topic::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// What the settings page calls it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Topic::Follows => "New followers",
-            Topic::Comments => "Comments on your compositions",
-            Topic::Mentions => "Mentions of you in comments",
-            Topic::Likes => "Likes of your compositions",
-            Topic::Moderation => "A moderator hides or shows your comment",
-        }
-    }
-
-    fn column(self) -> settings::Column {
-        match self {
-            Topic::Follows => settings::Column::Follows,
-            Topic::Comments => settings::Column::Comments,
-            Topic::Mentions => settings::Column::Mentions,
-            Topic::Likes => settings::Column::Likes,
-            Topic::Moderation => settings::Column::Moderation,
-        }
-    }
-
-    fn kinds(self) -> Vec<i16> {
-        Kind::ALL
-            .into_iter()
-            .filter(|k| k.topic() == self)
-            .map(|k| k as i16)
-            .collect()
-    }
-}
-
-/// Each user's mail settings; no row means the defaults.
-pub mod settings {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "notification_settings")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub user_id: i32,
-        pub follows: i16,
-        pub comments: i16,
-        pub mentions: i16,
-        pub likes: i16,
-        pub moderation: i16,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// One user's choices, topic by topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings(pub HashMap<Topic, Delivery>);
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings(
-            Topic::ALL
-                .into_iter()
-                .map(|t| (t, t.default_delivery()))
-                .collect(),
-        )
-    }
-}
-
-impl Settings {
-    pub fn get(&self, topic: Topic) -> Delivery {
-        self.0
-            .get(&topic)
-            .copied()
-            .unwrap_or(topic.default_delivery())
-    }
-
-    fn from_row(row: &settings::Model) -> Self {
-        let of = |value: i16, topic: Topic| {
-            (
-                topic,
-                Delivery::from_i16(value).unwrap_or(topic.default_delivery()),
-            )
-        };
-        Settings(HashMap::from([
-            of(row.follows, Topic::Follows),
-            of(row.comments, Topic::Comments),
-            of(row.mentions, Topic::Mentions),
-            of(row.likes, Topic::Likes),
-            of(row.moderation, Topic::Moderation),
-        ]))
-    }
-}
-
-pub async fn settings_of<C: ConnectionTrait>(db: &C, user_id: i32) -> Result<Settings, DbErr> {
-    Ok(settings::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .map(|row| Settings::from_row(&row))
-        .unwrap_or_default())
-}
-
-/// Save a user's choices. Mail still owed for a topic now turned off is forgotten, and a
-/// digest line for a topic now mailed one by one goes in the next digest still.
-pub async fn save_settings<C: ConnectionTrait>(
-    db: &C,
-    user_id: i32,
-    chosen: &Settings,
-) -> Result<(), DbErr> {
-    let row = settings::ActiveModel {
-        user_id: Set(user_id),
-        follows: Set(chosen.get(Topic::Follows) as i16),
-        comments: Set(chosen.get(Topic::Comments) as i16),
-        mentions: Set(chosen.get(Topic::Mentions) as i16),
-        likes: Set(chosen.get(Topic::Likes) as i16),
-        moderation: Set(chosen.get(Topic::Moderation) as i16),
-    };
-    settings::Entity::insert(row)
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(settings::Column::UserId)
-                .update_columns(Topic::ALL.map(Topic::column))
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    let off: Vec<i16> = Topic::ALL
-        .into_iter()
-        .filter(|t| chosen.get(*t) == Delivery::Off)
-        .flat_map(Topic::kinds)
-        .collect();
-    if !off.is_empty() {
-        Entity::update_many()
-            .col_expr(Column::Mail, Expr::value(0i16))
-            .filter(Column::UserId.eq(user_id))
-            .filter(Column::Mail.ne(0i16))
-            .filter(Column::Kind.is_in(off))
-            .exec(db)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Turn some topics off (the one-click unsubscribe), keeping the others as they were. A user
-/// who is gone is no error: there is nothing left to mail.
-pub async fn unsubscribe(
-    db: &DatabaseConnection,
-    user_id: i32,
-    topics: &[Topic],
-) -> Result<(), DbErr> {
-    let txn = super::begin_write(db).await?;
-    if user::find_by_id(&txn, user_id).await?.is_none() {
-        return Ok(());
-    }
-    let mut chosen = settings_of(&txn, user_id).await?;
-    for topic in topics {
-        chosen.0.insert(*topic, Delivery::Off);
-    }
-    save_settings(&txn, user_id, &chosen).await?;
-    txn.commit().await
 }
 
 /// Who is told of an event.
@@ -817,88 +591,4 @@ async fn with_actors<C: ConnectionTrait>(db: &C, mut rows: Vec<Model>) -> Result
         })
         .collect();
     with_compositions(db, rows).await
-}
-
-/// Notifications of what `seed` inserted, as if each event had notified its recipient: every
-/// follow (not the self-follows), like and comment by the users from `first_user` on. Those
-/// before `read_before` are read; none is mailed. Three `INSERT … SELECT`s, whatever the size.
-pub async fn insert_seeded<C: ConnectionTrait>(
-    db: &C,
-    first_user: i32,
-    read_before: DateTimeUtc,
-) -> Result<u64, DbErr> {
-    let (f, l, m, c) = (
-        Alias::new("f"),
-        Alias::new("l"),
-        Alias::new("m"),
-        Alias::new("c"),
-    );
-    let col = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
-    let read_at = |at: Expr| {
-        Expr::case(at.clone().lt(read_before), at).finally(Expr::val(Option::<DateTimeUtc>::None))
-    };
-    let mut sources = Vec::new();
-    // Follows: the followed user hears of the follower.
-    let mut follows = Query::select();
-    follows
-        .expr(col(&f, "followed_id"))
-        .expr(Expr::val(Kind::Follow as i16))
-        .expr(col(&f, "follower_id"))
-        .expr(Expr::val(Option::<i32>::None))
-        .expr(Expr::val(Option::<i32>::None))
-        .expr(col(&f, "timestamp"))
-        .expr(read_at(col(&f, "timestamp")))
-        .from_as(Alias::new("follows"), f.clone())
-        .and_where(col(&f, "follower_id").gte(first_user))
-        .and_where(col(&f, "follower_id").ne(col(&f, "followed_id")));
-    sources.push(follows);
-    // Likes and comments: the composition's artist hears of them.
-    for (table, alias, actor, comment, kind) in [
-        ("likes", &l, "user_id", None, Kind::Like),
-        ("comments", &m, "author_id", Some("id"), Kind::Comment),
-    ] {
-        let mut select = Query::select();
-        select
-            .expr(col(&c, "artist_id"))
-            .expr(Expr::val(kind as i16))
-            .expr(col(alias, actor))
-            .expr(col(alias, "composition_id"))
-            .expr(match comment {
-                Some(id) => col(alias, id),
-                None => Expr::val(Option::<i32>::None),
-            })
-            .expr(col(alias, "timestamp"))
-            .expr(read_at(col(alias, "timestamp")))
-            .from_as(Alias::new(table), alias.clone())
-            .join_as(
-                sea_orm::JoinType::InnerJoin,
-                Alias::new("compositions"),
-                c.clone(),
-                col(&c, "id").equals((alias.clone(), Alias::new("composition_id"))),
-            )
-            .and_where(col(alias, actor).gte(first_user))
-            .and_where(col(&c, "artist_id").ne(col(alias, actor)));
-        sources.push(select);
-    }
-    let mut inserted = 0;
-    for mut select in sources {
-        let select = select.expr(Expr::val(Delivery::Off as i16)).to_owned();
-        let statement = Query::insert()
-            .into_table(Entity)
-            .columns([
-                Column::UserId,
-                Column::Kind,
-                Column::ActorId,
-                Column::CompositionId,
-                Column::CommentId,
-                Column::Timestamp,
-                Column::ReadAt,
-                Column::Mail,
-            ])
-            .select_from(select)
-            .expect("the select has a value for every column")
-            .to_owned();
-        inserted += db.execute(&statement).await?.rows_affected();
-    }
-    Ok(inserted)
 }

@@ -671,16 +671,23 @@ async fn the_api_lists_filters_and_marks_the_callers_notifications_only() {
     assert_eq!(res.json()["marked"], 0);
     for bad in [
         json!({}),
-        json!({"ids": []}),
         json!({"ids": [1], "all": true}),
-        json!({"all": false}),
         json!({"all": "yes"}),
         json!({"ids": ["1"]}),
+        json!({"ids": [2147483648i64]}),
         json!({"ids": (0..101).collect::<Vec<i32>>()}),
         json!({"read": true}),
     ] {
         let res = mark(bad.clone()).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.body);
+    }
+    for nothing in [
+        json!({"ids": []}),
+        json!({"ids": [0.0]}),
+        json!({"all": false}),
+    ] {
+        let res = mark(nothing.clone()).await;
+        assert_eq!(res.json(), json!({"marked": 0, "unread": 2}), "{nothing}");
     }
     let res = mark(json!({"all": true})).await;
     assert_eq!(res.json(), json!({"marked": 2, "unread": 0}));
