@@ -7,8 +7,10 @@
 //!   the durable mail queue, so that notifying costs a request one insert.
 //! - Indexes: a user's list newest first; the unread ones (partial: they are few, and the
 //!   navbar's count reads only them); an actor's earlier notices to the same user (the foreign
-//!   key, and what keeps an unfollow and re-follow from notifying twice); the mail still owed
-//!   (partial); the composition's and comment's foreign keys (partial: most rows have none).
+//!   key, and what keeps an unfollow and re-follow from notifying twice); the mail still owed,
+//!   oldest first, and each user's digest lines (partial: only rows waiting for mail, which
+//!   the worker soon clears); the composition's and comment's foreign keys (partial: most rows
+//!   have none).
 //! - `notification_settings`: per user and topic, none / each / daily digest (no row: the
 //!   defaults).
 //! - `mail_queue.unsubscribe`: the one-click unsubscribe address of a notification mail, for
@@ -75,7 +77,8 @@ CREATE INDEX ix_notifications_user_id_timestamp_id ON notifications (user_id, ti
 CREATE INDEX ix_notifications_unread ON notifications (user_id, timestamp, id)
     WHERE read_at IS NULL;
 CREATE INDEX ix_notifications_actor_id_user_id_kind ON notifications (actor_id, user_id, kind);
-CREATE INDEX ix_notifications_mail ON notifications (mail, user_id, id) WHERE mail <> 0;
+CREATE INDEX ix_notifications_mail ON notifications (mail, timestamp) WHERE mail <> 0;
+CREATE INDEX ix_notifications_digest ON notifications (user_id) WHERE mail = 2;
 CREATE INDEX ix_notifications_composition_id ON notifications (composition_id)
     WHERE composition_id IS NOT NULL;
 CREATE INDEX ix_notifications_comment_id ON notifications (comment_id)

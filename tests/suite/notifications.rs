@@ -798,5 +798,23 @@ async fn on_postgresql_the_notifications_page_and_the_unread_count_read_a_page_n
     }
     let count = notification::unread_count_sql(backend, ann.id);
     assert_bounded("the unread count", &plan(db, count).await, 100);
+    // The worker's look for digests due, every few seconds: the lines that have waited a day,
+    // not every line waiting (here 2,000 of them, all today's).
+    db.execute_unprepared(&format!(
+        "UPDATE notifications SET mail = 2 WHERE id IN \
+         (SELECT id FROM notifications WHERE user_id = {} ORDER BY timestamp DESC LIMIT 2000)",
+        bob.id
+    ))
+    .await
+    .unwrap();
+    ragtime::db::refresh_statistics(db).await.unwrap();
+    let due = notification::digests_due_sql(backend, Utc::now(), 20);
+    assert_bounded("the digests due", &plan(db, due).await, 20);
+    assert!(
+        notification::digests_due(db, Utc::now(), 20)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(notification::unread_count(db, ann.id).await.unwrap(), 100);
 }
