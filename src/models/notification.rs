@@ -16,7 +16,7 @@ use sea_orm::sea_query::{Alias, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{DatabaseBackend, QueryOrder, QuerySelect, QueryTrait, SelectTwo, Statement};
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
-use super::{composition, user};
+use super::{slug, user};
 
 pub mod seeded;
 pub mod settings;
@@ -57,6 +57,16 @@ impl Related<super::user::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The compositions notifications are about, named here rather than through their module:
+/// that module reads the likes and comments, which notify, and would close a circle.
+#[derive(DeriveIden)]
+enum Compositions {
+    Table,
+    Id,
+    ArtistId,
+    Title,
+}
 
 /// What happened. The numbers are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,10 +193,10 @@ fn notify_statement(
         .from(user::Entity);
     let artist_of = |composition: i32| {
         Query::select()
-            .column(composition::Column::ArtistId)
-            .from(composition::Entity)
+            .column(Compositions::ArtistId)
+            .from(Compositions::Table)
             .and_where(is(
-                Expr::col((composition::Entity, composition::Column::Id)),
+                Expr::col((Compositions::Table, Compositions::Id)),
                 composition,
             ))
             .to_owned()
@@ -370,16 +380,16 @@ async fn with_compositions<C: ConnectionTrait>(
     let titles: HashMap<i32, String> = if ids.is_empty() {
         HashMap::new()
     } else {
-        composition::Entity::find()
-            .select_only()
-            .column(composition::Column::Id)
-            .column(composition::Column::Title)
-            .filter(composition::Column::Id.is_in(ids))
-            .into_tuple::<(i32, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect()
+        let select = Query::select()
+            .columns([Compositions::Id, Compositions::Title])
+            .from(Compositions::Table)
+            .and_where(Expr::col(Compositions::Id).is_in(ids))
+            .to_owned();
+        let mut titles = HashMap::new();
+        for row in db.query_all(&select).await? {
+            titles.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        }
+        titles
     };
     Ok(rows
         .into_iter()
@@ -465,7 +475,7 @@ impl Group {
         let (id, title) = self.newest.composition.as_ref()?;
         let href = match self.newest.notification.comment_id {
             Some(comment) => format!("/comment/{comment}"),
-            None => format!("/composition/{}", composition::url_slug(*id, title)),
+            None => format!("/composition/{}", slug::url_slug(*id, title)),
         };
         Some((href, title.clone()))
     }
