@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod role;
 pub mod search;
 pub mod session;
+pub mod sitemap;
 pub mod suggestion;
 pub mod tag;
 pub mod track;
