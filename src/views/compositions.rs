@@ -115,7 +115,7 @@ async fn show(
     if let Some(redirect) = canonical("/composition/", &c, &slug, uri.query()) {
         return Ok(redirect);
     }
-    let mut template = page(&state, layout, c, query.cursor(), String::new(), None).await?;
+    let mut template = permalink(&state, layout, c, query.cursor(), String::new(), None).await?;
     template.head = seo::composition_head(&client.origin(), &state.avatar_base, &template.cards[0]);
     Ok(Html(template).into_response())
 }
@@ -134,7 +134,7 @@ async fn render(
     } else {
         StatusCode::OK
     };
-    let template = page(state, layout, c, cursor, body, error).await?;
+    let template = permalink(state, layout, c, cursor, body, error).await?;
     if status == StatusCode::OK {
         Ok(Html(template).into_response())
     } else {
@@ -142,7 +142,8 @@ async fn render(
     }
 }
 
-async fn page(
+/// The permalink page's template: the composition, a page of its comments, the comment form.
+async fn permalink(
     state: &AppState,
     layout: Layout,
     c: composition::Model,

@@ -19,6 +19,7 @@ use crate::models::keyset::Cursor;
 use crate::models::{tag, user};
 use crate::state::AppState;
 use crate::views::audio::matches_etag;
+use crate::views::seo::profile_path;
 use crate::views::tags::tag_path;
 use crate::web::assets;
 use crate::web::client::ClientInfo;
@@ -208,11 +209,6 @@ fn person(origin: &str, name: &str, path: &str) -> Person {
     person.set_name(xml_text(name));
     person.set_uri(Some(format!("{origin}{path}")));
     person
-}
-
-fn profile_path(username: &str) -> String {
-    let encoded: String = form_urlencoded::byte_serialize(username.as_bytes()).collect();
-    format!("/user/{encoded}")
 }
 
 fn at(time: DateTime<Utc>) -> FixedDateTime {

@@ -209,7 +209,8 @@ fn url(
     body.push_str("</url>\n");
 }
 
-fn profile_path(username: &str) -> String {
+/// A profile as a URL path (the username percent-encoded).
+pub(crate) fn profile_path(username: &str) -> String {
     let encoded: String = form_urlencoded::byte_serialize(username.as_bytes()).collect();
     format!("/user/{encoded}")
 }
