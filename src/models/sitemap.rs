@@ -6,7 +6,7 @@
 use std::ops::{Range, RangeInclusive};
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{DatabaseBackend, QueryOrder, QuerySelect, QueryTrait, Statement};
+use sea_orm::{DatabaseBackend, QuerySelect, QueryTrait, Statement};
 
 use super::{composition, tag, user};
 
@@ -120,8 +120,10 @@ pub struct Entry {
 }
 
 /// The statement that reads the rows of `ids` (public for the query-plan tests): only the
-/// columns a URL needs, in primary-key order, never more than `ids.len()` rows. Accounts not
-/// yet confirmed and tags no composition carries are left out.
+/// columns a URL needs, never more than `ids.len()` rows. Accounts not yet confirmed and tags
+/// no composition carries are left out. In no particular order: crawlers need none, and on
+/// PostgreSQL sorting the 50,000 rows of a bitmap scan spilled to disk and took 56 ms where
+/// the scan alone takes 14 to 23 ms (1 M compositions).
 pub fn range_statement(backend: DatabaseBackend, kind: Kind, ids: Range<i32>) -> Statement {
     match kind {
         Kind::Compositions => composition::Entity::find()
@@ -133,7 +135,6 @@ pub fn range_statement(backend: DatabaseBackend, kind: Kind, ids: Range<i32>) ->
             ])
             .filter(composition::Column::Id.gte(ids.start))
             .filter(composition::Column::Id.lt(ids.end))
-            .order_by_asc(composition::Column::Id)
             .build(backend),
         Kind::Users => user::Entity::find()
             .select_only()
@@ -141,7 +142,6 @@ pub fn range_statement(backend: DatabaseBackend, kind: Kind, ids: Range<i32>) ->
             .filter(user::Column::Id.gte(ids.start))
             .filter(user::Column::Id.lt(ids.end))
             .filter(user::Column::Confirmed.eq(true))
-            .order_by_asc(user::Column::Id)
             .build(backend),
         Kind::Tags => tag::Entity::find()
             .select_only()
@@ -149,7 +149,6 @@ pub fn range_statement(backend: DatabaseBackend, kind: Kind, ids: Range<i32>) ->
             .filter(tag::Column::Id.gte(ids.start))
             .filter(tag::Column::Id.lt(ids.end))
             .filter(tag::Column::CompositionsCount.gt(0))
-            .order_by_asc(tag::Column::Id)
             .build(backend),
     }
 }
