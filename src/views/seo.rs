@@ -60,29 +60,17 @@ async fn robots(client: ClientInfo) -> Response {
         let _ = writeln!(body, "Disallow: {path}");
     }
     let _ = writeln!(body, "Allow: /\n\nSitemap: {}/sitemap.xml", client.origin());
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(SITEMAP_CACHE),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    cacheable("text/plain; charset=utf-8", body)
 }
 
 fn xml(body: String) -> Response {
+    cacheable("application/xml; charset=utf-8", body)
+}
+
+fn cacheable(content_type: &'static str, body: String) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static(SITEMAP_CACHE),

@@ -12,7 +12,7 @@ use ragtime::models::{track, user};
 
 const ORIGIN: &str = "http://localhost";
 
-async fn publish(
+pub(crate) async fn publish(
     app: &TestApp,
     artist: &user::Model,
     release_type: i16,
@@ -31,8 +31,14 @@ async fn publish(
         .unwrap()
 }
 
-/// A track row (its object is never read by a feed).
-async fn add_track(app: &TestApp, c: &composition::Model, n: u8, mime: &str, size: i64) {
+/// A track row (its object is never read by a feed or a preview).
+pub(crate) async fn add_track(
+    app: &TestApp,
+    c: &composition::Model,
+    n: u8,
+    mime: &str,
+    size: i64,
+) -> track::Model {
     let sha = format!("{n:02x}").repeat(32);
     let new = track::NewTrack {
         title: format!("Take {n}"),
@@ -50,7 +56,8 @@ async fn add_track(app: &TestApp, c: &composition::Model, n: u8, mime: &str, siz
     };
     track::add(&app.db, c, vec![new], &app.state.media.limits())
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0)
 }
 
 async fn get_with(client: &mut Client, path: &str, headers: &[(&str, &str)]) -> TestResponse {

@@ -5,9 +5,9 @@ use crate::helpers::{Client, TestApp};
 use crate::lists::{assert_bounded, plan};
 use axum::http::StatusCode;
 use chrono::Utc;
-use ragtime::models::composition::{self, Draft};
+use ragtime::models::composition;
 use ragtime::models::sitemap::{self, Kind, PER_SITEMAP};
-use ragtime::models::{track, user};
+use ragtime::models::user;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 const ORIGIN: &str = "http://localhost";
@@ -19,15 +19,7 @@ async fn publish(
     title: &str,
     description: &str,
 ) -> composition::Model {
-    let draft = Draft {
-        release_type,
-        title,
-        description,
-        tags: vec!["stride".into()],
-    };
-    composition::create(&app.db, artist.id, &draft)
-        .await
-        .unwrap()
+    crate::feeds::publish(app, artist, release_type, title, description, &["stride"]).await
 }
 
 /// The `<head>` of a page, with its status checked.
@@ -75,28 +67,6 @@ fn canonical(head: &str) -> Vec<String> {
         .collect()
 }
 
-async fn add_track(app: &TestApp, c: &composition::Model) -> track::Model {
-    let sha = "ab".repeat(32);
-    let new = track::NewTrack {
-        title: "Take".into(),
-        object_key: format!("{sha}.mp3"),
-        container: "mp3".into(),
-        codec: "mp3".into(),
-        mime: "audio/mpeg".into(),
-        duration_ms: 1_000,
-        sample_rate: 8_000,
-        channels: 1,
-        bit_rate: 128_000,
-        size_bytes: 1_000,
-        sha256: sha,
-        peaks: vec![128; 10],
-    };
-    track::add(&app.db, c, vec![new], &app.state.media.limits())
-        .await
-        .unwrap()
-        .remove(0)
-}
-
 #[tokio::test]
 async fn a_permalink_shows_a_song_or_album_preview_with_its_canonical_url() {
     let app = TestApp::new().await;
@@ -111,7 +81,7 @@ async fn a_permalink_shows_a_song_or_album_preview_with_its_canonical_url() {
             .as_str(),
     )
     .await;
-    let t = add_track(&app, &single).await;
+    let t = crate::feeds::add_track(&app, &single, 0xab, "audio/mpeg", 1_000).await;
     let album = publish(&app, &ann, 3, "Collected", "").await;
     let mut client = app.client();
 
