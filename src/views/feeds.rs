@@ -144,8 +144,9 @@ async fn answer(
     let newest = page.items.iter().map(|c| c.composition.timestamp).max();
     let body = write(client, &scope, &page.items, newest)?;
     // Of the whole document: an edited title or description changes it too, though no column
-    // records when a composition was edited.
-    let etag = format!("\"{}\"", &sha256_hex(&body)[..32]);
+    // records when a composition was edited. Weak, as the compression layer may gzip the body.
+    let tag = format!("\"{}\"", &sha256_hex(&body)[..32]);
+    let etag = format!("W/{tag}");
     // The newest publication, to the second, as HTTP dates go.
     let modified = newest.unwrap_or(DateTime::UNIX_EPOCH);
     let last_modified = modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
@@ -153,7 +154,7 @@ async fn answer(
     common.insert(header::ETAG, value(&etag));
     common.insert(header::LAST_MODIFIED, value(&last_modified));
     common.insert(header::CACHE_CONTROL, HeaderValue::from_static(FEED_CACHE));
-    if not_modified(headers, &etag, modified) {
+    if not_modified(headers, &tag, modified) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
     common.insert(
@@ -163,10 +164,11 @@ async fn answer(
     Ok((common, body).into_response())
 }
 
-/// RFC 9110 §13.2.2: `If-None-Match` decides when sent; `If-Modified-Since` only without it.
-fn not_modified(headers: &HeaderMap, etag: &str, modified: DateTime<Utc>) -> bool {
+/// RFC 9110 §13.2.2: `If-None-Match` decides when sent (compared weakly, so `tag` is the
+/// opaque part); `If-Modified-Since` only without it.
+fn not_modified(headers: &HeaderMap, tag: &str, modified: DateTime<Utc>) -> bool {
     if headers.contains_key(header::IF_NONE_MATCH) {
-        return matches_etag(headers, header::IF_NONE_MATCH, etag);
+        return matches_etag(headers, header::IF_NONE_MATCH, tag);
     }
     headers
         .get(header::IF_MODIFIED_SINCE)

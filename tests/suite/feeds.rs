@@ -306,9 +306,12 @@ async fn feeds_answer_304_to_their_etag_and_last_modified() {
         assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{path}");
         assert!(again.body.is_empty());
         assert_eq!(again.header("etag"), Some(etag.as_str()));
-        let weak = format!("W/{etag}, \"other\"");
-        let again = get_with(&mut client, path, &[("if-none-match", &weak)]).await;
-        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        // Weak (a gzipped body is the same feed), and found in a list or in its strong form.
+        let opaque = etag.strip_prefix("W/").expect("a weak ETag");
+        for sent in [format!("\"other\", {etag}"), opaque.to_owned()] {
+            let again = get_with(&mut client, path, &[("if-none-match", &sent)]).await;
+            assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{sent}");
+        }
 
         let again = get_with(&mut client, path, &[("if-modified-since", &modified)]).await;
         assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{path}");
