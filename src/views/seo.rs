@@ -51,7 +51,7 @@ const PRIVATE: [&str; 12] = [
     "/healthz",
 ];
 
-/// Sitemaps are rebuilt at most this often by a cache in front, and crawlers read them daily.
+/// A cache in front may keep robots.txt and the sitemaps an hour; crawlers read them daily.
 const SITEMAP_CACHE: &str = "public, max-age=3600";
 
 async fn robots(client: ClientInfo) -> Response {
