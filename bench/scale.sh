@@ -19,7 +19,8 @@
 #   BENCH_WRK       wrk's options                              [-t1 -c4 -d8s --latency]
 #   BENCH_POOL_SIZE DATABASE_POOL_SIZE of the server           [5, the production default]
 #   BENCH_ONLY      measure only the URLs whose label matches this regular expression, e.g.
-#                   'tag|search' for the discovery pages of issue 13                    [all]
+#                   'tag|search' for the discovery pages of issue 13, 'feed|sitemap' for
+#                   the Atom feeds and sitemaps of issue 14                             [all]
 #
 # Besides seeding, the script changes the database in two ways, both kept for the next run:
 # if no composition has 500 comments, the most commented one is given that many by SQL (the
@@ -222,6 +223,9 @@ sql_into "SELECT email FROM users WHERE id = $NOTIFIED_ID" NOTIFIED_EMAIL
 sql_into "SELECT $ID_CURSOR FROM notifications WHERE user_id = $NOTIFIED_ID
     ORDER BY timestamp DESC, id DESC OFFSET $((NOTIFIED_COUNT / 2)) LIMIT 1" NOTIFIED_CURSOR
 
+# The sitemap of the middle of the compositions' ids (50,000 of them at 1 M).
+sql_into "SELECT (min(id) + max(id)) / 2 / 50000 FROM compositions" SITEMAP_N
+
 FEED_COOKIE=$(login "$EMAIL" "$WORK/cookies" show_followed)
 NOTIFIED_COOKIE=$(login "$NOTIFIED_EMAIL" "$WORK/notified-cookies")
 NOTIFIED_TOKEN=$(api_token "$NOTIFIED_EMAIL")
@@ -254,6 +258,13 @@ measure "permalink ?after= (${THREAD_DEEP}th comment)" "$PERMALINK?after=$THREAD
 measure "permalink ?page=$THREAD_PAGE (old-style)" "$PERMALINK?page=$THREAD_PAGE"
 measure "/tag/ (most used: $TAG, $TAG_COUNT)" "/tag/$TAG"
 measure "/tag/?after= (its middle)" "/tag/$TAG?after=$TAG_CURSOR"
+# Atom feeds (a page of entries with their tracks) and the sitemaps (issue 14).
+measure "atom feed: site" "/feed.atom"
+measure "atom feed: most prolific artist" "/user/$PROLIFIC/feed.atom"
+measure "atom feed: most used tag ($TAG)" "/tag/$TAG/feed.atom"
+measure "sitemap index" "/sitemap.xml"
+measure "sitemap: compositions-$SITEMAP_N (a range of 50,000 ids)" "/sitemaps/compositions-$SITEMAP_N.xml"
+measure "sitemap: users-0" "/sitemaps/users-0.xml"
 # Searches, from words in most compositions to words in none (the seed's vocabulary).
 measure "search: common words (recorded live)" "/search?q=recorded+live"
 SEARCH_NEXT=$(curl -s "$BASE/search?q=recorded+live" | sed -nE 's/.*href="([^"]*)" rel="next".*/\1/p' | head -n 1 | sed 's/&#38;/\&/g; s/&amp;/\&/g')

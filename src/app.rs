@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(views::notifications::router())
         .merge(views::tags::router())
         .merge(views::search::router())
+        .merge(views::feeds::router().merge(views::seo::router()))
         .merge(api::router())
         .merge(assets::router())
         .fallback(not_found)

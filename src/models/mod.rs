@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod role;
 pub mod search;
 pub mod session;
+pub mod sitemap;
 pub mod slug;
 pub mod suggestion;
 pub mod tag;

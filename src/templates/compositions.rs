@@ -91,6 +91,7 @@ pub struct CompositionTemplate {
     /// What was typed in the comment form, and what is wrong with it.
     pub body: String,
     pub error: Option<String>,
+    pub head: super::head::Head,
 }
 
 #[derive(Template)]

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod compositions;
+pub mod head;
 pub mod mail;
 pub mod notifications;
 pub mod users;
@@ -68,6 +69,7 @@ pub struct IndexTemplate {
     pub pagination: Pagination,
     /// The most used tags, most used first.
     pub top_tags: std::sync::Arc<Vec<crate::models::tag::Model>>,
+    pub head: head::Head,
 }
 
 /// Search results: compositions or people.
@@ -102,6 +104,7 @@ pub struct TagTemplate {
     pub pagination: Pagination,
     /// What the viewer likes among the cards.
     pub viewing: compositions::Viewing,
+    pub head: head::Head,
 }
 
 #[derive(Template)]

@@ -27,6 +27,7 @@ pub struct UserTemplate {
     /// Who the viewer might follow (never this profile's user).
     pub suggestions: Vec<user::Model>,
     pub pagination: Pagination,
+    pub head: super::head::Head,
 }
 
 impl UserTemplate {

@@ -138,7 +138,7 @@ fn requested_range(header: &str, size: u64) -> Requested {
 }
 
 /// If-None-Match's weak comparison: the tag, weak or strong, or `*`.
-fn matches_etag(headers: &HeaderMap, name: header::HeaderName, etag: &str) -> bool {
+pub(crate) fn matches_etag(headers: &HeaderMap, name: header::HeaderName, etag: &str) -> bool {
     headers
         .get_all(name)
         .iter()

@@ -22,7 +22,10 @@ use crate::templates::compositions::{
     CompositionForm, CompositionTemplate, DeleteCompositionTemplate, EditCompositionTemplate,
     LikesTemplate, Viewing,
 };
+use crate::templates::head::Head;
 use crate::views::main::CompositionFields;
+use crate::views::seo;
+use crate::web::client::ClientInfo;
 use crate::web::extract::{Form, Path};
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
@@ -106,14 +109,18 @@ async fn show(
     Path(slug): Path<String>,
     query: PageQuery,
     uri: Uri,
+    client: ClientInfo,
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     if let Some(redirect) = canonical("/composition/", &c, &slug, uri.query()) {
         return Ok(redirect);
     }
-    render(&state, layout, c, query.cursor(), String::new(), None).await
+    let mut template = permalink(&state, layout, c, query.cursor(), String::new(), None).await?;
+    template.head = seo::composition_head(&client.origin(), &state.avatar_base, &template.cards[0]);
+    Ok(Html(template).into_response())
 }
 
+/// The permalink page with a comment form as typed and what is wrong with it.
 async fn render(
     state: &AppState,
     layout: Layout,
@@ -122,6 +129,28 @@ async fn render(
     body: String,
     error: Option<String>,
 ) -> Result<Response, AppError> {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let template = permalink(state, layout, c, cursor, body, error).await?;
+    if status == StatusCode::OK {
+        Ok(Html(template).into_response())
+    } else {
+        Ok((status, Html(template)).into_response())
+    }
+}
+
+/// The permalink page's template: the composition, a page of its comments, the comment form.
+async fn permalink(
+    state: &AppState,
+    layout: Layout,
+    c: composition::Model,
+    cursor: Cursor,
+    body: String,
+    error: Option<String>,
+) -> Result<CompositionTemplate, AppError> {
     let per_page = state.config.comments_per_page;
     let path = format!("/composition/{}", c.slug());
     let page = comment::page(&state.db, comment::Thread::On(c.id), cursor, per_page).await?;
@@ -131,12 +160,7 @@ async fn render(
         .ok_or_else(|| AppError::NotFound(None))?;
     let back = format!("/composition/{}", card.composition.url_slug());
     let viewing = viewing(state, &layout, std::slice::from_ref(&card), back).await?;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    let template = CompositionTemplate {
+    Ok(CompositionTemplate {
         can_comment: layout
             .user
             .as_ref()
@@ -148,12 +172,8 @@ async fn render(
         pagination,
         body,
         error,
-    };
-    if status == StatusCode::OK {
-        Ok(Html(template).into_response())
-    } else {
-        Ok((status, Html(template)).into_response())
-    }
+        head: Head::default(),
+    })
 }
 
 #[derive(Deserialize, Default)]

@@ -19,8 +19,10 @@ use crate::models::keyset::Cursor;
 use crate::models::{Permission, composition, suggestion, track};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
+use crate::templates::head::Head;
 use crate::templates::{Html, IndexTemplate};
 use crate::views::tracks;
+use crate::web::client::ClientInfo;
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
 use crate::web::session::Session;
@@ -45,6 +47,7 @@ async fn index(
     layout: Layout,
     jar: CookieJar,
     query: PageQuery,
+    client: ClientInfo,
 ) -> Result<Response, AppError> {
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
     render_index(
@@ -53,6 +56,7 @@ async fn index(
         show_followed,
         query.cursor(),
         CompositionForm::default(),
+        super::seo::home_head(&client.origin()),
     )
     .await
 }
@@ -64,6 +68,7 @@ async fn render_index(
     show_followed: bool,
     cursor: Cursor,
     form: CompositionForm,
+    head: Head,
 ) -> Result<Response, AppError> {
     let feed = match (&layout.user, show_followed) {
         (Some(user), true) => composition::Feed::FollowedBy(user.id),
@@ -110,6 +115,7 @@ async fn render_index(
         suggestions,
         pagination,
         top_tags: state.feeds.top_tags(&state.db).await?,
+        head,
     };
     if status == StatusCode::OK {
         Ok(Html(template).into_response())
@@ -214,7 +220,15 @@ async fn form_again(
         errors,
     );
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
-    render_index(state, layout, show_followed, Cursor::First, form).await
+    render_index(
+        state,
+        layout,
+        show_followed,
+        Cursor::First,
+        form,
+        Head::default(),
+    )
+    .await
 }
 
 fn remember_tab(jar: CookieJar, followed: bool) -> (CookieJar, Redirect) {

@@ -10,6 +10,7 @@ use crate::models::composition::{self, Feed};
 use crate::models::tag;
 use crate::state::AppState;
 use crate::templates::{Html, TagTemplate};
+use crate::web::client::ClientInfo;
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
 
@@ -28,6 +29,7 @@ async fn show(
     layout: Layout,
     Path(name): Path<String>,
     query: PageQuery,
+    client: ClientInfo,
 ) -> Result<Response, AppError> {
     let canonical = tag::normalise(&name).ok_or(AppError::NotFound(None))?;
     if canonical != name {
@@ -44,6 +46,7 @@ async fn show(
     let viewing =
         super::compositions::viewing(&state, &layout, &page.items, pagination.url(&cursor)).await?;
     Ok(Html(TagTemplate {
+        head: super::seo::tag_head(&client.origin(), &tag.name),
         viewing,
         layout,
         count: u64::try_from(tag.compositions_count).unwrap_or(0),

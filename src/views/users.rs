@@ -20,6 +20,7 @@ use crate::templates::Html;
 use crate::templates::users::{
     AccountFields, EditProfileTemplate, FollowsTemplate, PeopleTemplate, ProfileForm, UserTemplate,
 };
+use crate::web::client::ClientInfo;
 use crate::web::extract::{Form, Path};
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
@@ -57,6 +58,7 @@ async fn profile(
     layout: Layout,
     Path(username): Path<String>,
     query: PageQuery,
+    client: ClientInfo,
 ) -> Result<Response, AppError> {
     let user = find_user(&state, &username).await?;
     let per_page = state.config.compositions_per_page;
@@ -85,6 +87,7 @@ async fn profile(
         _ => Vec::new(),
     };
     let template = UserTemplate {
+        head: super::seo::profile_head(&client.origin(), &state.avatar_base, &user),
         can_follow: !is_self && viewer.is_some_and(|v| v.can(Permission::FOLLOW)),
         is_admin: viewer.is_some_and(|v| v.is_administrator()),
         is_self,
