@@ -7,6 +7,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 pub mod deploy;
+pub mod role;
 pub mod seed;
 pub mod serve;
 pub mod worker;
@@ -34,8 +35,9 @@ pub enum Command {
     /// Run the deployment tasks (Heroku's release phase): apply pending migrations, upsert the
     /// roles, add missing self-follows. Idempotent; exits non-zero on failure.
     Deploy,
-    /// Deliver queued mail until SIGTERM or Ctrl-C (the Procfile's `worker:` process). Optional:
-    /// the web server delivers mail too; run it to keep delivery apart from the web dynos.
+    /// Write notification mail and deliver queued mail until SIGTERM or Ctrl-C (the Procfile's
+    /// `worker:` process). Optional: the web server does both too; run it to keep mail apart
+    /// from the web dynos.
     Worker,
     /// Add fake users, follows, compositions and comments, for development and benchmarks.
     ///
@@ -49,6 +51,15 @@ pub enum Command {
     /// again adds more. Development and testing migrate first; production and heroku need
     /// `ragtime deploy` first. Never seed a public site: the password is known.
     Seed(seed::SeedArgs),
+    /// Give an existing account a role: `ragtime role ann@example.com Moderator`. The roles are
+    /// User, Moderator and Administrator (any case); the change applies at the account's next
+    /// request.
+    Role {
+        /// The account's email address (any case).
+        email: String,
+        /// User, Moderator or Administrator.
+        role: String,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -94,6 +105,18 @@ pub fn run() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("ragtime seed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Role { email, role } => {
+            match runtime.block_on(role::set(&config, &email, &role)) {
+                Ok(done) => {
+                    println!("role: {done}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ragtime role: {e:#}");
                     ExitCode::FAILURE
                 }
             }

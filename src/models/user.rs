@@ -242,6 +242,16 @@ pub async fn find_by_email<C: ConnectionTrait>(
         .await
 }
 
+/// Give the account another role.
+pub async fn set_role<C: ConnectionTrait>(db: &C, id: i32, role_id: i32) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::RoleId, Expr::value(role_id))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Mark the account confirmed; `false` if it already was (a second click on the link, perhaps
 /// at the same moment), so the caller does what follows a confirmation only once.
 pub async fn set_confirmed<C: ConnectionTrait>(db: &C, id: i32) -> Result<bool, DbErr> {

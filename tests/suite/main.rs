@@ -25,6 +25,7 @@ mod platform_files;
 mod process;
 mod profiles;
 mod rate_limits;
+mod role_command;
 mod search;
 mod security;
 mod seed;
