@@ -123,7 +123,7 @@ pub struct ErrorBody {
     #[schema(example = "bad request")]
     pub error: String,
     /// What went wrong, for a person. When a field of the request is at fault, it is named.
-    #[schema(example = "Invalid `title`: Field must be between 1 and 64 characters long.")]
+    #[schema(example = "Invalid `title`: The title can be at most 64 characters long.")]
     pub message: String,
 }
 

@@ -106,10 +106,12 @@ pub fn composition<'a, S: AsRef<str>>(
     let title = title.trim();
     if not_utf8(title) {
         errors.insert("title", NOT_UTF8.into());
-    } else if title.is_empty() || title.chars().count() > 64 {
+    } else if title.is_empty() {
+        errors.insert("title", "Title is required.".into());
+    } else if title.chars().count() > 64 {
         errors.insert(
             "title",
-            "Field must be between 1 and 64 characters long.".into(),
+            "The title can be at most 64 characters long.".into(),
         );
     } else if has_control(title) {
         errors.insert(

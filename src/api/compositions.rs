@@ -234,7 +234,7 @@ impl NewComposition {
         if self.title.chars().count() > MAX_TITLE_CHARS {
             errors.insert(
                 "title",
-                "Field must be between 1 and 64 characters long.".into(),
+                "The title can be at most 64 characters long.".into(),
             );
         } else if self.title.chars().any(char::is_control) {
             errors.insert(

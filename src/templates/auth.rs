@@ -63,6 +63,8 @@ pub struct AccountFormTemplate {
     pub layout: Layout,
     pub title: &'static str,
     pub action: String,
+    /// A sentence above the fields, if the form needs one.
+    pub intro: Option<String>,
     pub fields: Vec<Field>,
     pub submit: &'static str,
     pub errors: FieldErrors,

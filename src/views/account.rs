@@ -50,6 +50,19 @@ fn form(
     submit: &'static str,
     errors: FieldErrors,
 ) -> Result<Response, AppError> {
+    form_with_intro(layout, title, action, None, fields, submit, errors)
+}
+
+/// [`form`], with a sentence above the fields.
+fn form_with_intro(
+    layout: Layout,
+    title: &'static str,
+    action: impl Into<String>,
+    intro: Option<String>,
+    fields: Vec<Field>,
+    submit: &'static str,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -61,6 +74,7 @@ fn form(
             layout,
             title,
             action: action.into(),
+            intro,
             fields,
             submit,
             errors,
@@ -330,10 +344,16 @@ fn change_email_form(
     email: &str,
     errors: FieldErrors,
 ) -> Result<Response, AppError> {
-    form(
+    // Which address is being changed, said before asking for a new one.
+    let intro = layout
+        .user
+        .as_ref()
+        .map(|u| format!("Your email address is {}.", u.email));
+    form_with_intro(
         layout,
         "Change Your Email Address",
         "/auth/change_email",
+        intro,
         vec![
             Field::email("New Email", email),
             Field::password("password", "Password", "current-password"),

@@ -190,10 +190,7 @@ async fn register(
         mail::queue(&txn, &state.config.mail, admin, "New User", &body).await?;
     }
     txn.commit().await?;
-    session.flash(
-        "info",
-        "A confirmation email has been sent to you by email.",
-    );
+    session.flash("info", "A confirmation email has been sent to you.");
     Ok(Redirect::to("/auth/login").into_response())
 }
 
@@ -293,10 +290,7 @@ async fn resend_confirmation(
         )
         .await?;
         queue_confirmation(&state, &state.db, &client, &account).await?;
-        session.flash(
-            "info",
-            "A new confirmation email has been sent to you by email.",
-        );
+        session.flash("info", "A new confirmation email has been sent to you.");
     }
     Ok(Redirect::to("/"))
 }

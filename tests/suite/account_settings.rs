@@ -286,6 +286,12 @@ async fn a_new_email_address_is_confirmed_through_that_address() {
     let account = app.create_user_with_password("ann").await;
     let mut client = app.client();
     login(&mut client, "ann@example.com", PASSWORD, "").await;
+    let page = client.get("/auth/change_email").await;
+    assert!(
+        page.body.contains("Your email address is ann@example.com."),
+        "the page says which address is changed: {}",
+        page.body
+    );
     let res = submit(
         &mut client,
         "/auth/change_email",

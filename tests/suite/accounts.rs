@@ -19,7 +19,7 @@ async fn the_whole_journey_register_confirm_logout_login() {
     assert!(
         login_page
             .body
-            .contains("A confirmation email has been sent to you by email.")
+            .contains("A confirmation email has been sent to you.")
     );
 
     let stored = user::find_by_email(&app.db, "ann@example.com")
@@ -70,7 +70,7 @@ async fn the_whole_journey_register_confirm_logout_login() {
     client
         .post_form("/auth/logout", &[("csrf_token", &token)])
         .await;
-    assert!(client.get("/").await.body.contains("Hello, Stranger!"));
+    assert!(client.get("/").await.body.contains("Welcome to Ragtime"));
 
     let res = login(&mut client, "ANN@example.com", PASSWORD, "").await;
     assert_eq!(res.header("location"), Some("/"));

@@ -1157,7 +1157,7 @@ async fn malformed_or_invalid_bodies_get_400_naming_the_field() {
         ),
         (
             json!({"release_type": 1, "title": long_title}),
-            "Invalid `title`: Field must be between 1 and 64 characters long.",
+            "Invalid `title`: The title can be at most 64 characters long.",
         ),
         (
             json!({"release_type": 1, "title": format!(" {}", "x".repeat(64))}),

@@ -174,11 +174,12 @@ async fn the_composition_form_validates_each_field_and_saves_nothing_when_wrong(
     let mut client = app.logged_in_client(&ann).await;
     let long = "x".repeat(65);
     for (release_type, title, message) in [
-        ("2", "", "Field must be between 1 and 64 characters long."),
+        ("2", "", "Title is required."),
+        ("2", "   ", "Title is required."),
         (
             "2",
             long.as_str(),
-            "Field must be between 1 and 64 characters long.",
+            "The title can be at most 64 characters long.",
         ),
         ("9", "Fine", "Choose a single, an EP or an album."),
         ("abc", "Fine", "Choose a single, an EP or an album."),
@@ -577,9 +578,16 @@ async fn comments_need_the_permission_and_land_on_the_last_page() {
     set_user_permissions(&app, 5).await;
     let res = submit_from(&mut client, &permalink, &permalink, &[("body", "sneaky")]).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let without = client.get(&permalink).await.body;
+    assert!(!without.contains(r#"name="body""#), "no form");
+    assert!(!without.contains("to comment."), "logged in already");
+    // An anonymous reader is told how to join in, and comes back to the thread.
+    let anonymous = app.client().get(&permalink).await.body;
     assert!(
-        !client.get(&permalink).await.body.contains(r#"name="body""#),
-        "no form"
+        anonymous.contains(&format!(
+            r#"<a href="/auth/login?next=/composition/{slug}%23comments">Log in</a> to comment."#
+        )),
+        "{anonymous}"
     );
     assert_eq!(comment::Entity::find().count(&app.db).await.unwrap(), 31);
 }

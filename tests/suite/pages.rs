@@ -148,7 +148,7 @@ async fn logout_ends_the_session_on_the_server() {
     // A copy of the old cookie is worthless now.
     let mut replay = app.client();
     replay.cookies = stolen_cookie;
-    assert!(replay.get("/").await.body.contains("Hello, Stranger!"));
+    assert!(replay.get("/").await.body.contains("Welcome to Ragtime"));
 }
 
 #[tokio::test]
@@ -162,7 +162,7 @@ async fn an_expired_session_is_not_honoured() {
     let mut row = row.into_active_model();
     row.expires_at = Set(chrono::Utc::now() - chrono::Duration::seconds(1));
     row.update(&app.db).await.unwrap();
-    assert!(client.get("/").await.body.contains("Hello, Stranger!"));
+    assert!(client.get("/").await.body.contains("Welcome to Ragtime"));
     assert_eq!(session::purge_expired(&app.db).await.unwrap(), 1);
 }
 

@@ -264,7 +264,7 @@ async fn post_with_the_right_token_goes_through_in_a_field_or_a_header() {
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(res.header("location"), Some("/"));
     let home = client.get("/").await;
-    assert!(home.body.contains("Hello, Stranger!"));
+    assert!(home.body.contains("Welcome to Ragtime"));
     assert!(
         home.body.contains("You have been logged out."),
         "flash shown once"
