@@ -16,7 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::error::{AppError, InternalError};
 use crate::state::AppState;
 use crate::views::{error_mail, errors};
-use crate::web::{assets, body_limit, cache, client, csrf, headers, request_log, session};
+use crate::web::{assets, avatars, body_limit, cache, client, csrf, headers, request_log, session};
 use crate::{api, views};
 
 async fn not_found() -> AppError {
@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(views::feeds::router().merge(views::seo::router()))
         .merge(api::router())
         .merge(assets::router())
+        .merge(avatars::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(state.clone(), views::auth::gate))

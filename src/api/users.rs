@@ -95,7 +95,12 @@ fn user_out(
         id: u.id,
         url: links.user(u.id),
         profile_url: links.site(&format!("/user/{}", u.username)),
-        avatar_url: user::avatar_url(&state.avatar_base, &u.avatar_hash, 256),
+        avatar_url: user::absolute_avatar_url(
+            &links.site(""),
+            &state.avatar_base,
+            &u.avatar_hash,
+            256,
+        ),
         compositions_url: links.api(&format!("/users/{}/compositions/", u.id)),
         timeline_url: links.api(&format!("/users/{}/timeline/", u.id)),
         composition_count: counts.compositions,

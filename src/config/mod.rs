@@ -80,8 +80,9 @@ pub(crate) fn refuse(variable: &'static str, message: impl Into<String>) -> Conf
 /// Minimum length of `SECRET_KEY` in production-like configurations.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
-/// Default image host for avatars (SPEC §3).
-pub const DEFAULT_AVATAR_URL: &str = "https://unicornify.pictures/avatar/";
+/// The avatar service SPEC §3 names, for `RAGTIME_AVATAR_URL`; by default the site draws its
+/// own avatars (`/avatar/<key>.svg`), so no page waits on another host.
+pub const UNICORNIFY_AVATAR_URL: &str = "https://unicornify.pictures/avatar/";
 
 #[derive(Clone)]
 pub struct MailConfig {
@@ -171,6 +172,7 @@ pub struct Config {
     pub proxies: Proxies,
     pub https_redirect: bool,
     pub content_security_policy: String,
+    /// A third-party avatar service's base URL; empty: our own avatars.
     pub avatar_base_url: String,
     pub compositions_per_page: u64,
     pub followers_per_page: u64,
@@ -340,18 +342,21 @@ impl Config {
             std::net::SocketAddr::new(ip, port).to_string()
         });
 
-        let avatar_base_url =
-            var("RAGTIME_AVATAR_URL").unwrap_or_else(|| DEFAULT_AVATAR_URL.into());
-        let avatar_origin = url::Url::parse(&avatar_base_url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .map(|u| u.origin().ascii_serialization())
-            .ok_or_else(|| {
-                refuse(
-                    "RAGTIME_AVATAR_URL",
-                    format!("{avatar_base_url:?} is not an http(s) URL"),
-                )
-            })?;
+        let avatar_base_url = var("RAGTIME_AVATAR_URL").unwrap_or_default();
+        let avatar_origin = if avatar_base_url.is_empty() {
+            String::new()
+        } else {
+            url::Url::parse(&avatar_base_url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .map(|u| u.origin().ascii_serialization())
+                .ok_or_else(|| {
+                    refuse(
+                        "RAGTIME_AVATAR_URL",
+                        format!("{avatar_base_url:?} is not an http(s) URL"),
+                    )
+                })?
+        };
         let media = MediaConfig::read(name, &var)?;
         let content_security_policy = var("RAGTIME_CSP")
             .unwrap_or_else(|| default_csp(&avatar_origin, media.store.origin().as_deref()));
@@ -453,8 +458,13 @@ impl Config {
 /// allowed, so an injected `<script>` cannot run.
 pub fn default_csp(avatar_origin: &str, media_origin: Option<&str>) -> String {
     let media = media_origin.map(|o| format!(" {o}")).unwrap_or_default();
+    let avatars = if avatar_origin.is_empty() {
+        String::new()
+    } else {
+        format!(" {avatar_origin}")
+    };
     format!(
-        "default-src 'self'; img-src 'self' data: {avatar_origin}; media-src 'self'{media}; \
+        "default-src 'self'; img-src 'self' data:{avatars}; media-src 'self'{media}; \
          script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'self'; \
          form-action 'self'; frame-ancestors 'self'"
     )
@@ -845,9 +855,12 @@ mod tests {
     fn default_csp_allows_our_origin_and_the_avatar_host_only() {
         let c = config(&[]).unwrap();
         assert!(c.content_security_policy.contains("default-src 'self'"));
+        // Our own avatars by default: no other image host.
+        assert!(c.content_security_policy.contains("img-src 'self' data:; "));
+        let c = config(&[("RAGTIME_AVATAR_URL", UNICORNIFY_AVATAR_URL)]).unwrap();
         assert!(
             c.content_security_policy
-                .contains("img-src 'self' data: https://unicornify.pictures")
+                .contains("img-src 'self' data: https://unicornify.pictures;")
         );
         assert!(!c.content_security_policy.contains("unsafe-inline"));
         let c = config(&[("RAGTIME_AVATAR_URL", "https://img.example.org/a/")]).unwrap();

@@ -100,10 +100,25 @@ pub fn new_account(email: &str, username: &str, role_id: i32, password_hash: &st
     }
 }
 
-/// `<base><key>?s=<size>` (unicornify by default).
+/// Our own avatar (`/avatar/<key>.svg`, a path on this site) when `base` is empty; else a
+/// third-party service's `<base><key>?s=<size>`.
 pub fn avatar_url(base: &str, hash: &str, size: u32) -> String {
+    if base.is_empty() {
+        return format!("/avatar/{hash}.svg");
+    }
     let slash = if base.ends_with('/') { "" } else { "/" };
     format!("{base}{slash}{hash}?s={size}")
+}
+
+/// [`avatar_url`] for use outside our pages (the API, share previews): our own avatars get
+/// `origin` in front.
+pub fn absolute_avatar_url(origin: &str, base: &str, hash: &str, size: u32) -> String {
+    let url = avatar_url(base, hash, size);
+    if url.starts_with('/') {
+        format!("{origin}{url}")
+    } else {
+        url
+    }
 }
 
 /// A key for the avatar service that reveals nothing about the account: random, not the MD5

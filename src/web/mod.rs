@@ -1,8 +1,9 @@
 //! The web platform shared by every view: client resolution behind proxies, sessions, CSRF,
-//! the layout context, security headers, request logging, static assets, pagination, and
+//! the layout context, security headers, request logging, static assets and our own avatars, pagination, and
 //! extractors that reject with our own error type.
 
 pub mod assets;
+pub mod avatars;
 pub mod body_limit;
 pub mod cache;
 pub mod client;

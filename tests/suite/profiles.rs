@@ -89,7 +89,7 @@ async fn a_profile_shows_the_counts_without_the_self_follow_and_the_compositions
     assert!(!res.body.contains("Not By Ann"));
     assert!(
         res.body
-            .contains(&format!("/avatar/{}?s=256", ann.avatar_hash))
+            .contains(&format!("/avatar/{}.svg", ann.avatar_hash))
     );
     let md5 = format!("{:x}", md5::compute(&ann.email));
     assert!(
@@ -658,5 +658,52 @@ async fn a_profile_and_a_follower_list_cost_the_same_queries_with_3_or_12_items(
         // counts the viewer's unread notifications (one).
         counts[0] <= 10 && counts[1] <= 5,
         "a handful of queries: {counts:?}"
+    );
+}
+
+#[tokio::test]
+async fn avatars_are_drawn_by_the_site_and_cached_for_good_unless_a_service_is_configured() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let mut client = app.client();
+    let profile = client.get("/user/ann").await.body;
+    let src = format!("/avatar/{}.svg", ann.avatar_hash);
+    assert!(profile.contains(&format!(r#"src="{src}""#)), "{profile}");
+    let res = client.get(&src).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(
+        res.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert!(res.body.starts_with("<svg ") && res.body.contains("<rect"));
+    assert_eq!(
+        client.get(&src).await.body,
+        res.body,
+        "the same key, the same picture"
+    );
+    for bad in [
+        "/avatar/zz.svg",
+        "/avatar/0123456789abcdef.png",
+        "/avatar/..%2F..%2Fetc.svg",
+        "/avatar/%3Cscript%3E.svg",
+        "/avatar/.svg",
+    ] {
+        assert_eq!(client.get(bad).await.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+
+    // A third-party service is an option: its URL, with the key and a size.
+    let app =
+        TestApp::with_env(&[("RAGTIME_AVATAR_URL", "https://unicornify.pictures/avatar/")]).await;
+    let bob = app.create_user("bob").await;
+    let page = app.client().get("/user/bob").await;
+    assert!(page.body.contains(&format!(
+        "https://unicornify.pictures/avatar/{}?s=",
+        bob.avatar_hash
+    )));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("img-src 'self' data: https://unicornify.pictures;"),
+        "{csp}"
     );
 }
