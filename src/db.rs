@@ -145,12 +145,26 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
 }
 
 /// After a bulk load: refresh the planner's statistics (and, on PostgreSQL, the visibility
-/// map, so counts can use index-only scans) instead of waiting for autovacuum.
+/// map, so counts can use index-only scans) instead of waiting for autovacuum. On PostgreSQL
+/// one table at a time: each is a statement of its own under the statement timeout, where the
+/// whole database at once ran past it on a busy machine.
 pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let sql = match db.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => "VACUUM ANALYZE",
-        _ => "ANALYZE",
-    };
-    db.execute_unprepared(sql).await?;
+    let backend = db.get_database_backend();
+    if backend != sea_orm::DatabaseBackend::Postgres {
+        db.execute_unprepared("ANALYZE").await?;
+        return Ok(());
+    }
+    let tables = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+        ))
+        .await?;
+    for row in tables {
+        let table: String = row.try_get_by_index(0)?;
+        let quoted = table.replace('"', "\"\"");
+        db.execute_unprepared(&format!("VACUUM ANALYZE \"{quoted}\""))
+            .await?;
+    }
     Ok(())
 }
