@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(views::compositions::router())
         .merge(views::tracks::router())
         .merge(views::moderation::router())
+        .merge(views::admin::router())
         .merge(views::notifications::router())
         .merge(views::tags::router())
         .merge(views::search::router())

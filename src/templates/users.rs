@@ -133,3 +133,41 @@ pub struct PeopleTemplate {
     pub people: Vec<user::Model>,
     pub pagination: Pagination,
 }
+
+/// `/admin/users`: accounts with their roles, for administrators.
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+pub struct AdminUsersTemplate {
+    pub layout: Layout,
+    /// The search, as typed (bounded).
+    pub q: String,
+    pub accounts: Vec<user::Model>,
+    pub roles: Vec<role::Model>,
+    pub role_names: std::collections::HashMap<i32, String>,
+    pub pagination: Pagination,
+}
+
+impl AdminUsersTemplate {
+    pub fn role_of(&self, account: &user::Model) -> &str {
+        self.role_names
+            .get(&account.role_id)
+            .map_or("(none)", String::as_str)
+    }
+
+    /// The page's own query string, for the forms that come back to it.
+    pub fn back(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if !self.q.is_empty() {
+            query.append_pair("q", &self.q);
+        }
+        let here = self.pagination.here_query();
+        let mut back = query.finish();
+        if !here.is_empty() {
+            if !back.is_empty() {
+                back.push('&');
+            }
+            back.push_str(&here);
+        }
+        back
+    }
+}

@@ -2,6 +2,7 @@
 //! becomes of errors (their pages, and the administrator's mail), as in its `main/errors.py`.
 
 pub mod account;
+pub mod admin;
 pub mod audio;
 pub mod auth;
 pub mod compositions;

@@ -6,6 +6,7 @@ mod helpers;
 
 mod account_settings;
 mod accounts;
+mod admin;
 mod api;
 mod compositions;
 mod deploy;
