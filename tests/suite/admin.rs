@@ -4,19 +4,7 @@
 use axum::http::StatusCode;
 use ragtime::models::{role, user};
 
-use crate::helpers::{Client, TestApp, TestResponse};
-
-async fn submit(
-    client: &mut Client,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let token = client.get(page).await.csrf_token();
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    client.post_form(action, &all).await
-}
+use crate::helpers::{TestApp, submit};
 
 async fn role_name(app: &TestApp, account: &user::Model) -> String {
     let fresh = user::find_by_id(&app.db, account.id)

@@ -400,6 +400,19 @@ impl Client {
 
 /// A password hash as Werkzeug's `generate_password_hash` made them for the Flask original:
 /// PBKDF2-HMAC-SHA256, computed here.
+/// Post a form to `action` with the CSRF token of `page`, as a browser on that page would.
+pub async fn submit(
+    client: &mut Client,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> TestResponse {
+    let token = client.get(page).await.csrf_token();
+    let mut all = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
+    client.post_form(action, &all).await
+}
+
 pub fn werkzeug_hash(password: &str, salt: &str, iterations: u32) -> String {
     use hmac::Hmac;
     use sha2::Sha256;

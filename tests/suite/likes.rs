@@ -11,21 +11,8 @@ use ragtime::models::keyset::{Cursor, Key, Order, Reading};
 use ragtime::models::{composition, like, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Statement};
 
-use crate::helpers::{Client, TestApp, TestResponse, rel_link};
+use crate::helpers::{Client, TestApp, TestResponse, rel_link, submit};
 use crate::lists::{assert_bounded, plan};
-
-/// Post a form to `action` with the CSRF token of `page`, as a browser on that page would.
-async fn submit(
-    client: &mut Client,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let token = client.get(page).await.csrf_token();
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    client.post_form(action, &all).await
-}
 
 async fn likes_count(app: &TestApp, id: i32) -> i32 {
     composition::find(&app.db, id)

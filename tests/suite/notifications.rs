@@ -10,20 +10,7 @@ use ragtime::models::keyset::Cursor;
 use ragtime::models::notification::{self, Delivery, Filter, Settings, Topic};
 use ragtime::models::{comment, composition, user};
 
-use crate::helpers::{Client, TestApp, TestResponse};
-
-/// Post a form to `action` with the CSRF token of `page`, as a browser on that page would.
-async fn submit(
-    client: &mut Client,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let token = client.get(page).await.csrf_token();
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    client.post_form(action, &all).await
-}
+use crate::helpers::{Client, TestApp, TestResponse, submit};
 
 async fn follow(client: &mut Client, username: &str) {
     let res = submit(client, "/", &format!("/follow/{username}"), &[]).await;

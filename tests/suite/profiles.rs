@@ -2,7 +2,7 @@
 //! profile shows and to whom, follow and unfollow and their edge cases, editing one's profile
 //! and an administrator editing anyone's.
 
-use crate::helpers::{Client, TestApp, TestResponse};
+use crate::helpers::{TestApp, submit};
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use ragtime::models::composition::{self, Draft};
@@ -36,19 +36,6 @@ async fn publish(app: &TestApp, artist: &user::Model, title: &str) {
     composition::create(&app.db, artist.id, &draft)
         .await
         .unwrap();
-}
-
-/// Post a form to `action` with the CSRF token of `page`, as a browser on that page would.
-async fn submit(
-    client: &mut Client,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let token = client.get(page).await.csrf_token();
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    client.post_form(action, &all).await
 }
 
 async fn fetch(app: &TestApp, id: i32) -> user::Model {

@@ -2,7 +2,7 @@
 //! links on cards; a tag's page pages its compositions by cursor; the most used on the home
 //! page, with counts kept exact by the database.
 
-use crate::helpers::{Client, TestApp, TestResponse, rel_link};
+use crate::helpers::{Client, TestApp, TestResponse, rel_link, submit};
 use axum::http::{Method, StatusCode, header};
 use ragtime::models::composition::{self, Draft};
 use ragtime::models::{follow, tag, user};
@@ -29,18 +29,6 @@ async fn publish_tagged(
     composition::create(&app.db, artist.id, &draft)
         .await
         .unwrap()
-}
-
-async fn submit(
-    client: &mut Client,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let token = client.get(page).await.csrf_token();
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    client.post_form(action, &all).await
 }
 
 async fn count_of(app: &TestApp, name: &str) -> i32 {
