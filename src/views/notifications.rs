@@ -4,7 +4,6 @@
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -189,15 +188,12 @@ async fn unsubscribe(
     let (user_id, topics) =
         notices::open_unsubscribe(&state.signer, &token).ok_or(AppError::NotFound(None))?;
     notification::unsubscribe(&state.db, user_id, &topics).await?;
-    Ok((
-        StatusCode::OK,
-        Html(UnsubscribeTemplate {
-            layout,
-            topic: notices::describe(&topics),
-            done: true,
-        }),
-    )
-        .into_response())
+    Ok(Html(UnsubscribeTemplate {
+        layout,
+        topic: notices::describe(&topics),
+        done: true,
+    })
+    .into_response())
 }
 
 /// A comment on the page of its thread where it is, scrolled to: its composition's permalink
