@@ -8,132 +8,20 @@
 //   4. one track at a time: starting the second pauses the first;
 //   5. the audio was served with 200/206 and `Accept-Ranges: bytes`.
 //
-// Setup goes through the real binary and HTTP API: `ragtime seed` (confirmed users whose password
-// is "ragtime-seed"), `ragtime serve` on a free port with a temporary SQLite database and media
-// directory, then two tracks uploaded by the composition's artist. Needs `cargo build` first
-// (RAGTIME_BIN overrides target/debug/ragtime). Exits non-zero on any failure; the whole run is
-// bounded (a watchdog kills everything after 55 s), and every wait has its own timeout.
+// Setup goes through the real binary and HTTP API (harness.mjs), then two tracks are uploaded by
+// the composition's artist. Needs `cargo build` first (RAGTIME_BIN overrides
+// target/debug/ragtime). Exits non-zero on any failure; the whole run is bounded (55 s), and
+// every wait has its own timeout.
 
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "../..");
-const bin = process.env.RAGTIME_BIN || join(root, "target/debug/ragtime");
-const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
-const PASSWORD = "ragtime-seed";
-const started = Date.now();
-const elapsed = () => ((Date.now() - started) / 1000).toFixed(1) + " s";
-
-let server = null;
-let stopping = false;
-let browser = null;
-const tmp = mkdtempSync(join(tmpdir(), "ragtime-browser-"));
-const failures = [];
-
-function log(msg) {
-  console.log(`[${elapsed()}] ${msg}`);
-}
-function check(ok, what) {
-  if (ok) log(`ok: ${what}`);
-  else {
-    log(`FAIL: ${what}`);
-    failures.push(what);
-  }
-}
-
-async function cleanup() {
-  stopping = true;
-  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5000)]);
-  browser = null;
-  if (server && server.exitCode === null && server.signalCode === null) {
-    server.kill("SIGTERM"); // only the server this script started, by its pid
-    const gone = await Promise.race([
-      new Promise((r) => server.once("exit", () => r(true))),
-      sleep(5000).then(() => false),
-    ]);
-    if (!gone) server.kill("SIGKILL");
-  }
-  server = null;
-  rmSync(tmp, { recursive: true, force: true });
-}
-
-const watchdog = setTimeout(async () => {
-  console.error(`[${elapsed()}] FAIL: the browser check took over 55 s; giving up`);
-  await Promise.race([cleanup(), sleep(3000)]);
-  process.exit(1);
-}, 55_000);
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { apiClient, check, launch, log, newContext, root, run, sleep, startServer, watch, PASSWORD } from "./harness.mjs";
 
 async function main() {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env = {
-    ...process.env,
-    RAGTIME_CONFIG: "development",
-    PORT: String(port),
-    DATABASE_URL: `sqlite://${tmp}/t.sqlite?mode=rwc`,
-    RAGTIME_MEDIA_URL: `file://${tmp}/media`,
-    SECRET_KEY: "browser-check-secret-key-0123456789abcdef",
-    RAGTIME_ADMIN: "admin@example.com",
-    RUST_LOG: process.env.RUST_LOG || "warn",
-  };
-
-  // Fake users and compositions (development migrates first).
-  const seed = spawnSync(
-    bin,
-    ["seed", "--users", "3", "--compositions", "6", "--comments", "0", "--follows", "2"],
-    { cwd: tmp, env, encoding: "utf8", timeout: 20_000 },
-  );
-  if (seed.status !== 0) {
-    throw new Error(`ragtime seed failed (${seed.status ?? seed.signal ?? seed.error}): ${seed.stderr}`);
-  }
-  log(seed.stdout.trim());
-
-  // The server, on the free port; cwd is the temporary directory so no stray .env is read.
-  server = spawn(bin, ["serve"], { cwd: tmp, env, stdio: ["ignore", "inherit", "inherit"] });
-  server.once("exit", (code, signal) => {
-    if (!stopping) log(`FAIL: ragtime serve exited early (${code ?? signal})`);
-  });
-  const upBy = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const r = await fetch(base + "/", { signal: AbortSignal.timeout(1000) });
-      if (r.ok) break;
-    } catch {}
-    if (Date.now() > upBy || server.exitCode !== null) throw new Error("ragtime serve did not come up within 15 s");
-    await sleep(100);
-  }
-  log(`ragtime serve is up on ${base} (pid ${server.pid})`);
+  const { base } = await startServer(["--users", "3", "--compositions", "6", "--comments", "0", "--follows", "2"]);
 
   // A composition that may hold two tracks (not a single), and its artist's credentials.
-  const api = async (path, init = {}, auth) => {
-    const headers = { ...(init.headers || {}) };
-    if (auth) headers.Authorization = "Basic " + Buffer.from(auth).toString("base64");
-    const r = await fetch(base + path, { ...init, headers, signal: AbortSignal.timeout(10_000) });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`${init.method || "GET"} ${path}: ${r.status} ${text}`);
-    return JSON.parse(text);
-  };
+  const api = apiClient(base);
   const login = "easy_accordion@example.com"; // any seeded user may list compositions
   const list = await api("/api/v1/compositions/", {}, `${login}:${PASSWORD}`);
   const comps = list.compositions || list.items || list;
@@ -165,58 +53,12 @@ async function main() {
   const total = (await api(`/api/v1/compositions/${comp.id}`, {}, artist)).tracks.length;
   const titles = uploads.map((u) => u[2]);
 
-  // The browser: a fresh profile (playwright launches with its own new temporary user-data-dir), no network chatter, autoplay without a gesture.
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    timeout: 15_000,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  });
-  log(`chromium ${browser.version()} launched`);
-  const context = await browser.newContext();
+  await launch();
   const problems = [];
-  context.setDefaultTimeout(5000);
-  context.setDefaultNavigationTimeout(10_000);
-  // CSP violations, reported by the page itself as well as in the console.
-  await context.addInitScript(() => {
-    window.__csp = [];
-    document.addEventListener("securitypolicyviolation", (e) => {
-      window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
-    });
-  });
-  // No outside network: the avatars (unicornify.pictures / gravatar) get a blank pixel, so the
-  // check neither depends on the internet nor counts their failure as an error; any other
-  // outside request is a problem of its own.
-  const pixel = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
-  const outside = [];
-  await context.route(
-    (url) => url.origin !== base,
-    (route) => {
-      const r = route.request();
-      outside.push(r.url());
-      if (r.resourceType() === "image") route.fulfill({ status: 200, contentType: "image/gif", body: pixel });
-      else {
-        problems.push(`outside request: ${r.resourceType()} ${r.url()}`);
-        route.abort();
-      }
-    },
-  );
+  const context = await newContext(base, problems);
+
   const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error on ${page.url()}: ${m.text()} (${m.location().url})`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error on ${page.url()}: ${e.message}`));
-  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  watch(page, problems);
   const audioRequests = [];
   const audioResponses = [];
   page.on("request", (r) => {
@@ -329,21 +171,7 @@ async function main() {
   const csp = await page.evaluate(() => window.__csp);
   check(csp.length === 0, `no CSP violation on the composition page ${JSON.stringify(csp)}`);
   check(problems.length === 0, `no console error, page error or failed request ${JSON.stringify(problems)}`);
-  log(`outside requests answered locally: ${outside.length} (${[...new Set(outside.map((u) => new URL(u).host))].join(", ")})`);
 }
 
-let code = 0;
-try {
-  await main();
-  if (failures.length) {
-    console.error(`browser check: ${failures.length} failure(s):\n  - ${failures.join("\n  - ")}`);
-    code = 1;
-  } else log("browser check: all passed");
-} catch (e) {
-  console.error(`[${elapsed()}] FAIL: ${e.stack || e}`);
-  code = 1;
-} finally {
-  await cleanup();
-  clearTimeout(watchdog);
-}
-process.exit(code);
+
+await run("browser check (a track plays)", 55, main);
