@@ -95,7 +95,8 @@ pub fn normalise_all<S: AsRef<str>>(typed: &[S]) -> Result<Vec<String>, TagError
     }
     let mut names: Vec<String> = Vec::new();
     for raw in typed {
-        let raw = raw.as_ref();
+        // The spaces around a tag ("ragtime, stride") are not part of it.
+        let raw = raw.as_ref().trim();
         if raw.chars().count() > MAX_LEN {
             return Err(TagError::TooLong(raw.chars().take(16).collect()));
         }
@@ -264,6 +265,9 @@ mod tests {
         assert_eq!(all(&["a", "b", "c", "d", "a"]).unwrap().len(), 4);
         let long = "x".repeat(MAX_LEN + 1);
         assert!(matches!(all(&["ok", &long]), Err(TagError::TooLong(_))));
+        // As typed after a comma: the spaces around a tag do not count against it.
+        let longest = format!(" {} ", "x".repeat(MAX_LEN));
+        assert_eq!(all(&["ok", &longest]).unwrap()[1].len(), MAX_LEN);
         assert_eq!(
             all(&[&"İ".repeat(MAX_LEN)]).unwrap()[0].chars().count(),
             MAX_LEN
