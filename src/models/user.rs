@@ -121,6 +121,15 @@ pub fn absolute_avatar_url(origin: &str, base: &str, hash: &str, size: u32) -> S
     }
 }
 
+/// The picture of a share preview (`og:image`): our own avatar as PNG, since the readers of
+/// previews take no SVG, or the third-party service's at `size` pixels.
+pub fn share_image_url(origin: &str, base: &str, hash: &str, size: u32) -> String {
+    if base.is_empty() {
+        return format!("{origin}/avatar/{hash}.png");
+    }
+    avatar_url(base, hash, size)
+}
+
 /// A key for the avatar service that reveals nothing about the account: random, not the MD5
 /// of the email address the avatar services suggest (a guessed address could be checked
 /// against it, and every page view would tell the service who is shown). A new address gets a

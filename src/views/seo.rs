@@ -273,7 +273,7 @@ pub fn composition_head(origin: &str, avatar_base: &str, card: &Card) -> Head {
     .property("og:url", url)
     .property(
         "og:image",
-        user::absolute_avatar_url(origin, avatar_base, &card.artist.avatar_hash, 512),
+        user::share_image_url(origin, avatar_base, &card.artist.avatar_hash, 512),
     )
     .property(
         "music:musician",
@@ -311,7 +311,7 @@ pub fn profile_head(origin: &str, avatar_base: &str, artist: &user::Model) -> He
     .property("og:url", url)
     .property(
         "og:image",
-        user::absolute_avatar_url(origin, avatar_base, &artist.avatar_hash, 512),
+        user::share_image_url(origin, avatar_base, &artist.avatar_hash, 512),
     )
     .property("profile:username", artist.username.clone())
     .name("twitter:card", "summary")

@@ -669,9 +669,22 @@ async fn avatars_are_drawn_by_the_site_and_cached_for_good_unless_a_service_is_c
         res.body,
         "the same key, the same picture"
     );
+    // The same picture as PNG, for share previews.
+    let png = client
+        .get(&format!("/avatar/{}.png", ann.avatar_hash))
+        .await;
+    assert_eq!(png.status, StatusCode::OK);
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    assert_eq!(
+        png.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert!(png.body.contains("PNG") && png.body.contains("IHDR"));
     for bad in [
         "/avatar/zz.svg",
-        "/avatar/0123456789abcdef.png",
+        "/avatar/0123456789abcdef.gif",
+        "/avatar/0123456789abcdef",
+        "/avatar/zz.png",
         "/avatar/..%2F..%2Fetc.svg",
         "/avatar/%3Cscript%3E.svg",
         "/avatar/.svg",

@@ -107,7 +107,7 @@ async fn a_permalink_shows_a_song_or_album_preview_with_its_canonical_url() {
     );
     assert_eq!(meta(&h, "og:audio:type"), ["audio/mpeg"]);
     let image = &meta(&h, "og:image")[0];
-    assert_eq!(image, &format!("{ORIGIN}/avatar/{}.svg", ann.avatar_hash));
+    assert_eq!(image, &format!("{ORIGIN}/avatar/{}.png", ann.avatar_hash));
     assert_eq!(meta(&h, "twitter:card"), ["summary"]);
 
     // An album, without tracks: no audio, a description all the same. An old slug is sent to
