@@ -106,15 +106,14 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       for (const b of form.querySelectorAll("button")) b.disabled = true;
       request.addEventListener("load", () => {
-        // Success redirects, and the redirect was followed: go where it led. A refusal
-        // (4xx) came back as a page saying why: show it.
-        if (request.status < 400 && request.responseURL) {
-          window.location.assign(request.responseURL);
-        } else {
-          document.open();
-          document.write(request.responseText);
-          document.close();
-        }
+        // Success redirects and the request followed it; a refusal (4xx) came back as a page
+        // saying why. Either way, show the page that came back: loading the redirect's target
+        // again would lose its one-time message ("Your composition has been published.").
+        const landed = request.status < 400 && request.responseURL;
+        document.open();
+        document.write(request.responseText);
+        document.close();
+        if (landed) window.history.replaceState(null, "", request.responseURL);
       });
       request.addEventListener("error", () => {
         for (const b of form.querySelectorAll("button")) b.disabled = false;
