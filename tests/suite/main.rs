@@ -31,6 +31,7 @@ mod search;
 mod security;
 mod seed;
 mod share;
+mod structure;
 mod tags;
 mod track_forms;
 mod tracks;
