@@ -2,7 +2,7 @@
 //! where you are, avatar links out of the way of keyboards and screen readers, empty lists
 //! that say what to do next, and the home page's feed before its publish form.
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, submit};
 use axum::http::StatusCode;
 use ragtime::models::{comment, composition, follow, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
@@ -179,4 +179,46 @@ async fn page_titles_say_which_page_when_it_is_known() {
     let last = client.get(&last_url).await.body;
     assert_eq!(title(&last), "Last page · Ragtime");
     assert!(crate::helpers::rel_link(&last, "next").is_none());
+}
+
+#[tokio::test]
+async fn the_home_page_shows_the_feed_before_a_folded_publish_form() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    app.publish(&ann, "Rag").await;
+    let mut client = app.logged_in_client(&ann).await;
+    let home = client.get("/").await.body;
+    let tabs = home
+        .find(r#"<nav class="tabs" aria-label="Feed">"#)
+        .expect("feed tabs");
+    let form = home
+        .find(r#"<details class="card wide publish">"#)
+        .expect("a folded form");
+    let fields = home
+        .find(r#"<form method="post" action="/""#)
+        .expect("the form");
+    let summary = home
+        .find("<summary>Publish a composition</summary>")
+        .expect("a summary");
+    assert!(tabs < form && form < summary && summary < fields, "{home}");
+    // A form that comes back with errors is open, with what was typed.
+    let res = submit(
+        &mut client,
+        "/",
+        "/",
+        &[
+            ("release_type", "1"),
+            ("title", ""),
+            ("description", "kept"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.body
+            .contains(r#"<details class="card wide publish" open>"#),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains(">kept</textarea>"));
 }
