@@ -182,6 +182,37 @@ async fn page_titles_say_which_page_when_it_is_known() {
 }
 
 #[tokio::test]
+async fn avatar_links_are_out_of_the_tab_order_and_hidden_from_screen_readers() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let bob = app.create_user("bob").await;
+    follow::follow(&app.db, bob.id, ann.id).await.unwrap();
+    let c = app.publish(&ann, "Rag").await;
+    comment::create(&app.db, bob.id, c.id, "Nice")
+        .await
+        .unwrap();
+    let mut client = app.logged_in_client(&bob).await;
+    for path in [
+        "/".to_owned(),
+        format!("/composition/{}", c.slug()),
+        "/followers/ann".to_owned(),
+        "/users".to_owned(),
+        "/search?q=ann&type=people".to_owned(),
+    ] {
+        let body = client.get(&path).await.body;
+        let links: Vec<&str> = body.split(r#"<a class="avatar-link""#).skip(1).collect();
+        assert!(!links.is_empty(), "{path}: no avatar link");
+        for link in links {
+            let tag = &link[..link.find('>').unwrap()];
+            assert!(
+                tag.contains(r#"tabindex="-1""#) && tag.contains(r#"aria-hidden="true""#),
+                "{path}: {tag}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_home_page_shows_the_feed_before_a_folded_publish_form() {
     let app = TestApp::new().await;
     let ann = app.create_user("ann").await;
