@@ -471,7 +471,7 @@ async fn bad_or_out_of_range_pages_never_fail() {
             .get("/?page=99999")
             .await
             .body
-            .contains("Nothing here yet.")
+            .contains("No more compositions on this page.")
     );
     // A repeated page is no error either: the first one counts.
     let user = format!("/user/{}", ann.username);

@@ -213,6 +213,55 @@ async fn avatar_links_are_out_of_the_tab_order_and_hidden_from_screen_readers() 
 }
 
 #[tokio::test]
+async fn empty_lists_say_what_to_do_next() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let bob = app.create_user("bob").await;
+    let mut client = app.logged_in_client(&ann).await;
+    // One's own followed feed, empty: where to find people.
+    let res = client.get("/followed").await;
+    let home = client.get("/").await.body;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(
+        home.contains(r#"Follow artists to see their compositions here — find some on <a href="/users">People</a>."#),
+        "{home}"
+    );
+    // One's own profile, empty: where to publish; someone else's says only that it is empty.
+    let own = client.get("/user/ann").await.body;
+    assert!(
+        own.contains("Publish your first composition from the"),
+        "{own}"
+    );
+    let other = client.get("/user/bob").await.body;
+    assert!(other.contains("Nothing published yet.") && !other.contains("Publish your first"));
+    // Follow lists.
+    assert!(
+        client
+            .get("/following/ann")
+            .await
+            .body
+            .contains("You follow nobody yet.")
+    );
+    assert!(
+        client
+            .get("/followers/bob")
+            .await
+            .body
+            .contains("Nobody follows bob yet.")
+    );
+    // Comments: an invitation to those who may comment.
+    let c = app.publish(&bob, "Quiet").await;
+    let page = client.get(&format!("/composition/{}", c.slug())).await.body;
+    assert!(page.contains("No comments yet. Be the first"), "{page}");
+    // Search with no match suggests what to try.
+    let none = client.get("/search?q=zzzz").await.body;
+    assert!(
+        none.contains("Try fewer words or another spelling"),
+        "{none}"
+    );
+}
+
+#[tokio::test]
 async fn the_home_page_shows_the_feed_before_a_folded_publish_form() {
     let app = TestApp::new().await;
     let ann = app.create_user("ann").await;
