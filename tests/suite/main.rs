@@ -10,6 +10,7 @@ mod admin;
 mod api;
 mod compositions;
 mod deploy;
+mod dev_mail;
 mod error_mail;
 mod error_pages;
 mod feeds;
