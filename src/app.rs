@@ -13,6 +13,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::config::ConfigName;
 use crate::error::{AppError, InternalError};
 use crate::state::AppState;
 use crate::views::{error_mail, errors};
@@ -28,7 +29,13 @@ async fn not_found() -> AppError {
 /// last, just before the handler.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
+    // Pages for a developer at their own machine, never served elsewhere.
+    let development = match config.name {
+        ConfigName::Development => views::dev::router(),
+        _ => Router::new(),
+    };
     Router::new()
+        .merge(development)
         .merge(views::main::router())
         .merge(views::audio::router())
         .merge(views::auth::router())

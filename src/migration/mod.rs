@@ -12,6 +12,9 @@ mod m20261201_000001_tracks;
 mod m20261202_000001_counts;
 mod m20261203_000001_discovery;
 mod m20261204_000001_notifications;
+mod m20261205_000001_descriptions;
+
+pub use m20261205_000001_descriptions::render_descriptions_again;
 
 pub struct Migrator;
 
@@ -24,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_counts::Migration),
             Box::new(m20261203_000001_discovery::Migration),
             Box::new(m20261204_000001_notifications::Migration),
+            Box::new(m20261205_000001_descriptions::Migration),
         ]
     }
 }

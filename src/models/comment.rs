@@ -160,18 +160,22 @@ pub fn page_statement(backend: DatabaseBackend, thread: Thread, reading: &Readin
     select(thread, reading).build(backend)
 }
 
-/// Enable or disable a comment (moderation); false if there is no such comment. A change
-/// tells the comment's author (unless the moderator is the author), without naming the
-/// moderator; setting what is already set tells nobody.
+/// Enable or disable a comment (moderation); returns its author, or `None` if there is no
+/// such comment. A change tells the comment's author (unless the moderator is the author),
+/// without naming the moderator; setting what is already set tells nobody.
 pub async fn set_disabled(
     db: &DatabaseConnection,
     moderator_id: i32,
     id: i32,
     disabled: bool,
-) -> Result<bool, DbErr> {
+) -> Result<Option<user::Model>, DbErr> {
     let txn = super::begin_write(db).await?;
-    let Some(comment) = find(&txn, id).await? else {
-        return Ok(false);
+    let Some((comment, author)) = Entity::find_by_id(id)
+        .find_also_related(user::Entity)
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
     };
     if comment.disabled != disabled {
         Entity::update_many()
@@ -196,7 +200,7 @@ pub async fn set_disabled(
         }
     }
     txn.commit().await?;
-    Ok(true)
+    Ok(author)
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {

@@ -64,6 +64,16 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The `limit` newest messages, sent or not, newest first (the development mail page): sent
+/// messages keep their row and body.
+pub async fn newest<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// Unsent messages that are due and not reserved by a live worker, oldest first.
 pub async fn due<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
     let now = Utc::now();

@@ -2,10 +2,15 @@
 //! pulldown-cmark, bare URLs made into links, then cleaned by ammonia down to an allow-list of
 //! tags. Links keep only http, https and mailto URLs and get `rel="nofollow"`; scripts, styles,
 //! event handlers and every other attribute are removed.
+//!
+//! A description sits under the page's own title (`<h1>`) and its card's (`<h2>`), so its
+//! headings are demoted to `<h3>`–`<h6>`; its GFM tables render (without alignment: no style
+//! attribute survives); and an image, which the site does not embed, becomes a link to it with
+//! its alt text, instead of vanishing. Comments keep their inline subset and none of this.
 
 use std::collections::{HashMap, HashSet};
 
-use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
 
 /// Which allow-list applies (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +38,17 @@ impl Allow {
                 "pre",
                 "strong",
                 "ul",
-                "h1",
-                "h2",
                 "h3",
+                "h4",
+                "h5",
+                "h6",
                 "p",
+                "table",
+                "thead",
+                "tbody",
+                "tr",
+                "th",
+                "td",
             ],
             Allow::Comment => &["a", "abbr", "acronym", "b", "code", "em", "i", "strong"],
         }
@@ -56,9 +68,107 @@ pub fn to_safe_html_with_mentions(
     mentioned: &HashMap<String, String>,
 ) -> String {
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    let events = link_text(Parser::new(markdown), mentioned);
-    pulldown_cmark::html::push_html(&mut html, events);
+    match allow {
+        Allow::Description => {
+            let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES);
+            let events = link_text(images_as_links(demote_headings(parser)), mentioned);
+            pulldown_cmark::html::push_html(&mut html, events);
+        }
+        Allow::Comment => {
+            let events = link_text(Parser::new(markdown), mentioned);
+            pulldown_cmark::html::push_html(&mut html, events);
+        }
+    }
     clean(&html, allow)
+}
+
+/// `#` → `<h3>`, `##` → `<h4>`, `###` → `<h5>`, deeper → `<h6>`: a description never outranks
+/// the page's title or its card's.
+fn demote_headings<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    fn demoted(level: HeadingLevel) -> HeadingLevel {
+        match level {
+            HeadingLevel::H1 => HeadingLevel::H3,
+            HeadingLevel::H2 => HeadingLevel::H4,
+            HeadingLevel::H3 => HeadingLevel::H5,
+            _ => HeadingLevel::H6,
+        }
+    }
+    events.map(|event| match event {
+        Event::Start(Tag::Heading {
+            level,
+            id,
+            classes,
+            attrs,
+        }) => Event::Start(Tag::Heading {
+            level: demoted(level),
+            id,
+            classes,
+            attrs,
+        }),
+        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demoted(level))),
+        other => other,
+    })
+}
+
+/// Each image becomes a link to it whose text is its alt text (its address when it has none):
+/// the site shows no images from elsewhere, but the reader still learns one is there. Only an
+/// http(s) image becomes a link, and never inside another link (an image that is a link's
+/// text leaves its alt text there); any other keeps just its alt text.
+fn images_as_links<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut link_depth = 0usize;
+    // The image being read: its address and title, and its alt text's events so far. Images
+    // nested in its alt text add only their own alt text.
+    let mut image: Option<(CowStr<'a>, CowStr<'a>, Vec<Event<'a>>)> = None;
+    let mut nested = 0usize;
+    events.flat_map(move |event| {
+        if let Some((dest_url, title, alt)) = image.as_mut() {
+            match event {
+                Event::Start(Tag::Image { .. }) => nested += 1,
+                Event::End(TagEnd::Image) if nested > 0 => nested -= 1,
+                Event::End(TagEnd::Image) => {
+                    let (dest_url, title, mut alt) =
+                        (dest_url.clone(), title.clone(), std::mem::take(alt));
+                    image = None;
+                    let web = ["http://", "https://"].iter().any(|scheme| {
+                        dest_url
+                            .get(..scheme.len())
+                            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+                    });
+                    if !web || link_depth > 0 {
+                        return alt;
+                    }
+                    if alt.is_empty() {
+                        alt.push(Event::Text(dest_url.clone()));
+                    }
+                    let mut out = Vec::with_capacity(alt.len() + 2);
+                    out.push(Event::Start(Tag::Link {
+                        link_type: LinkType::Inline,
+                        dest_url,
+                        title,
+                        id: CowStr::Borrowed(""),
+                    }));
+                    out.extend(alt);
+                    out.push(Event::End(TagEnd::Link));
+                    return out;
+                }
+                other => alt.push(other),
+            }
+            return Vec::new();
+        }
+        match event {
+            Event::Start(Tag::Image {
+                dest_url, title, ..
+            }) => {
+                image = Some((dest_url, title, Vec::new()));
+                nested = 0;
+                return Vec::new();
+            }
+            Event::Start(Tag::Link { .. }) => link_depth += 1,
+            Event::End(TagEnd::Link) => link_depth = link_depth.saturating_sub(1),
+            _ => {}
+        }
+        vec![event]
+    })
 }
 
 /// How many people one comment can mention: each is notified, so the number is capped.
@@ -142,6 +252,8 @@ fn clean(html: &str, allow: Allow) -> String {
         // Relative links only to a profile: the mentions.
         .url_relative(ammonia::UrlRelative::Custom(Box::new(profile_paths_only)))
         .link_rel(Some("nofollow"))
+        // A wide table scrolls sideways in its card; keyboards must reach it to scroll it.
+        .set_tag_attribute_value("table", "tabindex", "0")
         .clean_content_tags(HashSet::from(["script", "style"]))
         .clean(html)
         .to_string()
@@ -238,7 +350,7 @@ mod tests {
     fn markdown_becomes_the_allowed_html() {
         assert_eq!(
             description("# Title\n\n*soft* and **loud**"),
-            "<h1>Title</h1>\n<p><em>soft</em> and <strong>loud</strong></p>\n"
+            "<h3>Title</h3>\n<p><em>soft</em> and <strong>loud</strong></p>\n"
         );
         assert!(description("- a\n- b").contains("<ul>\n<li>a</li>"));
     }
@@ -316,6 +428,80 @@ mod tests {
             let html = to_safe_html(relative, Allow::Comment);
             assert_eq!(html.trim_end(), "<a rel=\"nofollow\">x</a>", "{relative}");
         }
+    }
+
+    #[test]
+    fn headings_in_a_description_never_outrank_the_page() {
+        let html = description(
+            "# One\n\n## Two\n\n### Three\n\n#### Four\n\n###### Six\n\nSetext\n======\n\n<h1>raw</h1><h2>raw2</h2>",
+        );
+        for expected in [
+            "<h3>One</h3>",
+            "<h4>Two</h4>",
+            "<h5>Three</h5>",
+            "<h6>Four</h6>",
+            "<h6>Six</h6>",
+            "<h3>Setext</h3>",
+        ] {
+            assert!(html.contains(expected), "{expected} missing in {html}");
+        }
+        assert!(!html.contains("<h1") && !html.contains("<h2"), "{html}");
+        assert!(html.contains("raw") && html.contains("raw2"), "{html}");
+    }
+
+    #[test]
+    fn tables_render_without_alignment_styles() {
+        let html = description("| Track | Length |\n|:--|--:|\n| Rag | 3:05 |\n");
+        assert_eq!(
+            html,
+            "<table tabindex=\"0\"><thead><tr><th>Track</th><th>Length</th></tr></thead><tbody>\n\
+             <tr><td>Rag</td><td>3:05</td></tr>\n</tbody></table>\n"
+        );
+        let hostile = description(
+            "<table style=\"width:9999px\" onclick=\"x()\"><tr><td style=\"color:red\">a</td></tr></table>",
+        );
+        assert!(
+            !hostile.contains("style") && !hostile.contains("onclick"),
+            "{hostile}"
+        );
+        let focus = description("<table tabindex=\"7\"><tr><td>a</td></tr></table>");
+        assert!(focus.starts_with("<table tabindex=\"0\">"), "{focus}");
+        // Comments have no tables: the pipes stay text.
+        let comment = to_safe_html("| a | b |\n|---|---|\n| 1 | 2 |", Allow::Comment);
+        assert!(!comment.contains("<t"), "{comment}");
+    }
+
+    #[test]
+    fn an_image_becomes_a_link_to_it_named_by_its_alt_text() {
+        assert_eq!(
+            description("![The *cover*](https://example.com/cover.png \"Front\")"),
+            "<p><a href=\"https://example.com/cover.png\" title=\"Front\" rel=\"nofollow\">The <em>cover</em></a></p>\n"
+        );
+        // No alt text: the address names the link, so it is never a link without a name.
+        assert_eq!(
+            description("![](http://example.com/a.jpg)"),
+            "<p><a href=\"http://example.com/a.jpg\" rel=\"nofollow\">http://example.com/a.jpg</a></p>\n"
+        );
+        // Only the web's images become links; the rest leave their alt text.
+        for other in [
+            "![alt](javascript:alert(1))",
+            "![alt](data:image/png;base64,AAAA)",
+            "![alt](/auth/logout)",
+            "![alt](mailto:a@b.c)",
+        ] {
+            assert_eq!(description(other), "<p>alt</p>\n", "{other}");
+        }
+        // An image inside a link: one link, the outer one, with the alt text.
+        assert_eq!(
+            description("[![alt](https://e.com/i.png)](https://e.com/page)"),
+            "<p><a href=\"https://e.com/page\" rel=\"nofollow\">alt</a></p>\n"
+        );
+        // Comments stay as they were: no link appears for an image.
+        let comment = to_safe_html("![alt](https://example.com/i.png)", Allow::Comment);
+        assert!(
+            !comment.contains("<a") && !comment.contains("<img"),
+            "{comment}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod compositions;
+pub mod dev;
 pub mod head;
 pub mod mail;
 pub mod notifications;

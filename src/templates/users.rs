@@ -119,8 +119,20 @@ pub struct FollowsTemplate {
     pub user: user::Model,
     /// "Followers of" or "Followed by", before the username.
     pub title: &'static str,
+    /// The user's followers (else the users they follow).
+    pub followers: bool,
     pub entries: Vec<follow::Entry>,
     pub pagination: Pagination,
+}
+
+impl FollowsTemplate {
+    /// The viewer's own list.
+    pub fn is_own(&self) -> bool {
+        self.layout
+            .user
+            .as_ref()
+            .is_some_and(|me| me.id == self.user.id)
+    }
 }
 
 /// The people directory: everyone, newest members or most followed first.

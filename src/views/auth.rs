@@ -15,6 +15,7 @@ use crate::access::CurrentUser;
 use crate::access::extractors::safe_next;
 use crate::access::tokens::{self, Purpose};
 use crate::access::{limits, login, password};
+use crate::config::ConfigName;
 use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
 use crate::mail;
@@ -190,8 +191,19 @@ async fn register(
         mail::queue(&txn, &state.config.mail, admin, "New User", &body).await?;
     }
     txn.commit().await?;
-    session.flash("info", "A confirmation email has been sent to you.");
+    session.flash(
+        "info",
+        sent_confirmation(&state, "A confirmation email has been sent to you."),
+    );
     Ok(Redirect::to("/auth/login").into_response())
+}
+
+/// What the flash says once a confirmation mail is queued; in development, where to read it.
+fn sent_confirmation(state: &AppState, message: &str) -> String {
+    match state.config.name {
+        ConfigName::Development => format!("{message} (Development: read it at /dev/mail.)"),
+        _ => message.to_owned(),
+    }
 }
 
 /// Queue the confirmation mail.
@@ -290,15 +302,20 @@ async fn resend_confirmation(
         )
         .await?;
         queue_confirmation(&state, &state.db, &client, &account).await?;
-        session.flash("info", "A new confirmation email has been sent to you.");
+        session.flash(
+            "info",
+            sent_confirmation(&state, "A new confirmation email has been sent to you."),
+        );
     }
     Ok(Redirect::to("/"))
 }
 
 /// Paths an unconfirmed user may still reach: the account pages, assets, the API (which has
-/// its own rule), the mails' unsubscribe links and the health check.
+/// its own rule), the mails' unsubscribe links, the health check, and in development the
+/// mail the site sent (where the confirmation link is).
 fn outside_the_gate(path: &str) -> bool {
     path.starts_with("/auth/")
+        || path.starts_with("/dev/")
         || path.starts_with("/unsubscribe/")
         || path.starts_with("/static/")
         || path.starts_with("/api/")

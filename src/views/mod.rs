@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audio;
 pub mod auth;
 pub mod compositions;
+pub mod dev;
 pub mod error_mail;
 pub mod errors;
 pub mod feeds;

@@ -17,6 +17,7 @@ use crate::templates::{Html, ModerateTemplate};
 use crate::web::extract::{Form, Path};
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
+use crate::web::session::Session;
 
 type Moderator = Can<{ Permission::MODERATE.0 }>;
 
@@ -56,15 +57,18 @@ struct Back {
 /// Enable or disable, then back to the moderation page the button was on.
 async fn set(
     state: &AppState,
+    session: &Session,
     moderator: &Account,
     id: &str,
     back: Back,
     disabled: bool,
 ) -> Result<Response, AppError> {
     let id: i32 = id.parse().map_err(|_| AppError::NotFound(None))?;
-    if !comment::set_disabled(&state.db, moderator.id, id, disabled).await? {
-        return Err(AppError::NotFound(None));
-    }
+    let author = comment::set_disabled(&state.db, moderator.id, id, disabled)
+        .await?
+        .ok_or(AppError::NotFound(None))?;
+    let done = if disabled { "disabled" } else { "enabled" };
+    session.flash("success", format!("Comment by {} {done}.", author.username));
     // Read and written again: only a page's own parameters make it into the redirect.
     let here = PageQuery::from_query(Some(&back.back)).cursor();
     let pagination = Pagination::new("/moderate", here, &Page::<()>::empty());
@@ -73,18 +77,20 @@ async fn set(
 
 async fn enable(
     State(state): State<AppState>,
+    session: Session,
     Can(moderator): Moderator,
     Path(id): Path<String>,
     Form(back): Form<Back>,
 ) -> Result<Response, AppError> {
-    set(&state, &moderator, &id, back, false).await
+    set(&state, &session, &moderator, &id, back, false).await
 }
 
 async fn disable(
     State(state): State<AppState>,
+    session: Session,
     Can(moderator): Moderator,
     Path(id): Path<String>,
     Form(back): Form<Back>,
 ) -> Result<Response, AppError> {
-    set(&state, &moderator, &id, back, true).await
+    set(&state, &session, &moderator, &id, back, true).await
 }

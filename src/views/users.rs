@@ -346,6 +346,7 @@ async fn follows_page(
         layout,
         user,
         title,
+        followers: side == Side::Followers,
         entries: page.items,
         pagination,
     })

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use crate::config::ConfigName;
 use crate::error::AppError;
 use crate::models::{notification, user};
 use crate::state::AppState;
@@ -21,6 +22,8 @@ pub struct Layout {
     /// `None` for a page rendered outside the session layer (an early error).
     session: Option<(Session, Csrf)>,
     avatar_base: Arc<str>,
+    /// The development configuration: the footer links to the mail the site sent.
+    pub development: bool,
 }
 
 impl Layout {
@@ -46,6 +49,7 @@ impl Layout {
             unread: 0,
             session: session.map(|s| (s.clone(), Csrf::new(&state.signer, &s))),
             avatar_base: state.avatar_base.clone(),
+            development: state.config.name == ConfigName::Development,
         }
     }
 
@@ -107,6 +111,7 @@ impl FromRequestParts<AppState> for Layout {
             unread,
             session: Some((session.clone(), Csrf::new(&state.signer, &session))),
             avatar_base: state.avatar_base.clone(),
+            development: state.config.name == ConfigName::Development,
         })
     }
 }

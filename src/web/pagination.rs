@@ -122,6 +122,20 @@ impl Pagination {
         self.here.query()
     }
 
+    /// Where this page is in its list, for the start of the page's `<title>`: "Page 3 · " for
+    /// a numbered page, "Last page · " for the end of a list of several pages, nothing for the
+    /// first page — nor for a page reached by a cursor in the middle, whose number nobody
+    /// counted (a title must not guess).
+    pub fn title_prefix(&self) -> String {
+        match self.here {
+            Cursor::First => String::new(),
+            Cursor::Numbered(n) => format!("Page {n} · "),
+            _ if self.prev.is_none() => String::new(),
+            _ if self.next.is_none() => "Last page · ".to_owned(),
+            _ => String::new(),
+        }
+    }
+
     /// Whether the links are worth showing.
     pub fn is_multi_page(&self) -> bool {
         self.prev.is_some() || self.next.is_some()
@@ -182,5 +196,25 @@ mod tests {
         let alone = Pagination::new("/", Cursor::First, &Page::<()>::empty());
         assert!(!alone.is_multi_page());
         assert_eq!(alone.first_url(), None);
+    }
+
+    #[test]
+    fn a_title_says_which_page_only_when_the_pagination_knows() {
+        let key = Key::new(chrono::DateTime::from_timestamp_nanos(7), 3);
+        let page = |prev: bool, next: bool| Page::<()> {
+            items: vec![],
+            prev: prev.then_some(Cursor::Before(key)),
+            next: next.then_some(Cursor::After(key)),
+        };
+        let title = |here, prev, next| Pagination::new("/", here, &page(prev, next)).title_prefix();
+        assert_eq!(title(Cursor::First, false, true), "");
+        assert_eq!(title(Cursor::Numbered(3), true, true), "Page 3 · ");
+        assert_eq!(title(Cursor::After(key), true, false), "Last page · ");
+        assert_eq!(title(Cursor::Last, true, false), "Last page · ");
+        // A cursor back at the start is the first page; one in the middle has no known number.
+        assert_eq!(title(Cursor::Before(key), false, true), "");
+        assert_eq!(title(Cursor::After(key), true, true), "");
+        // The only page there is, reached as the last: no position worth saying.
+        assert_eq!(title(Cursor::Last, false, false), "");
     }
 }

@@ -471,7 +471,7 @@ async fn bad_or_out_of_range_pages_never_fail() {
             .get("/?page=99999")
             .await
             .body
-            .contains("Nothing here yet.")
+            .contains("No more compositions on this page.")
     );
     // A repeated page is no error either: the first one counts.
     let user = format!("/user/{}", ann.username);
@@ -625,6 +625,35 @@ async fn a_disabled_comment_is_hidden_everywhere_but_the_moderation_page() {
     }
     let moderation = mo.get("/moderate").await.body;
     assert!(moderation.contains("something rude") && moderation.contains("Enable"));
+    // The action confirms itself, once.
+    assert!(
+        moderation.contains(
+            r#"<div class="flash flash-success" role="status">Comment by ann disabled.</div>"#
+        ),
+        "{moderation}"
+    );
+    assert!(
+        !mo.get("/moderate")
+            .await
+            .body
+            .contains("Comment by ann disabled.")
+    );
+    // Each comment leads to its place on its composition.
+    assert!(
+        moderation.contains(&format!(
+            r#"<a class="comment-context" href="/comment/{}">"#,
+            rude.id
+        )),
+        "{moderation}"
+    );
+    let there = mo.get(&format!("/comment/{}", rude.id)).await;
+    assert!(
+        there
+            .header("location")
+            .is_some_and(|l| l.starts_with(&format!("/composition/{}", c.slug()))),
+        "{:?}",
+        there.header("location")
+    );
 
     submit_from(
         &mut mo,
@@ -633,6 +662,12 @@ async fn a_disabled_comment_is_hidden_everywhere_but_the_moderation_page() {
         &[],
     )
     .await;
+    assert!(
+        mo.get("/moderate")
+            .await
+            .body
+            .contains("Comment by ann enabled.")
+    );
     assert!(
         app.client()
             .get(&permalink)

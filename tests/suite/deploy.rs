@@ -20,7 +20,8 @@ async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
             "m20261201_000001_tracks",
             "m20261202_000001_counts",
             "m20261203_000001_discovery",
-            "m20261204_000001_notifications"
+            "m20261204_000001_notifications",
+            "m20261205_000001_descriptions"
         ]
     );
     assert_eq!(
@@ -219,4 +220,103 @@ async fn deploying_replaces_avatar_keys_that_are_the_md5_of_an_address() {
     assert_ne!(ann_key, bob_key);
     assert_eq!(key(cat.id).await, cat.avatar_hash, "a random key stays");
     assert!(deploy(&db).await.unwrap().changed_nothing());
+}
+
+/// A composition stored as the previous release rendered it: `description_html` of old.
+async fn stored_the_old_way(
+    app: &crate::helpers::TestApp,
+    artist: &user::Model,
+    description: &str,
+    old_html: &str,
+) -> i32 {
+    use ragtime::models::composition;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let draft = composition::Draft {
+        release_type: 1,
+        title: "Old",
+        description,
+        tags: Vec::new(),
+    };
+    let created = composition::create(&app.db, artist.id, &draft)
+        .await
+        .unwrap();
+    composition::Entity::update_many()
+        .col_expr(
+            composition::Column::DescriptionHtml,
+            sea_orm::sea_query::Expr::value(old_html),
+        )
+        .filter(composition::Column::Id.eq(created.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    created.id
+}
+
+async fn description_html(app: &crate::helpers::TestApp, id: i32) -> String {
+    ragtime::models::composition::find(&app.db, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .description_html
+}
+
+#[tokio::test]
+async fn the_descriptions_migration_renders_stored_descriptions_the_new_way() {
+    use ragtime::migration::{Migrator, render_descriptions_again};
+    use sea_orm_migration::MigratorTrait;
+    let app = crate::helpers::TestApp::new().await;
+    let artist = app.create_user("maria.keys").await;
+    let heading = stored_the_old_way(&app, &artist, "# Side A", "<h1>Side A</h1>\n").await;
+    let table = stored_the_old_way(
+        &app,
+        &artist,
+        "| a | b |\n|---|---|\n| 1 | 2 |",
+        "<p>| a | b |\n|---|---|\n| 1 | 2 |</p>\n",
+    )
+    .await;
+    let image =
+        stored_the_old_way(&app, &artist, "![cover](https://e.com/c.png)", "<p></p>\n").await;
+    let plain = stored_the_old_way(&app, &artist, "just *words*", "<p>kept as stored</p>\n").await;
+
+    // The migration as `deploy` applies it: undone (it undoes nothing) and applied again.
+    Migrator::down(&app.db, Some(1)).await.unwrap();
+    assert_eq!(
+        Migrator::get_pending_migrations(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    Migrator::up(&app.db, None).await.unwrap();
+    assert_eq!(description_html(&app, heading).await, "<h3>Side A</h3>\n");
+    assert!(
+        description_html(&app, table).await.contains("<td>1</td>"),
+        "{}",
+        description_html(&app, table).await
+    );
+    assert_eq!(
+        description_html(&app, image).await,
+        "<p><a href=\"https://e.com/c.png\" rel=\"nofollow\">cover</a></p>\n"
+    );
+    // Every row is rendered again, not only those with a heading, a table or an image.
+    assert_eq!(
+        description_html(&app, plain).await,
+        "<p>just <em>words</em></p>\n"
+    );
+
+    // In batches smaller than the rows, every row is still reached, once; a second run has
+    // nothing left to change.
+    let mut stale = Vec::new();
+    for n in 0..5 {
+        stale
+            .push(stored_the_old_way(&app, &artist, &format!("## Part {n}"), "<h2>old</h2>").await);
+    }
+    assert_eq!(render_descriptions_again(&app.db, 2).await.unwrap(), 5);
+    for (n, id) in stale.into_iter().enumerate() {
+        assert_eq!(
+            description_html(&app, id).await,
+            format!("<h4>Part {n}</h4>\n")
+        );
+    }
+    assert_eq!(render_descriptions_again(&app.db, 2).await.unwrap(), 0);
 }

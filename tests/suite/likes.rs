@@ -336,7 +336,11 @@ async fn the_liked_by_page_lists_the_likers_newest_first_by_cursor_pages() {
     let res = client
         .get(&format!("/composition/{}/likes", lonely.slug()))
         .await;
-    assert!(res.body.contains("Nobody yet."));
+    assert!(
+        res.body.contains("Nobody has liked it yet."),
+        "{}",
+        res.body
+    );
 }
 
 #[tokio::test]
