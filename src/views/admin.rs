@@ -70,7 +70,7 @@ async fn users(
         (accounts, Pagination::new("/admin/users", cursor, &none))
     } else {
         let page = user::directory(&state.db, user::Directory::Newest, cursor, PER_PAGE).await?;
-        let pagination = Pagination::new("/admin/users", cursor, &page);
+        let pagination = Pagination::new("/admin/users", cursor, &page).numbered(query.number());
         (page.items, pagination)
     };
     let roles = role::all(&state.db).await?;

@@ -115,7 +115,7 @@ async fn show(
     if let Some(redirect) = canonical("/composition/", &c, &slug, uri.query()) {
         return Ok(redirect);
     }
-    let mut template = permalink(&state, layout, c, query.cursor(), String::new(), None).await?;
+    let mut template = permalink(&state, layout, c, &query, String::new(), None).await?;
     template.head = seo::composition_head(&client.origin(), &state.avatar_base, &template.cards[0]);
     Ok(Html(template).into_response())
 }
@@ -125,7 +125,7 @@ async fn render(
     state: &AppState,
     layout: Layout,
     c: composition::Model,
-    cursor: Cursor,
+    page_query: &PageQuery,
     body: String,
     error: Option<String>,
 ) -> Result<Response, AppError> {
@@ -134,7 +134,7 @@ async fn render(
     } else {
         StatusCode::OK
     };
-    let template = permalink(state, layout, c, cursor, body, error).await?;
+    let template = permalink(state, layout, c, page_query, body, error).await?;
     if status == StatusCode::OK {
         Ok(Html(template).into_response())
     } else {
@@ -147,14 +147,17 @@ async fn permalink(
     state: &AppState,
     layout: Layout,
     c: composition::Model,
-    cursor: Cursor,
+    page_query: &PageQuery,
     body: String,
     error: Option<String>,
 ) -> Result<CompositionTemplate, AppError> {
     let per_page = state.config.comments_per_page;
     let path = format!("/composition/{}", c.slug());
+    let cursor = page_query.cursor();
     let page = comment::page(&state.db, comment::Thread::On(c.id), cursor, per_page).await?;
-    let pagination = Pagination::new(path, cursor, &page).with_fragment("#comments");
+    let pagination = Pagination::new(path, cursor, &page)
+        .with_fragment("#comments")
+        .numbered(page_query.number());
     let card = composition::card(&state.db, c)
         .await?
         .ok_or_else(|| AppError::NotFound(None))?;
@@ -205,7 +208,7 @@ async fn add_comment(
             &state,
             layout,
             c,
-            Cursor::First,
+            &PageQuery::default(),
             typed,
             Some(problem.to_owned()),
         )
@@ -402,7 +405,8 @@ async fn likes(
         format!("/composition/{}/likes", c.url_slug()),
         cursor,
         &page,
-    );
+    )
+    .numbered(query.number());
     Ok(Html(LikesTemplate {
         layout,
         slug: c.slug(),

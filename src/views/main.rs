@@ -54,7 +54,7 @@ async fn index(
         &state,
         layout,
         show_followed,
-        query.cursor(),
+        &query,
         CompositionForm::default(),
         super::seo::home_head(&client.origin()),
     )
@@ -66,7 +66,7 @@ async fn render_index(
     state: &AppState,
     layout: Layout,
     show_followed: bool,
-    cursor: Cursor,
+    page_query: &PageQuery,
     form: CompositionForm,
     head: Head,
 ) -> Result<Response, AppError> {
@@ -74,6 +74,7 @@ async fn render_index(
         (Some(user), true) => composition::Feed::FollowedBy(user.id),
         _ => composition::Feed::All,
     };
+    let cursor = page_query.cursor();
     let per_page = state.config.compositions_per_page;
     let page = match feed {
         composition::Feed::All => {
@@ -82,7 +83,7 @@ async fn render_index(
         }
         _ => Arc::new(composition::page(&state.db, feed, cursor, per_page).await?),
     };
-    let pagination = Pagination::new("/", cursor, &page);
+    let pagination = Pagination::new("/", cursor, &page).numbered(page_query.number());
     // Per viewer, beside the cards: these may be everyone's, from the feed cache.
     let viewing =
         super::compositions::viewing(state, &layout, &page.items, pagination.url(&cursor)).await?;
@@ -224,7 +225,7 @@ async fn form_again(
         state,
         layout,
         show_followed,
-        Cursor::First,
+        &PageQuery::default(),
         form,
         Head::default(),
     )

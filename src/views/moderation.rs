@@ -37,7 +37,7 @@ async fn moderate(
     let per_page = state.config.comments_per_page;
     let cursor = query.cursor();
     let page = comment::page(&state.db, comment::Thread::All, cursor, per_page).await?;
-    let pagination = Pagination::new("/moderate", cursor, &page);
+    let pagination = Pagination::new("/moderate", cursor, &page).numbered(query.number());
     Ok(Html(ModerateTemplate {
         layout,
         comments: page.items,

@@ -59,7 +59,7 @@ async fn index(
     };
     let cursor = query.cursor();
     let page = notification::page(&state.db, me.id, filter, cursor, PER_PAGE).await?;
-    let mut pagination = Pagination::new("/notifications", cursor, &page);
+    let mut pagination = Pagination::new("/notifications", cursor, &page).numbered(query.number());
     if unread_only {
         pagination = pagination.with_query("unread=1");
     }

@@ -110,14 +110,17 @@ async fn show(
     match scope {
         Scope::Compositions => {
             let found = search::compositions(&state.db, &query, cursor, per_page).await?;
-            template.pagination =
-                Pagination::new("/search", cursor, &found.page).with_query(kept.clone());
+            template.pagination = Pagination::new("/search", cursor, &found.page)
+                .with_query(kept.clone())
+                .numbered(page.number());
             template.count = found.count;
             template.compositions = found.page.items;
         }
         Scope::People => {
             let found = search::people(&state.db, &query, cursor, per_page).await?;
-            template.pagination = Pagination::new("/search", cursor, &found.page).with_query(kept);
+            template.pagination = Pagination::new("/search", cursor, &found.page)
+                .with_query(kept)
+                .numbered(page.number());
             template.count = found.count;
             template.found_people = found.page.items;
         }

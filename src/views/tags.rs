@@ -42,7 +42,7 @@ async fn show(
     let cursor = query.cursor();
     let per_page = state.config.compositions_per_page;
     let page = composition::page(&state.db, Feed::Tagged(tag.id), cursor, per_page).await?;
-    let pagination = Pagination::new(tag_path(&tag.name), cursor, &page);
+    let pagination = Pagination::new(tag_path(&tag.name), cursor, &page).numbered(query.number());
     let viewing =
         super::compositions::viewing(&state, &layout, &page.items, pagination.url(&cursor)).await?;
     Ok(Html(TagTemplate {

@@ -13,7 +13,6 @@ use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
 use crate::models::follow::{Outcome, Side};
-use crate::models::keyset::Cursor;
 use crate::models::{Permission, composition, follow, role, suggestion, user};
 use crate::state::AppState;
 use crate::templates::Html;
@@ -65,7 +64,8 @@ async fn profile(
     let cursor = query.cursor();
     let page =
         composition::page(&state.db, composition::Feed::By(user.id), cursor, per_page).await?;
-    let pagination = Pagination::new(profile_path(&user.username), cursor, &page);
+    let pagination =
+        Pagination::new(profile_path(&user.username), cursor, &page).numbered(query.number());
     let viewing =
         super::compositions::viewing(&state, &layout, &page.items, pagination.url(&cursor)).await?;
     let counts = follow::Counts::of(&user);
@@ -331,9 +331,10 @@ async fn follows_page(
     state: &AppState,
     layout: Layout,
     username: &str,
-    cursor: Cursor,
+    page_query: &PageQuery,
     side: Side,
 ) -> Result<Response, AppError> {
+    let cursor = page_query.cursor();
     let user = find_user(state, username).await?;
     let per_page = state.config.followers_per_page;
     let (title, path) = match side {
@@ -341,7 +342,7 @@ async fn follows_page(
         Side::Following => ("Followed by", format!("/following/{}", user.username)),
     };
     let page = follow::page(&state.db, user.id, side, cursor, per_page).await?;
-    let pagination = Pagination::new(path, cursor, &page);
+    let pagination = Pagination::new(path, cursor, &page).numbered(page_query.number());
     Ok(Html(FollowsTemplate {
         layout,
         user,
@@ -359,7 +360,7 @@ async fn followers(
     Path(username): Path<String>,
     query: PageQuery,
 ) -> Result<Response, AppError> {
-    follows_page(&state, layout, &username, query.cursor(), Side::Followers).await
+    follows_page(&state, layout, &username, &query, Side::Followers).await
 }
 
 async fn following(
@@ -368,7 +369,7 @@ async fn following(
     Path(username): Path<String>,
     query: PageQuery,
 ) -> Result<Response, AppError> {
-    follows_page(&state, layout, &username, query.cursor(), Side::Following).await
+    follows_page(&state, layout, &username, &query, Side::Following).await
 }
 
 /// People in the directory per page.
@@ -392,7 +393,9 @@ async fn people(
     };
     let cursor = query.cursor();
     let page = user::directory(&state.db, order, cursor, PEOPLE_PER_PAGE).await?;
-    let pagination = Pagination::new("/users", cursor, &page).with_query(sort);
+    let pagination = Pagination::new("/users", cursor, &page)
+        .with_query(sort)
+        .numbered(query.number());
     Ok(Html(PeopleTemplate {
         layout,
         by_followers,

@@ -19,6 +19,9 @@ pub struct PageQuery {
     pub after: Option<String>,
     pub before: Option<String>,
     pub page: Option<String>,
+    /// The number of a page reached by a cursor, as the link to it counted (`n=3`): only for
+    /// the page's title, so a forged one misleads no one but its sender.
+    pub n: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
@@ -38,6 +41,7 @@ impl PageQuery {
                 "after" => &mut found.after,
                 "before" => &mut found.before,
                 "page" => &mut found.page,
+                "n" => &mut found.n,
                 _ => continue,
             };
             if slot.is_none() {
@@ -54,13 +58,26 @@ impl PageQuery {
             self.page.as_deref(),
         )
     }
+
+    /// The number of the page a cursor asks for, when the link to it said (2 or more).
+    pub fn number(&self) -> Option<u64> {
+        let counted = matches!(self.cursor(), Cursor::After(_) | Cursor::Before(_));
+        let n = self.n.as_deref()?.trim().parse::<u64>().ok()?;
+        (counted && (2..=MAX_NUMBER).contains(&n)).then_some(n)
+    }
 }
+
+/// Beyond this a page number is not believed (a list of a billion pages would be news).
+const MAX_NUMBER: u64 = 1_000_000_000;
 
 /// The links of a page: to the pages before and after it, and back to the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pagination {
     /// The page shown.
     pub here: Cursor,
+    /// Its number, when known: numbered pages and the first know theirs; a page reached by a
+    /// cursor knows it from the link that led there ([`Pagination::numbered`]).
+    number: Option<u64>,
     prev: Option<Cursor>,
     next: Option<Cursor>,
     /// The list's path; links add `query`, the cursor's query and `fragment`.
@@ -72,14 +89,29 @@ pub struct Pagination {
 
 impl Pagination {
     pub fn new<T>(path: impl Into<String>, here: Cursor, page: &Page<T>) -> Self {
+        let number = match here {
+            Cursor::First => Some(1),
+            Cursor::Numbered(n) => Some(n),
+            _ => None,
+        };
         Pagination {
             here,
+            number,
             prev: page.prev,
             next: page.next,
             path: path.into(),
             query: String::new(),
             fragment: "",
         }
+    }
+
+    /// The number of a page reached by a cursor ([`PageQuery::number`]): the links beside it
+    /// then carry theirs, and its title says which page it is.
+    pub fn numbered(mut self, number: Option<u64>) -> Self {
+        if matches!(self.here, Cursor::After(_) | Cursor::Before(_)) {
+            self.number = number;
+        }
+        self
     }
 
     /// Links jump to this anchor (`#comments`).
@@ -95,13 +127,37 @@ impl Pagination {
     }
 
     pub fn url(&self, cursor: &Cursor) -> String {
-        let query = [self.query.clone(), cursor.query()]
+        // The page number travels with a cursor (a numbered page's is in its own parameter).
+        let number = match cursor {
+            Cursor::After(_) | Cursor::Before(_) => self.number_of(cursor),
+            _ => None,
+        };
+        let number = number
+            .filter(|n| *n >= 2)
+            .map(|n| format!("n={n}"))
+            .unwrap_or_default();
+        let query = [self.query.clone(), cursor.query(), number]
             .into_iter()
             .filter(|q| !q.is_empty())
             .collect::<Vec<_>>()
             .join("&");
         let separator = if query.is_empty() { "" } else { "?" };
         format!("{}{separator}{query}{}", self.path, self.fragment)
+    }
+
+    /// The number of `cursor`'s page, if it is this page or one beside it and this one's is
+    /// known.
+    fn number_of(&self, cursor: &Cursor) -> Option<u64> {
+        let here = self.number?;
+        if *cursor == self.here {
+            Some(here)
+        } else if Some(cursor) == self.next.as_ref() {
+            here.checked_add(1)
+        } else if Some(cursor) == self.prev.as_ref() {
+            here.checked_sub(1)
+        } else {
+            None
+        }
     }
 
     pub fn prev_url(&self) -> Option<String> {
@@ -122,16 +178,15 @@ impl Pagination {
         self.here.query()
     }
 
-    /// Where this page is in its list, for the start of the page's `<title>`: "Page 3 · " for
-    /// a numbered page, "Last page · " for the end of a list of several pages, nothing for the
-    /// first page — nor for a page reached by a cursor in the middle, whose number nobody
-    /// counted (a title must not guess).
+    /// Where this page is in its list, for the start of the page's `<title>`: "Page 3 · " when
+    /// its number is known, "Last page · " for the end of a list of several pages otherwise,
+    /// nothing for the first page — nor for a page whose number nobody counted (a title must
+    /// not guess).
     pub fn title_prefix(&self) -> String {
-        match self.here {
-            Cursor::First => String::new(),
-            Cursor::Numbered(n) => format!("Page {n} · "),
-            _ if self.prev.is_none() => String::new(),
-            _ if self.next.is_none() => "Last page · ".to_owned(),
+        match (self.number, &self.here) {
+            (Some(n), _) if n >= 2 => format!("Page {n} · "),
+            (Some(_), _) | (_, Cursor::First) => String::new(),
+            _ if self.prev.is_some() && self.next.is_none() => "Last page · ".to_owned(),
             _ => String::new(),
         }
     }
@@ -216,5 +271,47 @@ mod tests {
         assert_eq!(title(Cursor::After(key), true, true), "");
         // The only page there is, reached as the last: no position worth saying.
         assert_eq!(title(Cursor::Last, false, false), "");
+    }
+
+    #[test]
+    fn a_page_reached_by_a_cursor_knows_its_number_from_the_link() {
+        let key = |id| Key::new(chrono::DateTime::from_timestamp_nanos(7), id);
+        let page = Page::<()> {
+            items: vec![],
+            prev: Some(Cursor::Before(key(1))),
+            next: Some(Cursor::After(key(2))),
+        };
+        // From the first page, the next link says it leads to page 2.
+        let first = Pagination::new(
+            "/",
+            Cursor::First,
+            &Page::<()> {
+                prev: None,
+                ..page.clone()
+            },
+        );
+        assert_eq!(first.next_url().as_deref(), Some("/?after=7_2&n=2"));
+        // That page is "Page 2"; its neighbours are 1 (no number needed) and 3.
+        let query = PageQuery::from_query(Some("after=7_0&n=2"));
+        let two = Pagination::new("/", query.cursor(), &page).numbered(query.number());
+        assert_eq!(two.title_prefix(), "Page 2 · ");
+        assert_eq!(two.prev_url().as_deref(), Some("/?before=7_1"));
+        assert_eq!(two.next_url().as_deref(), Some("/?after=7_2&n=3"));
+        assert_eq!(two.url(&query.cursor()), "/?after=7_0&n=2");
+        // A numbered page's neighbours are counted from it.
+        let five = Pagination::new("/", Cursor::Numbered(5), &page);
+        assert_eq!(five.next_url().as_deref(), Some("/?after=7_2&n=6"));
+        assert_eq!(five.prev_url().as_deref(), Some("/?before=7_1&n=4"));
+        // Junk, 0, 1, a number with no cursor, or beyond belief: not a number.
+        for junk in [
+            "after=7_0&n=x",
+            "after=7_0&n=1",
+            "n=4",
+            "after=7_0&n=-3",
+            "after=7_0&n=99999999999",
+        ] {
+            let q = PageQuery::from_query(Some(junk));
+            assert_eq!(q.number(), None, "{junk}");
+        }
     }
 }

@@ -169,16 +169,26 @@ async fn page_titles_say_which_page_when_it_is_known() {
         title(&client.get("/users?page=2").await.body),
         "Page 2 · People · Ragtime"
     );
-    // Reached by "Next", a page's number is not known: the middle one says none, the last
-    // one says so.
+    // Reached by "Next", a page knows its number from the link; so does one reached back by
+    // "Previous". The end of the list reached directly knows only that it is the last.
     let first = client.get("/").await.body;
     let middle_url = crate::helpers::rel_link(&first, "next").expect("a next link");
     let middle = client.get(&middle_url).await.body;
-    assert_eq!(title(&middle), "Ragtime");
+    assert_eq!(title(&middle), "Page 2 · Ragtime");
     let last_url = crate::helpers::rel_link(&middle, "next").expect("a next link");
     let last = client.get(&last_url).await.body;
-    assert_eq!(title(&last), "Last page · Ragtime");
+    assert_eq!(title(&last), "Page 3 · Ragtime");
     assert!(crate::helpers::rel_link(&last, "next").is_none());
+    let back_url = crate::helpers::rel_link(&last, "prev").expect("a prev link");
+    assert_eq!(title(&client.get(&back_url).await.body), "Page 2 · Ragtime");
+    assert_eq!(
+        title(&client.get("/?page=last").await.body),
+        "Last page · Ragtime"
+    );
+    // Without the number, a page in the middle says none rather than guess.
+    let unnumbered = middle_url.replace("&n=2", "");
+    assert_ne!(unnumbered, middle_url);
+    assert_eq!(title(&client.get(&unnumbered).await.body), "Ragtime");
 }
 
 #[tokio::test]
