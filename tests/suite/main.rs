@@ -13,6 +13,7 @@ mod deploy;
 mod error_mail;
 mod error_pages;
 mod feeds;
+mod import_flask;
 mod likes;
 mod lists;
 mod logging;
