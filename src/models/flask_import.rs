@@ -15,12 +15,12 @@
 //! Counts, search documents and keywords are not written here: the database's triggers keep
 //! them for every insert, bulk ones included (see `migration::m20261202_000001_counts`).
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, Statement, Value,
 };
 
-use super::{composition, follow, user};
+use super::{composition, user};
 
 /// The old database's revision this import reads (`alembic_version`).
 pub const FLASK_REVISION: &str = "515a4f38c862";
@@ -255,7 +255,8 @@ const BOOKKEEPING: [&str; 3] = [
          old_id integer UNIQUE)",
     "CREATE TABLE IF NOT EXISTS flask_redirects (\
          old_slug varchar(255) PRIMARY KEY, \
-         composition_id integer NOT NULL REFERENCES compositions (id) ON DELETE CASCADE)",
+         composition_id integer NOT NULL REFERENCES compositions (id) ON DELETE CASCADE \
+             DEFERRABLE INITIALLY DEFERRED)",
 ];
 
 /// Create the bookkeeping tables if this database has none yet (in the caller's transaction).
@@ -422,30 +423,183 @@ pub async fn insert_users<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn insert_compositions<C: ConnectionTrait>(
+/// A composition as the import writes it (its counts and keywords are the database's).
+#[derive(Debug, Clone)]
+pub struct NewComposition {
+    pub id: i32,
+    pub release_type: i16,
+    pub title: String,
+    pub description: String,
+    pub description_html: String,
+    pub timestamp: DateTime<Utc>,
+    pub artist_id: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewFollow {
+    pub follower_id: i32,
+    pub followed_id: i32,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Where compositions and follows go first. On PostgreSQL: temporary tables without triggers
+/// or indexes (dropped at the end of the transaction), moved into the real tables by one
+/// INSERT … SELECT each at the end. The counting triggers then run once, and each counted user
+/// row is updated once, where batch by batch every batch updated thousands of users (the
+/// artists and followers of its rows are spread over everybody), each update a new version of
+/// the row and of its index entries. On SQLite the triggers run per row anyway: straight in.
+#[derive(Debug, Clone, Copy)]
+pub struct Staging {
+    postgres: bool,
+}
+
+const STAGED_COMPOSITIONS: &str = "flask_staging_compositions";
+const STAGED_FOLLOWS: &str = "flask_staging_follows";
+const COMPOSITION_COLUMNS: [&str; 7] = [
+    "id",
+    "release_type",
+    "title",
+    "description",
+    "description_html",
+    "timestamp",
+    "artist_id",
+];
+const FOLLOW_COLUMNS: [&str; 3] = ["follower_id", "followed_id", "timestamp"];
+
+impl Staging {
+    pub async fn begin<C: ConnectionTrait>(db: &C) -> Result<Staging, DbErr> {
+        let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+        if postgres {
+            for (staged, table) in [
+                (STAGED_COMPOSITIONS, "compositions"),
+                (STAGED_FOLLOWS, "follows"),
+            ] {
+                db.execute_unprepared(&format!(
+                    "CREATE TEMPORARY TABLE {staged} (LIKE {table} INCLUDING DEFAULTS) \
+                     ON COMMIT DROP"
+                ))
+                .await?;
+            }
+        }
+        Ok(Staging { postgres })
+    }
+
+    fn table(self, staged: &'static str, table: &'static str) -> &'static str {
+        if self.postgres { staged } else { table }
+    }
+
+    pub async fn compositions<C: ConnectionTrait>(
+        self,
+        db: &C,
+        rows: &[NewComposition],
+    ) -> Result<(), DbErr> {
+        let table = self.table(STAGED_COMPOSITIONS, "compositions");
+        insert_rows(db, table, &COMPOSITION_COLUMNS, rows, |c| {
+            vec![
+                c.id.into(),
+                c.release_type.into(),
+                c.title.clone().into(),
+                c.description.clone().into(),
+                c.description_html.clone().into(),
+                c.timestamp.into(),
+                c.artist_id.into(),
+            ]
+        })
+        .await
+    }
+
+    pub async fn follows<C: ConnectionTrait>(
+        self,
+        db: &C,
+        rows: &[NewFollow],
+    ) -> Result<(), DbErr> {
+        let table = self.table(STAGED_FOLLOWS, "follows");
+        insert_rows(db, table, &FOLLOW_COLUMNS, rows, |f| {
+            vec![
+                f.follower_id.into(),
+                f.followed_id.into(),
+                f.timestamp.into(),
+            ]
+        })
+        .await
+    }
+
+    /// Move the staged compositions into `compositions` (PostgreSQL; nothing on SQLite).
+    pub async fn flush_compositions<C: ConnectionTrait>(self, db: &C) -> Result<(), DbErr> {
+        self.flush(
+            db,
+            STAGED_COMPOSITIONS,
+            "compositions",
+            &COMPOSITION_COLUMNS,
+            "id",
+        )
+        .await
+    }
+
+    /// Move the staged follows into `follows` (PostgreSQL; nothing on SQLite).
+    pub async fn flush_follows<C: ConnectionTrait>(self, db: &C) -> Result<(), DbErr> {
+        self.flush(
+            db,
+            STAGED_FOLLOWS,
+            "follows",
+            &FOLLOW_COLUMNS,
+            "follower_id, followed_id",
+        )
+        .await
+    }
+
+    async fn flush<C: ConnectionTrait>(
+        self,
+        db: &C,
+        staged: &str,
+        table: &str,
+        columns: &[&str],
+        order: &str,
+    ) -> Result<(), DbErr> {
+        if !self.postgres {
+            return Ok(());
+        }
+        let columns = columns
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // In key order: the indexes are filled page after page.
+        db.execute_unprepared(&format!(
+            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged} ORDER BY {order}; \
+             TRUNCATE {staged}"
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+/// One multi-row INSERT of `rows` into `table`.
+async fn insert_rows<C: ConnectionTrait, T>(
     db: &C,
-    rows: Vec<composition::ActiveModel>,
+    table: &str,
+    columns: &[&str],
+    rows: &[T],
+    values: impl Fn(&T) -> Vec<Value>,
 ) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
     if rows.is_empty() {
         return Ok(());
     }
-    composition::Entity::insert_many(rows)
-        .exec_without_returning(db)
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new(table))
+        .columns(columns.iter().map(|c| Alias::new(*c)));
+    for row in rows {
+        insert.values_panic(values(row).into_iter().map(Expr::from));
+    }
+    db.execute_raw(db.get_database_backend().build(&insert))
         .await?;
     Ok(())
 }
 
-pub async fn insert_follows<C: ConnectionTrait>(
-    db: &C,
-    rows: Vec<follow::ActiveModel>,
-) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    follow::insert_many(db, rows).await
-}
-
-/// Old slugs of compositions that got a new id.
+/// Old slugs of compositions that got a new id (which may still be staged: the foreign key is
+/// checked at commit).
 pub async fn insert_redirects<C: ConnectionTrait>(
     db: &C,
     rows: &[(String, i32)],

@@ -31,8 +31,10 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::db;
 use crate::migration::Migrator;
-use crate::models::flask_import::{self as store, FLASK_REVISION};
-use crate::models::{composition, follow, role, slug, user};
+use crate::models::flask_import::{
+    self as store, FLASK_REVISION, NewComposition, NewFollow, Staging,
+};
+use crate::models::{role, slug, user};
 
 pub mod rules;
 
@@ -451,15 +453,16 @@ pub async fn import(
     let now = Utc::now();
     let plan = plan_users(&old_txn, &txn, options, now, &mut report).await?;
     tracing::info!(users = plan.people.len(), "import-flask: accounts resolved");
-    insert_users(&old_txn, &txn, &plan, &mut report)
+    let staging = Staging::begin(&txn).await?;
+    insert_users(&old_txn, &txn, &plan, staging, &mut report)
         .await
         .context("cannot import the users")?;
     tracing::info!(users = report.users, elapsed = ?started.elapsed(), "import-flask: users");
-    insert_compositions(&old_txn, &txn, &plan, options, now, &mut report)
+    insert_compositions(&old_txn, &txn, &plan, staging, options, now, &mut report)
         .await
         .context("cannot import the compositions")?;
     tracing::info!(compositions = report.compositions, elapsed = ?started.elapsed(), "import-flask: compositions");
-    insert_follows(&old_txn, &txn, &plan, &mut report)
+    insert_follows(&old_txn, &txn, &plan, staging, &mut report)
         .await
         .context("cannot import the follows")?;
     for id in store::add_missing_self_follows(&txn).await? {
@@ -760,6 +763,7 @@ async fn insert_users(
     old: &DatabaseTransaction,
     txn: &DatabaseTransaction,
     plan: &Plan,
+    staging: Staging,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let mut batch = store::old_users(old, 0, READ_BATCH).await?;
@@ -829,28 +833,24 @@ async fn insert_users(
         );
         write_users(txn, vec![(row, (orphans.id, None))]).await?;
         // Like every account, it follows itself.
-        store::insert_follows(
-            txn,
-            vec![follow::ActiveModel {
-                follower_id: Set(orphans.id),
-                followed_id: Set(orphans.id),
-                timestamp: Set(orphans.member_since),
-            }],
-        )
-        .await?;
+        let itself = NewFollow {
+            follower_id: orphans.id,
+            followed_id: orphans.id,
+            timestamp: orphans.member_since,
+        };
+        staging.follows(txn, &[itself]).await?;
     }
     Ok(())
 }
 
 async fn write_compositions(
     txn: &DatabaseTransaction,
-    rows: Vec<composition::ActiveModel>,
+    staging: Staging,
+    rows: Vec<NewComposition>,
     redirects: Vec<(String, i32)>,
 ) -> anyhow::Result<()> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(rows_per_statement(7)).collect();
-        store::insert_compositions(txn, chunk).await?;
+    for chunk in rows.chunks(rows_per_statement(7)) {
+        staging.compositions(txn, chunk).await?;
     }
     if !redirects.is_empty() {
         store::insert_redirects(txn, &redirects).await?;
@@ -862,6 +862,7 @@ async fn insert_compositions(
     old: &DatabaseTransaction,
     txn: &DatabaseTransaction,
     plan: &Plan,
+    staging: Staging,
     options: &Options,
     now: DateTime<Utc>,
     report: &mut Report,
@@ -932,36 +933,35 @@ async fn insert_compositions(
                 c.id
             };
             let text = c.description.as_deref().unwrap_or("");
-            rows.push(composition::ActiveModel {
-                id: Set(id),
-                release_type: Set(release_type),
-                title: Set(title),
-                description: Set(rules::description_markdown(text)),
-                description_html: Set(rules::description_html(text)),
-                timestamp: Set(timestamp),
-                artist_id: Set(artist.id),
-                ..Default::default()
+            rows.push(NewComposition {
+                id,
+                release_type,
+                title,
+                description: rules::description_markdown(text),
+                description_html: rules::description_html(text),
+                timestamp,
+                artist_id: artist.id,
             });
         }
         report.compositions += rows.len() as u64;
         let (next, written) = tokio::join!(
             store::old_compositions(old, after, READ_BATCH),
-            write_compositions(txn, rows, redirects)
+            write_compositions(txn, staging, rows, redirects)
         );
         written?;
         batch = next?;
     }
+    staging.flush_compositions(txn).await?;
     Ok(())
 }
 
 async fn write_follows(
     txn: &DatabaseTransaction,
-    rows: Vec<follow::ActiveModel>,
+    staging: Staging,
+    rows: Vec<NewFollow>,
 ) -> anyhow::Result<()> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(rows_per_statement(3)).collect();
-        store::insert_follows(txn, chunk).await?;
+    for chunk in rows.chunks(rows_per_statement(3)) {
+        staging.follows(txn, chunk).await?;
     }
     Ok(())
 }
@@ -970,6 +970,7 @@ async fn insert_follows(
     old: &DatabaseTransaction,
     txn: &DatabaseTransaction,
     plan: &Plan,
+    staging: Staging,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let mut batch = store::old_follows(old, (0, 0), READ_BATCH).await?;
@@ -992,19 +993,20 @@ async fn insert_follows(
                     at
                 }
             };
-            rows.push(follow::ActiveModel {
-                follower_id: Set(follower.id),
-                followed_id: Set(followed.id),
-                timestamp: Set(timestamp),
+            rows.push(NewFollow {
+                follower_id: follower.id,
+                followed_id: followed.id,
+                timestamp,
             });
         }
         report.follows += rows.len() as u64;
         let (next, written) = tokio::join!(
             store::old_follows(old, after, READ_BATCH),
-            write_follows(txn, rows)
+            write_follows(txn, staging, rows)
         );
         written?;
         batch = next?;
     }
+    staging.flush_follows(txn).await?;
     Ok(())
 }
