@@ -191,7 +191,9 @@ pub async fn old_compositions<C: ConnectionTrait>(
     .await
 }
 
-/// Up to `limit` follows after the pair `after`, in primary-key order.
+/// Up to `limit` follows after the pair `after`, in primary-key order. A row-value comparison:
+/// PostgreSQL reads it as a range of the primary key, where `a > x OR (a = x AND b > y)` made
+/// every batch scan the index from its start.
 pub async fn old_follows<C: ConnectionTrait>(
     old: &C,
     after: (i32, i32),
@@ -200,7 +202,7 @@ pub async fn old_follows<C: ConnectionTrait>(
     OldFollow::find_by_statement(stmt(
         old.get_database_backend(),
         "SELECT follower_id, following_id, \"timestamp\" FROM follows \
-         WHERE follower_id > $1 OR (follower_id = $1 AND following_id > $2) \
+         WHERE (follower_id, following_id) > ($1, $2) \
          ORDER BY follower_id, following_id LIMIT $3",
         vec![after.0.into(), after.1.into(), (limit as i64).into()],
     ))

@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{
     AccessMode, ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
-    DatabaseConnection, DatabaseTransaction, EntityTrait, IsolationLevel, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, IsolationLevel, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
@@ -537,7 +537,7 @@ async fn plan_users(
     now: DateTime<Utc>,
     report: &mut Report,
 ) -> anyhow::Result<Plan> {
-    let roles = role::Entity::find().all(txn).await?;
+    let roles = role::all(txn).await?;
     let default_role = roles
         .iter()
         .find(|r| r.default)
