@@ -7,6 +7,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 pub mod deploy;
+pub mod import_flask;
 pub mod role;
 pub mod seed;
 pub mod serve;
@@ -60,6 +61,13 @@ pub enum Command {
         /// User, Moderator or Administrator.
         role: String,
     },
+    /// Move a Flask Ragtime site's data here: `ragtime import-flask --from $OLD_DATABASE_URL`.
+    ///
+    /// Reads the old database only; imports users (with their passwords), compositions (with
+    /// their ids, so old links answer) and follows in one transaction; lists every row that had
+    /// to be changed to fit, with the rule applied. A second run on the same data changes
+    /// nothing. Needs `ragtime deploy` first.
+    ImportFlask(import_flask::ImportFlaskArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -117,6 +125,19 @@ pub fn run() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("ragtime role: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::ImportFlask(args) => {
+            let options = import_flask::Options::from(&args);
+            match runtime.block_on(import_flask::run(&config, &options)) {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ragtime import-flask: {e:#}");
                     ExitCode::FAILURE
                 }
             }

@@ -5,6 +5,7 @@ pub mod comment;
 pub mod composition;
 pub mod counter;
 pub mod feed_cache;
+pub mod flask_import;
 pub mod follow;
 pub mod keyset;
 pub mod like;

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::forms;
 use crate::models::keyset::Cursor;
 use crate::models::user::Account;
-use crate::models::{Permission, comment, composition, like, tag, track};
+use crate::models::{Permission, comment, composition, flask_import, like, tag, track};
 use crate::state::AppState;
 use crate::templates::Html;
 use crate::templates::compositions::{
@@ -111,7 +111,14 @@ async fn show(
     uri: Uri,
     client: ClientInfo,
 ) -> Result<Response, AppError> {
-    let c = load(&state, &slug).await?;
+    let found = composition::find(&state.db, composition::id_from_slug(&slug).unwrap_or(0)).await?;
+    if found.as_ref().is_none_or(|c| c.slug() != slug) {
+        // A composition imported from the Flask site under a new id: its old slug moved.
+        if let Some(moved) = flask_import::moved_composition(&state.db, &slug).await? {
+            return Ok(canonical("/composition/", &moved, "", uri.query()).unwrap_or_default());
+        }
+    }
+    let c = found.ok_or_else(|| AppError::NotFound(None))?;
     if let Some(redirect) = canonical("/composition/", &c, &slug, uri.query()) {
         return Ok(redirect);
     }

@@ -14,6 +14,7 @@ mod dev_mail;
 mod error_mail;
 mod error_pages;
 mod feeds;
+mod import_flask;
 mod likes;
 mod lists;
 mod logging;
