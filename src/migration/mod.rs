@@ -13,6 +13,7 @@ mod m20261202_000001_counts;
 mod m20261203_000001_discovery;
 mod m20261204_000001_notifications;
 mod m20261205_000001_descriptions;
+mod m20261206_000001_flask_import;
 
 pub use m20261205_000001_descriptions::render_descriptions_again;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_discovery::Migration),
             Box::new(m20261204_000001_notifications::Migration),
             Box::new(m20261205_000001_descriptions::Migration),
+            Box::new(m20261206_000001_flask_import::Migration),
         ]
     }
 }

@@ -247,45 +247,7 @@ pub async fn old_earliest_traces<C: ConnectionTrait>(old: &C) -> Result<Vec<Earl
 
 // ----- Bookkeeping in our database ---------------------------------------------------------
 
-const BOOKKEEPING: [&str; 3] = [
-    "CREATE TABLE IF NOT EXISTS flask_imports (\
-         fingerprint varchar(255) PRIMARY KEY, \
-         imported_at varchar(64) NOT NULL, \
-         summary text NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS flask_users (\
-         user_id integer PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE, \
-         old_id integer UNIQUE)",
-    "CREATE TABLE IF NOT EXISTS flask_redirects (\
-         old_slug varchar(255) PRIMARY KEY, \
-         composition_id integer NOT NULL REFERENCES compositions (id) ON DELETE CASCADE \
-             DEFERRABLE INITIALLY DEFERRED)",
-];
-
-/// Create the bookkeeping tables if this database has none yet (in the caller's transaction).
-pub async fn ensure_bookkeeping<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    for sql in BOOKKEEPING {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
-async fn table_exists<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
-    #[derive(FromQueryResult)]
-    struct N {
-        n: i64,
-    }
-    let backend = db.get_database_backend();
-    let sql = if backend == DatabaseBackend::Postgres {
-        "SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema() \
-         AND tablename = $1"
-    } else {
-        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = $1"
-    };
-    Ok(N::find_by_statement(stmt(backend, sql, vec![table.into()]))
-        .one(db)
-        .await?
-        .is_some_and(|r| r.n > 0))
-}
+// The tables are made by the migration m20261206_000001_flask_import.
 
 /// A previous import: when, and what it said.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -326,11 +288,7 @@ pub async fn users_not_imported<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr
     struct N {
         n: i64,
     }
-    let sql = if table_exists(db, "flask_users").await? {
-        "SELECT count(*) AS n FROM users WHERE id NOT IN (SELECT user_id FROM flask_users)"
-    } else {
-        "SELECT count(*) AS n FROM users"
-    };
+    let sql = "SELECT count(*) AS n FROM users WHERE id NOT IN (SELECT user_id FROM flask_users)";
     Ok(
         N::find_by_statement(stmt(db.get_database_backend(), sql, vec![]))
             .one(db)
@@ -694,7 +652,7 @@ pub async fn moved_composition<C: ConnectionTrait>(
     db: &C,
     old_slug: &str,
 ) -> Result<Option<composition::Model>, DbErr> {
-    if old_slug.contains('\0') || !table_exists(db, "flask_redirects").await? {
+    if old_slug.contains('\0') {
         return Ok(None);
     }
     #[derive(FromQueryResult)]

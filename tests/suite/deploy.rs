@@ -21,7 +21,8 @@ async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
             "m20261202_000001_counts",
             "m20261203_000001_discovery",
             "m20261204_000001_notifications",
-            "m20261205_000001_descriptions"
+            "m20261205_000001_descriptions",
+            "m20261206_000001_flask_import"
         ]
     );
     assert_eq!(
@@ -278,14 +279,21 @@ async fn the_descriptions_migration_renders_stored_descriptions_the_new_way() {
         stored_the_old_way(&app, &artist, "![cover](https://e.com/c.png)", "<p></p>\n").await;
     let plain = stored_the_old_way(&app, &artist, "just *words*", "<p>kept as stored</p>\n").await;
 
-    // The migration as `deploy` applies it: undone (it undoes nothing) and applied again.
-    Migrator::down(&app.db, Some(1)).await.unwrap();
+    // The migration as `deploy` applies it: undone (it undoes nothing), with those after it,
+    // and applied again.
+    let steps = Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261205_000001_descriptions")
+        .unwrap()
+        + 1;
+    Migrator::down(&app.db, Some(steps as u32)).await.unwrap();
     assert_eq!(
         Migrator::get_pending_migrations(&app.db)
             .await
             .unwrap()
             .len(),
-        1
+        steps
     );
     Migrator::up(&app.db, None).await.unwrap();
     assert_eq!(description_html(&app, heading).await, "<h3>Side A</h3>\n");

@@ -415,9 +415,6 @@ pub async fn import(
         .await
         .context("cannot start a transaction")?;
     store::lock(&txn).await?;
-    store::ensure_bookkeeping(&txn)
-        .await
-        .context("cannot create the import's bookkeeping tables")?;
     let previous = store::previous_imports(&txn).await?;
     if let Some(same) = previous.iter().find(|p| p.fingerprint == fingerprint) {
         txn.rollback().await.ok();
