@@ -66,10 +66,20 @@ pub(super) async fn viewing(
 
 /// The composition a slug names, or a 404 page.
 pub(super) async fn load(state: &AppState, slug: &str) -> Result<composition::Model, AppError> {
-    let id = composition::id_from_slug(slug).ok_or_else(|| AppError::NotFound(None))?;
-    composition::find(&state.db, id)
+    find_by_slug(state, slug)
         .await?
         .ok_or_else(|| AppError::NotFound(None))
+}
+
+/// The composition whose id leads `slug`, if there is one.
+async fn find_by_slug(
+    state: &AppState,
+    slug: &str,
+) -> Result<Option<composition::Model>, AppError> {
+    let Some(id) = composition::id_from_slug(slug) else {
+        return Ok(None);
+    };
+    Ok(composition::find(&state.db, id).await?)
 }
 
 /// Old links never break: a title edit changes the slug, and the old one answers 301 to the
@@ -111,7 +121,7 @@ async fn show(
     uri: Uri,
     client: ClientInfo,
 ) -> Result<Response, AppError> {
-    let found = composition::find(&state.db, composition::id_from_slug(&slug).unwrap_or(0)).await?;
+    let found = find_by_slug(&state, &slug).await?;
     if found.as_ref().is_none_or(|c| c.slug() != slug) {
         // A composition imported from the Flask site under a new id: its old slug moved.
         if let Some(moved) = flask_import::moved_composition(&state.db, &slug).await? {
