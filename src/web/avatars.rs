@@ -141,14 +141,13 @@ fn hsl_to_rgb(hue: u16, saturation: f32, lightness: f32) -> [u8; 3] {
     [r, g, b].map(|c| ((c + m) * 255.0).round() as u8)
 }
 
-/// The SVG picture of `key`.
-pub fn draw(key: &str) -> String {
-    Pattern::of(key).svg()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{PNG_CELL, PNG_SIDE, Pattern, draw, hsl_to_rgb};
+    use super::{PNG_CELL, PNG_SIDE, Pattern, hsl_to_rgb};
+
+    fn draw(key: &str) -> String {
+        Pattern::of(key).svg()
+    }
 
     #[test]
     fn hsl_is_read_as_css_reads_it() {
