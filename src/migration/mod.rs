@@ -14,6 +14,7 @@ mod m20261203_000001_discovery;
 mod m20261204_000001_notifications;
 mod m20261205_000001_descriptions;
 mod m20261206_000001_flask_import;
+mod m20261207_000001_flask_usernames;
 
 pub use m20261205_000001_descriptions::render_descriptions_again;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_notifications::Migration),
             Box::new(m20261205_000001_descriptions::Migration),
             Box::new(m20261206_000001_flask_import::Migration),
+            Box::new(m20261207_000001_flask_usernames::Migration),
         ]
     }
 }

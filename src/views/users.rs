@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::Uri;
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
 use crate::forms::{self, FieldErrors};
 use crate::models::follow::{Outcome, Side};
-use crate::models::{Permission, composition, follow, role, suggestion, user};
+use crate::models::{Permission, composition, flask_import, follow, role, suggestion, user};
 use crate::state::AppState;
 use crate::templates::Html;
 use crate::templates::users::{
@@ -59,7 +59,21 @@ async fn profile(
     query: PageQuery,
     client: ClientInfo,
 ) -> Result<Response, AppError> {
-    let user = find_user(&state, &username).await?;
+    let user = match user::find_by_username(&state.db, &username).await? {
+        Some(user) if user.username == username => user,
+        found => {
+            // An account the Flask import renamed: its old URL (exact, as Flask compared) moved.
+            if let Some(current) = flask_import::renamed_user(&state.db, &username).await? {
+                let location = profile_path(&current);
+                return Ok((
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response());
+            }
+            found.ok_or(AppError::NotFound(None))?
+        }
+    };
     let per_page = state.config.compositions_per_page;
     let cursor = query.cursor();
     let page =

@@ -6,9 +6,11 @@
 //! How it runs: the old users are read once for their names and addresses, which are resolved
 //! for everybody first (lowest id keeps a contested one); then users, compositions and follows
 //! are streamed in keyset batches of [`READ_BATCH`] rows, each batch written as multi-row
-//! INSERTs while the next one is read. The database's triggers keep every derived count and
-//! search document, as for any insert. What does not fit is resolved by the rules of
-//! [`rules`] and listed in the [`Report`].
+//! INSERTs while the next one is read (on PostgreSQL, compositions and follows go to temporary
+//! tables, moved at the end by one statement each, with the foreign keys checked once for all
+//! rows when the database has nobody of its own: see [`Staging`]). The database's triggers
+//! keep every derived count and search document, as for any insert. What does not fit is
+//! resolved by the rules of [`rules`] and listed in the [`Report`].
 //!
 //! Safe to run again: the import is recorded (`flask_imports`) with a fingerprint of the old
 //! data; a second run on the same data changes nothing and says so. A database with users of
@@ -59,11 +61,24 @@ pub struct ImportFlaskArgs {
     pub merge: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub from: String,
     pub dry_run: bool,
     pub merge: bool,
+    /// Rows read from the old database at a time ([`READ_BATCH`]; tests page with less).
+    pub batch: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            from: String::new(),
+            dry_run: false,
+            merge: false,
+            batch: READ_BATCH,
+        }
+    }
 }
 
 impl From<&ImportFlaskArgs> for Options {
@@ -72,6 +87,7 @@ impl From<&ImportFlaskArgs> for Options {
             from: a.from.clone(),
             dry_run: a.dry_run,
             merge: a.merge,
+            ..Default::default()
         }
     }
 }
@@ -141,11 +157,12 @@ impl Rule {
             }
             Rule::UsernameInvalid => {
                 "username Ragtime refuses: other characters than letters, digits, . and _ become _, \
-                 a u goes before a leading digit or symbol, cut to 64; user<id> when nothing is left"
+                 a u goes before a leading digit or symbol, cut to 64; user<id> when nothing is \
+                 left; /user/<old username> redirects to the new one"
             }
             Rule::UsernameTaken => {
                 "username already used (compared case-insensitively): the lowest id keeps it; the \
-                 other account gets <username>_<id>"
+                 other account gets <username>_<id>; /user/<old username> redirects to the new one"
             }
             Rule::RoleMissing => "no role (NULL): the default role, User",
             Rule::RoleUnknown => "a role Ragtime does not have: the default role, User",
@@ -386,6 +403,9 @@ pub async fn import(
     options: &Options,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
+    if options.batch == 0 {
+        bail!("the old database is read in batches of at least one row");
+    }
     let pending = Migrator::get_pending_migrations_read_only(target)
         .await
         .context("cannot read the migration status of the database: run `ragtime deploy` first")?;
@@ -450,8 +470,9 @@ pub async fn import(
     let now = Utc::now();
     let plan = plan_users(&old_txn, &txn, options, now, &mut report).await?;
     tracing::info!(users = plan.people.len(), "import-flask: accounts resolved");
-    let staging = Staging::begin(&txn).await?;
-    insert_users(&old_txn, &txn, &plan, staging, &mut report)
+    // Nobody of our own to keep waiting: the tables may be locked for a bulk load.
+    let staging = Staging::begin(&txn, others == 0).await?;
+    insert_users(&old_txn, &txn, &plan, staging, options, &mut report)
         .await
         .context("cannot import the users")?;
     tracing::info!(users = report.users, elapsed = ?started.elapsed(), "import-flask: users");
@@ -459,7 +480,7 @@ pub async fn import(
         .await
         .context("cannot import the compositions")?;
     tracing::info!(compositions = report.compositions, elapsed = ?started.elapsed(), "import-flask: compositions");
-    insert_follows(&old_txn, &txn, &plan, staging, &mut report)
+    insert_follows(&old_txn, &txn, &plan, staging, options, &mut report)
         .await
         .context("cannot import the follows")?;
     for id in store::add_missing_self_follows(&txn).await? {
@@ -509,6 +530,8 @@ struct Plan {
     default_role: i32,
     /// The first id free for a composition whose id is taken (`--merge`).
     next_composition_id: i32,
+    /// The old usernames of renamed accounts, with their ids: `/user/<old>` still answers.
+    renamed: Vec<(String, i32)>,
 }
 
 impl Plan {
@@ -550,7 +573,7 @@ async fn plan_users(
     let mut identities = Vec::new();
     let mut after = 0;
     loop {
-        let batch = store::old_identities(old, after, READ_BATCH).await?;
+        let batch = store::old_identities(old, after, options.batch).await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
         identities.extend(batch);
@@ -571,6 +594,7 @@ async fn plan_users(
     }
     let mut names: HashMap<i32, String> = HashMap::new();
     let mut emails: HashMap<i32, String> = HashMap::new();
+    let mut renamed_from: HashMap<i32, String> = HashMap::new();
     for i in &identities {
         let raw = i.username.as_deref().unwrap_or("");
         if crate::forms::username(raw).is_ok_and(|v| v == raw)
@@ -604,6 +628,9 @@ async fn plan_users(
             };
             taken_names.insert(name.to_lowercase());
             report.resolve(rule, subject.clone(), shown(&i.username), &name);
+            if !raw.is_empty() {
+                renamed_from.insert(i.id, raw.to_owned());
+            }
             entry.insert(name);
         }
         match emails.get(&i.id) {
@@ -639,6 +666,7 @@ async fn plan_users(
         HashSet::new()
     };
     let mut people = HashMap::with_capacity(identities.len());
+    let mut renamed = Vec::with_capacity(renamed_from.len());
     for i in identities {
         let subject = format!("user {}", i.id);
         let id = if ours.contains(&i.id) {
@@ -649,6 +677,9 @@ async fn plan_users(
         } else {
             i.id
         };
+        if let Some(old) = renamed_from.remove(&i.id) {
+            renamed.push((old, id));
+        }
         let trace = traces.get(&i.id).copied();
         let earliest = match (trace, i.last_seen) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -714,6 +745,7 @@ async fn plan_users(
         role_ids,
         default_role,
         next_composition_id: our_compositions + 1,
+        renamed,
     })
 }
 
@@ -761,9 +793,10 @@ async fn insert_users(
     txn: &DatabaseTransaction,
     plan: &Plan,
     staging: Staging,
+    options: &Options,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let mut batch = store::old_users(old, 0, READ_BATCH).await?;
+    let mut batch = store::old_users(old, 0, options.batch).await?;
     while let Some(last) = batch.last() {
         let after = last.id;
         let mut rows = Vec::with_capacity(batch.len());
@@ -815,7 +848,7 @@ async fn insert_users(
         }
         report.users += rows.len() as u64;
         let (next, written) = tokio::join!(
-            store::old_users(old, after, READ_BATCH),
+            store::old_users(old, after, options.batch),
             write_users(txn, rows)
         );
         written?;
@@ -837,6 +870,7 @@ async fn insert_users(
         };
         staging.follows(txn, &[itself]).await?;
     }
+    store::insert_renamed_users(txn, &plan.renamed).await?;
     Ok(())
 }
 
@@ -865,7 +899,7 @@ async fn insert_compositions(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let mut next_id = plan.next_composition_id;
-    let mut batch = store::old_compositions(old, 0, READ_BATCH).await?;
+    let mut batch = store::old_compositions(old, 0, options.batch).await?;
     while let (Some(first), Some(last)) = (batch.first(), batch.last()) {
         let after = last.id;
         let taken: HashSet<i32> = if options.merge {
@@ -942,7 +976,7 @@ async fn insert_compositions(
         }
         report.compositions += rows.len() as u64;
         let (next, written) = tokio::join!(
-            store::old_compositions(old, after, READ_BATCH),
+            store::old_compositions(old, after, options.batch),
             write_compositions(txn, staging, rows, redirects)
         );
         written?;
@@ -968,9 +1002,10 @@ async fn insert_follows(
     txn: &DatabaseTransaction,
     plan: &Plan,
     staging: Staging,
+    options: &Options,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let mut batch = store::old_follows(old, (0, 0), READ_BATCH).await?;
+    let mut batch = store::old_follows(old, (0, 0), options.batch).await?;
     while let Some(last) = batch.last() {
         let after = (last.follower_id, last.following_id);
         let mut rows = Vec::with_capacity(batch.len());
@@ -998,7 +1033,7 @@ async fn insert_follows(
         }
         report.follows += rows.len() as u64;
         let (next, written) = tokio::join!(
-            store::old_follows(old, after, READ_BATCH),
+            store::old_follows(old, after, options.batch),
             write_follows(txn, staging, rows)
         );
         written?;
