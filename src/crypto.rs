@@ -102,10 +102,20 @@ mod tests {
         let sealed = s.seal("flash", "hello.world");
         assert_eq!(s.unseal("flash", &sealed).as_deref(), Some("hello.world"));
         assert_eq!(s.unseal("other", &sealed), None);
-        let tampered = sealed.replacen('a', "b", 1);
-        if tampered != sealed {
-            assert_eq!(s.unseal("flash", &tampered), None);
+        // Every single-character change, in the payload or in the signature, is refused.
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for (i, c) in sealed.char_indices().filter(|&(_, c)| c != '.') {
+            let other = alphabet.chars().find(|&o| o != c).unwrap();
+            let mut tampered = sealed.clone();
+            tampered.replace_range(i..i + 1, &other.to_string());
+            assert_ne!(tampered, sealed);
+            assert_eq!(s.unseal("flash", &tampered), None, "{tampered}");
         }
+        // A payload sealed by one signature and another's signature do not mix.
+        let (payload, _) = sealed.split_once('.').unwrap();
+        let other = s.seal("flash", "hello.there");
+        let (_, other_sig) = other.split_once('.').unwrap();
+        assert_eq!(s.unseal("flash", &format!("{payload}.{other_sig}")), None);
         assert_eq!(s.unseal("flash", "garbage"), None);
     }
 

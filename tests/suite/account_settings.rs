@@ -522,13 +522,11 @@ async fn clicks_on_one_confirmation_link_at_the_same_moment_send_one_welcome() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn a_reset_request_is_answered_before_the_account_is_looked_up_or_mailed() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let app = TestApp::new().await;
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        eprintln!("PostgreSQL only: SQLite has no lock on one table");
-        return;
-    }
+    app.require_postgres();
     app.create_user("ann").await;
     // The mail queue is locked, as by a slow writer: had the answer waited for the account's
     // mail, it would hang here, and take longer for an address with an account than without.

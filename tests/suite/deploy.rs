@@ -112,12 +112,10 @@ async fn deploy_repairs_tampered_roles_and_missing_self_follows() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn two_deploys_at_once_on_postgres_both_succeed_with_one_set_of_roles() {
     let test_db = TestDb::new();
-    if !test_db.is_postgres() {
-        eprintln!("PostgreSQL only (set TEST_DATABASE_URL); .ci/run runs it there");
-        return;
-    }
+    test_db.require_postgres();
     let (a, b) = tokio::join!(deploy_url(&test_db.url), deploy_url(&test_db.url));
     let (a, b) = (a.unwrap(), b.unwrap());
     // Each migration was applied once, by one of them.
@@ -170,12 +168,10 @@ async fn backend_pid(db: &DatabaseConnection) -> Result<i32, sea_orm::DbErr> {
 /// The pool pings a connection only after it sat idle (src/db.rs), not before every query:
 /// one the database ended during a quiet moment must still be replaced without an error.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn a_connection_the_database_ended_while_the_pool_was_quiet_is_replaced_without_an_error() {
     let test_db = TestDb::new();
-    if !test_db.is_postgres() {
-        eprintln!("PostgreSQL only (set TEST_DATABASE_URL); .ci/run runs it there");
-        return;
-    }
+    test_db.require_postgres();
     let db = ragtime::db::connect_url(&test_db.url, 1).await.unwrap();
     let first = backend_pid(&db).await.unwrap();
     // Another session ends it, as a database restart or failover would.

@@ -62,6 +62,15 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg_admin_url.is_some()
     }
+
+    /// The first line of a test marked `#[ignore = "needs PostgreSQL …"]`: run anywhere else
+    /// (`--include-ignored` without `TEST_DATABASE_URL`), it fails instead of passing unchecked.
+    pub fn require_postgres(&self) {
+        assert!(
+            self.is_postgres(),
+            "this test needs PostgreSQL: TEST_DATABASE_URL=postgres://… cargo test -- --include-ignored"
+        );
+    }
 }
 
 impl Drop for TestDb {
@@ -108,6 +117,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// See [`TestDb::require_postgres`].
+    pub fn require_postgres(&self) {
+        self._test_db.require_postgres();
+    }
+
     pub async fn new() -> TestApp {
         Self::with_env(&[]).await
     }

@@ -535,11 +535,10 @@ async fn the_openapi_document_describes_liking() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn on_postgresql_the_liked_by_list_reads_a_page_from_its_index() {
     let app = TestApp::new().await;
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return; // the plans are PostgreSQL's
-    }
+    app.require_postgres();
     let options = ragtime::commands::seed::SeedOptions {
         users: 3000,
         compositions: 300,

@@ -620,11 +620,10 @@ pub(crate) fn assert_bounded(what: &str, plan: &[String], bound: u64) {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn on_postgresql_every_list_reads_a_page_not_the_table() {
     let app = TestApp::new().await;
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return; // the plans are PostgreSQL's; CI runs this suite on PostgreSQL too
-    }
+    app.require_postgres();
     let options = ragtime::commands::seed::SeedOptions {
         users: 2000,
         compositions: 8000,

@@ -99,12 +99,10 @@ async fn requests_held_up_by_a_busy_pool_fail_fast_and_the_site_recovers() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn a_statement_that_runs_too_long_is_cut_short_on_postgres() {
     let app = TestApp::with_env(&[("DATABASE_STATEMENT_TIMEOUT_MS", "200")]).await;
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        eprintln!("PostgreSQL only: SQLite has no statement time limit");
-        return;
-    }
+    app.require_postgres();
     let start = Instant::now();
     let err = app
         .state

@@ -195,11 +195,10 @@ async fn hostile_directory_parameters_are_never_a_500() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn on_postgresql_both_directory_orders_read_a_page_from_their_index() {
     let app = TestApp::new().await;
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return; // the plans are PostgreSQL's
-    }
+    app.require_postgres();
     let options = ragtime::commands::seed::SeedOptions {
         users: 4000,
         compositions: 100,
