@@ -22,6 +22,7 @@ pub mod suggestion;
 pub mod tag;
 pub mod track;
 pub mod user;
+pub mod violation;
 
 pub use role::Permission;
 

@@ -197,17 +197,16 @@ pub enum AccountError {
     Db(#[from] DbErr),
 }
 
-/// Map a unique-index violation to the field it concerns. The schema is the judge, so two
-/// racing registrations cannot both win.
+/// The unique indexes on `lower(email)` and `lower(username)` (the initial migration).
+const EMAIL_INDEX: &str = "ux_users_email_lower";
+const USERNAME_INDEX: &str = "ux_users_username_lower";
+
+/// Map a unique-index violation to the field it concerns, by the index's name. The schema is
+/// the judge, so two racing registrations cannot both win.
 fn account_error(err: DbErr) -> AccountError {
-    match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(msg)) => {
-            if msg.contains("username") {
-                AccountError::UsernameTaken
-            } else {
-                AccountError::EmailTaken
-            }
-        }
+    match super::violation::unique_violated(&err).as_deref() {
+        Some(USERNAME_INDEX) => AccountError::UsernameTaken,
+        Some(EMAIL_INDEX) => AccountError::EmailTaken,
         _ => AccountError::Db(err),
     }
 }

@@ -457,6 +457,19 @@ async fn hostile_profile_text_is_escaped() {
     assert!(!form.contains("<script>alert"));
 }
 
+/// The two unique indexes are told apart by their names, whichever case the clash is in.
+#[tokio::test]
+async fn a_taken_address_and_a_taken_username_are_told_apart_by_the_index_that_refused_them() {
+    let app = TestApp::new().await;
+    user::register(&app.db, "ann@example.com", "ann", "x", None)
+        .await
+        .unwrap();
+    let taken = user::register(&app.db, "ANN@example.com", "another", "x", None).await;
+    assert!(matches!(taken, Err(user::AccountError::EmailTaken)), "{taken:?}");
+    let taken = user::register(&app.db, "new@example.com", "ANN", "x", None).await;
+    assert!(matches!(taken, Err(user::AccountError::UsernameTaken)), "{taken:?}");
+}
+
 #[tokio::test]
 async fn only_administrators_edit_other_accounts() {
     let app = TestApp::new().await;
