@@ -400,25 +400,70 @@ fn declared_ms(track: &Track, rate: u32) -> Option<u128> {
     u128::try_from(time.as_millis()).ok()
 }
 
-/// Maps a symphonia probe failure to what the musician should hear.
+/// Maps a symphonia probe failure to what the musician should hear. Symphonia's errors carry
+/// only a kind and free text, so the kind and the file's own header decide, never the text.
 fn probe_refusal(e: Error, path: &Path) -> Refusal {
+    let head = read_head(path).unwrap_or_default();
     match e {
+        // A container we take that symphonia could not open (an MP4 without its `moov` atom,
+        // a file that ends inside its header) is damaged.
+        Error::Unsupported(_) if ours(&head) => Refusal::Corrupt,
         // No container recognised: perhaps a known audio format we do not take.
-        Error::Unsupported(what) if what.starts_with("core (probe)") => sniff_unsupported(path)
+        Error::Unsupported(_) => sniff_unsupported(&head)
             .map_or(Refusal::NotAudio, |what| Refusal::Unsupported(what.into())),
-        // Symphonia also says "unsupported" for a missing part ("isomp4: missing moov atom").
-        Error::Unsupported(what) if what.contains("missing") => Refusal::Corrupt,
-        Error::Unsupported(what) => unreadable(what),
-        // Symphonia rejects some impossible headers itself (e.g. a WAV with 0 channels).
-        Error::DecodeError(what) if what.contains("channel count") => {
-            Refusal::Absurd("channel count".into())
-        }
-        Error::DecodeError(what) if what.contains("sample rate") => {
-            Refusal::Absurd("sample rate".into())
-        }
-        // Includes a file that ends inside its header.
+        // Symphonia rejects some impossible WAV headers itself (0 channels, a rate of 0): say
+        // which value, read from the header as the later checks would have judged it.
+        Error::DecodeError(_) => wav_format(path)
+            .and_then(|(channels, rate)| {
+                check_rate(rate)
+                    .and(check_channels(usize::from(channels)))
+                    .err()
+            })
+            .unwrap_or(Refusal::Corrupt),
         _ => Refusal::Corrupt,
     }
+}
+
+/// The first 12 bytes of the file, where every container we know says what it is.
+fn read_head(path: &Path) -> Option<[u8; 12]> {
+    let mut head = [0u8; 12];
+    File::open(path).ok()?.read_exact(&mut head).ok()?;
+    Some(head)
+}
+
+/// Whether `head` starts one of the containers we take: WAV, FLAC, Ogg, MP4, or MP3 / ADTS
+/// (an ID3 tag or an MPEG frame sync).
+fn ours(head: &[u8; 12]) -> bool {
+    matches!(
+        (&head[..4], &head[4..8], &head[8..12]),
+        (b"RIFF", _, b"WAVE") | (b"fLaC", _, _) | (b"OggS", _, _) | (_, b"ftyp", _)
+    ) || head.starts_with(b"ID3")
+        || (head[0] == 0xff && head[1] & 0xe0 == 0xe0)
+}
+
+/// Channels and sample rate from a WAV file's `fmt ` chunk, if it is a WAV file that has one.
+fn wav_format(path: &Path) -> Option<(u16, u32)> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    if bytes.get(..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let mut at = 12;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let size = u32::from_le_bytes(chunk[4..8].try_into().ok()?) as usize;
+        if &chunk[..4] == b"fmt " {
+            let fmt = bytes.get(at + 8..at + 16)?;
+            let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+            let rate = u32::from_le_bytes(fmt[4..8].try_into().ok()?);
+            return Some((channels, rate));
+        }
+        at = at.checked_add(8 + size + size % 2)?;
+    }
+    None
 }
 
 /// A variant of a supported format that symphonia cannot read (e.g. AAC Main profile).
@@ -427,9 +472,7 @@ fn unreadable(what: &str) -> Refusal {
 }
 
 /// Names a few common audio formats symphonia (as configured) cannot read, for a clearer refusal.
-fn sniff_unsupported(path: &Path) -> Option<&'static str> {
-    let mut head = [0u8; 12];
-    File::open(path).ok()?.read_exact(&mut head).ok()?;
+fn sniff_unsupported(head: &[u8; 12]) -> Option<&'static str> {
     match (&head[..4], &head[8..12]) {
         (b"FORM", b"AIFF" | b"AIFC") => Some("AIFF audio"),
         ([0x1a, 0x45, 0xdf, 0xa3], _) => Some("a WebM or Matroska file"),

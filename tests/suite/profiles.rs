@@ -465,9 +465,15 @@ async fn a_taken_address_and_a_taken_username_are_told_apart_by_the_index_that_r
         .await
         .unwrap();
     let taken = user::register(&app.db, "ANN@example.com", "another", "x", None).await;
-    assert!(matches!(taken, Err(user::AccountError::EmailTaken)), "{taken:?}");
+    assert!(
+        matches!(taken, Err(user::AccountError::EmailTaken)),
+        "{taken:?}"
+    );
     let taken = user::register(&app.db, "new@example.com", "ANN", "x", None).await;
-    assert!(matches!(taken, Err(user::AccountError::UsernameTaken)), "{taken:?}");
+    assert!(
+        matches!(taken, Err(user::AccountError::UsernameTaken)),
+        "{taken:?}"
+    );
 }
 
 #[tokio::test]
