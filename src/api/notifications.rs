@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::ApiUser;
@@ -76,10 +76,10 @@ pub struct MarkedRead {
     pub unread: u64,
 }
 
-/// Which to mark read: some (the caller's own; others' ids are ignored), or all.
-#[derive(ToSchema, Deserialize)]
+/// Which to mark read: some (the caller's own; others' ids are ignored), or all. Read field by
+/// field by `mark_read` (so each refusal names its field), then matched as this.
+#[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)] // the schema of the body, read field by field by `mark_read`
 pub enum MarkRead {
     Ids {
         #[schema(max_items = 100)]
@@ -221,21 +221,24 @@ pub async fn mark_read(
     let ids = fields.integers("ids", false);
     let all = fields.boolean("all", false);
     fields.check()?;
-    let me = caller.account.id;
-    let marked = match (ids, all) {
-        (Some(ids), None) => {
-            let ids = ids
+    let request = match (ids, all) {
+        (Some(ids), None) => MarkRead::Ids {
+            ids: ids
                 .into_iter()
                 .map(i32::try_from)
                 .collect::<Result<Vec<i32>, _>>()
                 .ok()
                 .filter(|ids| ids.len() <= MARK_MAX)
-                .ok_or_else(|| invalid("At most 100 ids, each a notification's id."))?;
-            notification::mark_read(&state.db, me, &ids).await?
-        }
-        (None, Some(true)) => notification::mark_all_read(&state.db, me).await?,
-        (None, Some(false)) => 0,
+                .ok_or_else(|| invalid("At most 100 ids, each a notification's id."))?,
+        },
+        (None, Some(all)) => MarkRead::All { all },
         _ => return Err(invalid("Give either `ids` or `all`, not both nor neither.")),
+    };
+    let me = caller.account.id;
+    let marked = match request {
+        MarkRead::Ids { ids } => notification::mark_read(&state.db, me, &ids).await?,
+        MarkRead::All { all: true } => notification::mark_all_read(&state.db, me).await?,
+        MarkRead::All { all: false } => 0,
     };
     Ok(Json(MarkedRead {
         marked,
