@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::forms::FieldErrors;
+use crate::models::forms::FieldErrors;
 
 /// The challenges of a 401: Basic (email and password, or a token with an empty password)
 /// and Bearer (a token).

@@ -14,8 +14,8 @@ use super::auth::ApiUser;
 use super::extract::{Id, JsonBody};
 use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
-use crate::forms::{self, FieldErrors};
 use crate::models::comment::{self, Thread};
+use crate::models::forms::{self, FieldErrors};
 use crate::models::{Permission, composition, user};
 use crate::state::AppState;
 

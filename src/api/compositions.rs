@@ -13,8 +13,8 @@ use super::auth::ApiUser;
 use super::extract::{Fields, Id, JsonBody};
 use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
-use crate::forms::{self, FieldErrors};
 use crate::models::composition::{self, Card, Draft, Feed};
+use crate::models::forms::{self, FieldErrors};
 use crate::models::{Permission, like, tag, track};
 use crate::state::AppState;
 

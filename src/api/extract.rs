@@ -15,7 +15,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, body_error};
-use crate::forms::FieldErrors;
+use crate::models::forms::FieldErrors;
 
 /// The `{id}` of a route, as a number. Anything else is a 400 that names it.
 pub struct Id(pub i32);

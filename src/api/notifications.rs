@@ -11,7 +11,7 @@ use super::auth::ApiUser;
 use super::extract::{Id, JsonBody};
 use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
-use crate::forms::FieldErrors;
+use crate::models::forms::FieldErrors;
 use crate::models::notification::{self, Filter, Item};
 use crate::state::AppState;
 

@@ -159,7 +159,7 @@ pub async fn upload_track(
     caller.may_change(&c)?;
     // A blank `?title=` is no title: the file's own is used.
     let given = params.title.as_deref().filter(|t| !t.trim().is_empty());
-    let title = match given.map(crate::forms::track_title) {
+    let title = match given.map(crate::models::forms::track_title) {
         None => None,
         Some(Ok(title)) => Some(title),
         Some(Err(problem)) => {
@@ -259,8 +259,8 @@ pub async fn update_track(
     let mut fields = body.fields().await?;
     let title = fields.string("title", false);
     let position = fields.integer("position", false);
-    let mut errors = crate::forms::FieldErrors::new();
-    let title = match title.map(|t| crate::forms::track_title(&t)) {
+    let mut errors = crate::models::forms::FieldErrors::new();
+    let title = match title.map(|t| crate::models::forms::track_title(&t)) {
         Some(Err(problem)) => {
             errors.insert("title", problem.into());
             None

@@ -7,6 +7,7 @@ pub mod counter;
 pub mod feed_cache;
 pub mod flask_import;
 pub mod follow;
+pub mod forms;
 pub mod keyset;
 pub mod like;
 pub mod mail_queue;

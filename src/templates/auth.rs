@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use crate::forms::FieldErrors;
+use crate::models::forms::FieldErrors;
 use crate::web::layout::Layout;
 
 #[derive(Template)]

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use askama::Template;
 
-use crate::forms::{self, FieldErrors};
+use crate::models::forms::{self, FieldErrors};
 use crate::models::{comment, composition, like, track};
 use crate::web::layout::Layout;
 use crate::web::pagination::Pagination;

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::Html;
-use crate::forms::{self, FieldErrors};
+use crate::models::forms::{self, FieldErrors};
 use crate::models::{composition, follow, role, user};
 use crate::web::layout::Layout;
 use crate::web::pagination::Pagination;

@@ -14,7 +14,7 @@ use crate::access::CurrentUser;
 use crate::access::tokens::{self, Purpose};
 use crate::access::{limits, login, password};
 use crate::error::AppError;
-use crate::forms::{self, FieldErrors};
+use crate::models::forms::{self, FieldErrors};
 use crate::models::{session, user};
 use crate::state::AppState;
 use crate::templates::Html;

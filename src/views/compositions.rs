@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::access::extractors::safe_next;
 use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
-use crate::forms;
+use crate::models::forms;
 use crate::models::keyset::Cursor;
 use crate::models::user::Account;
 use crate::models::{Permission, comment, composition, flask_import, like, tag, track};

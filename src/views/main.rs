@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::access::Can;
 use crate::error::AppError;
-use crate::forms;
+use crate::models::forms;
 use crate::models::keyset::Cursor;
 use crate::models::{Permission, composition, suggestion, track};
 use crate::state::AppState;

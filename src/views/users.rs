@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use crate::access::{Can, CurrentUser};
 use crate::error::AppError;
-use crate::forms::{self, FieldErrors};
 use crate::models::follow::{Outcome, Side};
+use crate::models::forms::{self, FieldErrors};
 use crate::models::{Permission, composition, flask_import, follow, role, suggestion, user};
 use crate::state::AppState;
 use crate::templates::Html;

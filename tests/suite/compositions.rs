@@ -791,7 +791,11 @@ async fn bytes_that_are_not_utf8_in_a_form_are_refused_and_nothing_is_stored() {
     )
     .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.body.contains(ragtime::forms::NOT_UTF8), "{}", res.body);
+    assert!(
+        res.body.contains(ragtime::models::forms::NOT_UTF8),
+        "{}",
+        res.body
+    );
     assert_eq!(
         composition::count(&app.db, composition::Feed::All)
             .await
@@ -803,7 +807,11 @@ async fn bytes_that_are_not_utf8_in_a_form_are_refused_and_nothing_is_stored() {
     let page = format!("/composition/{}", c.url_slug());
     let res = post_raw(&mut client, &page, &page, "body=%C3%28").await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.body.contains(ragtime::forms::NOT_UTF8), "{}", res.body);
+    assert!(
+        res.body.contains(ragtime::models::forms::NOT_UTF8),
+        "{}",
+        res.body
+    );
     assert_eq!(
         comment::Entity::find()
             .filter(comment::Column::CompositionId.eq(c.id))
@@ -821,5 +829,9 @@ async fn bytes_that_are_not_utf8_in_a_form_are_refused_and_nothing_is_stored() {
     )
     .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.body.contains(ragtime::forms::NOT_UTF8), "{}", res.body);
+    assert!(
+        res.body.contains(ragtime::models::forms::NOT_UTF8),
+        "{}",
+        res.body
+    );
 }

@@ -15,6 +15,7 @@ mod error_mail;
 mod error_pages;
 mod feeds;
 mod import_flask;
+mod layers;
 mod likes;
 mod lists;
 mod logging;

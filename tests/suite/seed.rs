@@ -248,7 +248,7 @@ async fn seeded_rows_are_plausible() {
     for u in &rows.users {
         assert!(u.confirmed);
         assert!(
-            ragtime::forms::username(&u.username).is_ok(),
+            ragtime::models::forms::username(&u.username).is_ok(),
             "{}",
             u.username
         );

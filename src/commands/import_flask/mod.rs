@@ -597,7 +597,7 @@ async fn plan_users(
     let mut renamed_from: HashMap<i32, String> = HashMap::new();
     for i in &identities {
         let raw = i.username.as_deref().unwrap_or("");
-        if crate::forms::username(raw).is_ok_and(|v| v == raw)
+        if crate::models::forms::username(raw).is_ok_and(|v| v == raw)
             && taken_names.insert(raw.to_lowercase())
         {
             names.insert(i.id, raw.to_owned());
@@ -613,7 +613,7 @@ async fn plan_users(
         let raw = i.username.as_deref().unwrap_or("");
         if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(i.id) {
             let valid = rules::valid_username(raw, i.id);
-            let (rule, name) = if crate::forms::username(raw).is_ok_and(|v| v == raw) {
+            let (rule, name) = if crate::models::forms::username(raw).is_ok_and(|v| v == raw) {
                 (
                     Rule::UsernameTaken,
                     rules::free_username(raw, i.id, &taken_names),

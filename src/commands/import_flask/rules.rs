@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::forms;
+use crate::models::forms;
 
 /// The title given to a composition whose title was empty.
 pub const UNTITLED: &str = "Untitled";

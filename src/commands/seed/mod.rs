@@ -958,7 +958,7 @@ mod tests {
         for _ in 0..5000 {
             let user = fake_user(&mut rng, &mut names);
             assert!(
-                crate::forms::username(&user.username).is_ok(),
+                crate::models::forms::username(&user.username).is_ok(),
                 "{}",
                 user.username
             );

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::models::composition::{Draft, RELEASE_TYPES};
-use crate::models::tag;
+use super::composition::{Draft, RELEASE_TYPES};
+use super::tag;
 
 /// Messages per field name; empty means the form is valid.
 pub type FieldErrors = BTreeMap<&'static str, String>;
@@ -87,7 +87,7 @@ pub fn username(value: &str) -> Result<String, &'static str> {
 pub const MAX_MARKDOWN_CHARS: usize = 20_000;
 
 /// A composition as typed: release type, title (1–64 characters), Markdown description and
-/// tags (see [`crate::models::tag`]).
+/// tags (see [`super::tag`]).
 pub fn composition<'a, S: AsRef<str>>(
     release_type: &str,
     title: &'a str,
@@ -218,7 +218,7 @@ pub fn track_title(raw: &str) -> Result<String, &'static str> {
     let title = raw.trim();
     if title.is_empty() {
         Err("This field is required.")
-    } else if title.chars().count() > crate::models::track::MAX_TITLE_CHARS {
+    } else if title.chars().count() > super::track::MAX_TITLE_CHARS {
         Err("Field must be between 1 and 200 characters long.")
     } else if title.chars().any(char::is_control) {
         Err("The title cannot contain control characters.")
