@@ -95,6 +95,55 @@ fn deploy_prints_what_it_did_and_a_second_run_changes_nothing() {
 }
 
 #[test]
+fn deploy_help_names_every_task_it_runs() {
+    let out = run(&[], &["deploy", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout).replace('\n', " ");
+    // The four lines of its report.
+    for task in ["migrations", "roles", "self-follows", "avatar keys"] {
+        assert!(help.contains(task), "{task}: {help}");
+    }
+}
+
+#[test]
+fn deploy_needs_only_the_database_and_the_configuration_name() {
+    // A release phase without the web process's settings: no secret key, server name or
+    // media store.
+    let db = TestDb::new();
+    let out = run(
+        &[
+            ("RAGTIME_CONFIG", "production"),
+            ("DATABASE_URL", db.url.as_str()),
+            ("DYNO", "release.1234"),
+        ],
+        &["deploy"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("deploy: done"), "{report}");
+}
+
+#[test]
+fn deploy_runs_in_the_release_phase_with_exactly_the_variables_of_the_readme_heroku_steps() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        eprintln!("needs PostgreSQL (TEST_DATABASE_URL): the heroku configuration refuses SQLite");
+        return;
+    }
+    // As Heroku Postgres gives it: no sslmode, so the heroku configuration asks for TLS.
+    let env = crate::platform_files::heroku_steps_env(&db.url);
+    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    vars.push(("DYNO", "release.1"));
+    let out = run(&vars, &["deploy"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("roles: inserted User, Moderator, Administrator"),
+        "{report}"
+    );
+}
+
+#[test]
 fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_password() {
     let start = Instant::now();
     let out = run(
