@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod database;
 mod media;
+mod secret_key;
 pub use database::DeployConfig;
 pub use media::{MediaConfig, MediaStoreConfig};
 
@@ -174,6 +175,8 @@ pub struct Config {
     pub secret_key: SecretString,
     /// True when no `SECRET_KEY` was given and a random one was generated (development only).
     pub secret_key_generated: bool,
+    /// Where that generated key is kept across restarts (development, see `from_env`).
+    pub secret_key_file: Option<std::path::PathBuf>,
     pub database_url: SecretString,
     pub database_pool_size: u32,
     /// How long a request waits for a database connection before answering 503.
@@ -255,10 +258,14 @@ fn present(source: &impl Source) -> impl Fn(&str) -> Option<String> + '_ {
 }
 
 impl Config {
-    /// Read the process environment (and `.env`, whose values never override real ones).
+    /// Read the process environment (and `.env`, whose values never override real ones). In
+    /// development without `SECRET_KEY`, the key is kept in a file beside the database, so a
+    /// restart keeps every signed link, form and token valid.
     pub fn from_env() -> Result<Self, ConfigError> {
         load_dotenv()?;
-        Self::from_source(&Environment)
+        let mut config = Self::from_source(&Environment)?;
+        config.keep_development_key()?;
+        Ok(config)
     }
 
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
@@ -401,6 +408,7 @@ impl Config {
             name,
             secret_key,
             secret_key_generated,
+            secret_key_file: None,
             database_pool_size: number("DATABASE_POOL_SIZE", pool_default, 1, 1000)? as u32,
             database_acquire_timeout: Duration::from_millis(number(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
@@ -450,6 +458,19 @@ impl Config {
             auto_migrate: !name.is_production_like(),
             media,
         })
+    }
+
+    /// Development without `SECRET_KEY`: use the key kept beside the database (made on the
+    /// first start), so sessions' forms, mailed links and tokens outlive a restart.
+    fn keep_development_key(&mut self) -> Result<(), ConfigError> {
+        if !(self.secret_key_generated && self.name == ConfigName::Development) {
+            return Ok(());
+        }
+        if let Some(path) = secret_key::file_for(self.database_url.expose_secret()) {
+            self.secret_key = secret_key::load_or_create(&path)?;
+            self.secret_key_file = Some(path);
+        }
+        Ok(())
     }
 
     pub fn is_postgres(&self) -> bool {
