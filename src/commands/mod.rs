@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, DeployConfig};
 pub mod deploy;
 pub mod import_flask;
 pub mod role;
@@ -34,7 +34,8 @@ pub enum Command {
     /// every interface in production and heroku; stops gracefully on SIGTERM.
     Serve,
     /// Run the deployment tasks (Heroku's release phase): apply pending migrations, upsert the
-    /// roles, add missing self-follows. Idempotent; exits non-zero on failure.
+    /// roles, add missing self-follows, replace avatar keys that are the MD5 of an address.
+    /// Needs only RAGTIME_CONFIG and DATABASE_URL. Idempotent; exits non-zero on failure.
     Deploy,
     /// Write notification mail and deliver queued mail until SIGTERM or Ctrl-C (the Procfile's
     /// `worker:` process). Optional: the web server does both too; run it to keep mail apart
@@ -72,25 +73,57 @@ pub enum Command {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Deploy = command {
+        // The release phase reads only the database's settings (see `DeployConfig`).
+        return match DeployConfig::from_env() {
+            Ok(config) => with_runtime(|runtime| deploy(runtime, &config)),
+            Err(e) => refused(e),
+        };
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("ragtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return refused(e),
     };
+    with_runtime(|runtime| run_command(runtime, command, config))
+}
+
+/// A refused configuration: one line naming the variable, exit status 2.
+fn refused(e: ConfigError) -> ExitCode {
+    eprintln!("ragtime: {e}");
+    ExitCode::from(2)
+}
+
+fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(r) => r,
+        Ok(runtime) => f(&runtime),
         Err(e) => {
             eprintln!("ragtime: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    match cli.command.unwrap_or(Command::Serve) {
+    }
+}
+
+fn deploy(runtime: &tokio::runtime::Runtime, config: &DeployConfig) -> ExitCode {
+    let url = config.database_url.expose_secret();
+    match runtime.block_on(deploy::deploy_url(url)) {
+        Ok(report) => {
+            println!("deploy: done\n{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ragtime deploy: failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(runtime: &tokio::runtime::Runtime, command: Command, config: Config) -> ExitCode {
+    match command {
         Command::Serve => match runtime.block_on(serve::serve(config)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -142,19 +175,7 @@ pub fn run() -> ExitCode {
                 }
             }
         }
-        Command::Deploy => {
-            let url = config.database_url.expose_secret().to_owned();
-            match runtime.block_on(deploy::deploy_url(&url)) {
-                Ok(report) => {
-                    println!("deploy: done\n{report}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("ragtime deploy: failed: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Deploy => deploy(runtime, &DeployConfig::from(&config)),
     }
 }
 

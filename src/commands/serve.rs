@@ -93,10 +93,16 @@ pub(crate) async fn shutdown_signal() {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = bind(&config)?;
     let addr = listener.local_addr()?;
-    if config.secret_key_generated {
-        tracing::warn!(
-            "SECRET_KEY is not set: using a random key, so sessions end when the server restarts"
-        );
+    match (&config.secret_key_file, config.secret_key_generated) {
+        (Some(file), _) => tracing::info!(
+            "SECRET_KEY is not set: using the development key kept in {}",
+            file.display()
+        ),
+        (None, true) => tracing::warn!(
+            "SECRET_KEY is not set: using a random key, so signed links and forms end when the \
+             server restarts"
+        ),
+        (None, false) => {}
     }
 
     let db = db::connect(&config)

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+mod database;
 mod media;
+mod secret_key;
+pub use database::DeployConfig;
 pub use media::{MediaConfig, MediaStoreConfig};
 
 /// The four configurations of the Flask original (`FLASK_CONFIG`).
@@ -28,6 +31,19 @@ impl ConfigName {
             "heroku" => Some(Self::Heroku),
             _ => None,
         }
+    }
+
+    /// `RAGTIME_CONFIG`, development when unset.
+    fn read(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let raw = var("RAGTIME_CONFIG").unwrap_or_default();
+        Self::parse(&raw).ok_or_else(|| {
+            refuse(
+                "RAGTIME_CONFIG",
+                format!(
+                    "unknown configuration {raw:?}; use development, testing, production or heroku"
+                ),
+            )
+        })
     }
 
     pub fn as_str(self) -> &'static str {
@@ -159,6 +175,8 @@ pub struct Config {
     pub secret_key: SecretString,
     /// True when no `SECRET_KEY` was given and a random one was generated (development only).
     pub secret_key_generated: bool,
+    /// Where that generated key is kept across restarts (development, see `from_env`).
+    pub secret_key_file: Option<std::path::PathBuf>,
     pub database_url: SecretString,
     pub database_pool_size: u32,
     /// How long a request waits for a database connection before answering 503.
@@ -225,30 +243,34 @@ impl Source for Environment {
     }
 }
 
+/// Load `.env` into the environment: a missing one is normal, a malformed one is refused.
+fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(refuse(".env", format!("cannot be read: {e}"))),
+    }
+}
+
+/// The variables of `source` that are set to something: an empty value counts as unset.
+fn present(source: &impl Source) -> impl Fn(&str) -> Option<String> + '_ {
+    |key: &str| source.get(key).filter(|v| !v.trim().is_empty())
+}
+
 impl Config {
-    /// Read the process environment (and `.env`, whose values never override real ones).
+    /// Read the process environment (and `.env`, whose values never override real ones). In
+    /// development without `SECRET_KEY`, the key is kept in a file beside the database, so a
+    /// restart keeps every signed link, form and token valid.
     pub fn from_env() -> Result<Self, ConfigError> {
-        // A missing .env is normal; a malformed one is worth a refusal.
-        match dotenvy::dotenv() {
-            Ok(_) => {}
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(refuse(".env", format!("cannot be read: {e}"))),
-        }
-        Self::from_source(&Environment)
+        load_dotenv()?;
+        let mut config = Self::from_source(&Environment)?;
+        config.keep_development_key()?;
+        Ok(config)
     }
 
     pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
-        let var = |key: &str| source.get(key).filter(|v| !v.trim().is_empty());
-
-        let name_raw = var("RAGTIME_CONFIG").unwrap_or_default();
-        let name = ConfigName::parse(&name_raw).ok_or_else(|| {
-            refuse(
-                "RAGTIME_CONFIG",
-                format!(
-                    "unknown configuration {name_raw:?}; use development, testing, production or heroku"
-                ),
-            )
-        })?;
+        let var = present(source);
+        let name = ConfigName::read(&var)?;
 
         let (secret_key, secret_key_generated) = match var("SECRET_KEY") {
             Some(key) if name.is_production_like() && key.len() < MIN_SECRET_KEY_BYTES => {
@@ -272,20 +294,7 @@ impl Config {
             None => (SecretString::from(crate::crypto::random_token(32)), true),
         };
 
-        let database_url = match var("DATABASE_URL") {
-            Some(url) => url,
-            None => match name {
-                ConfigName::Development => "sqlite://data-dev.sqlite?mode=rwc".to_owned(),
-                ConfigName::Testing => "sqlite::memory:".to_owned(),
-                _ => {
-                    return Err(refuse(
-                        "DATABASE_URL",
-                        format!("is required in the {name} configuration"),
-                    ));
-                }
-            },
-        };
-        let database_url = check_database_url(name, database_url)?;
+        let database_url = database::database_url(name, &var)?;
 
         let https_redirect = match var("HTTPS_REDIRECT") {
             Some(v) => parse_bool("HTTPS_REDIRECT", &v)?,
@@ -321,8 +330,10 @@ impl Config {
             None if name.is_production_like() => {
                 return Err(refuse(
                     "RAGTIME_SERVER_NAME",
-                    "is required in production and heroku: the site's public host name \
-                     (your domain, or <app>.herokuapp.com), which mailed links point to",
+                    "is required in production and heroku: the site's public host name, which \
+                     mailed links point to (your domain, or the app's \
+                     <app>-<random>.herokuapp.com domain that `heroku domains` shows; on \
+                     Heroku, `heroku labs:enable runtime-dyno-metadata` gives it to the dyno)",
                 ));
             }
             None => None,
@@ -397,6 +408,7 @@ impl Config {
             name,
             secret_key,
             secret_key_generated,
+            secret_key_file: None,
             database_pool_size: number("DATABASE_POOL_SIZE", pool_default, 1, 1000)? as u32,
             database_acquire_timeout: Duration::from_millis(number(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
@@ -448,6 +460,19 @@ impl Config {
         })
     }
 
+    /// Development without `SECRET_KEY`: use the key kept beside the database (made on the
+    /// first start), so sessions' forms, mailed links and tokens outlive a restart.
+    fn keep_development_key(&mut self) -> Result<(), ConfigError> {
+        if !(self.secret_key_generated && self.name == ConfigName::Development) {
+            return Ok(());
+        }
+        if let Some(path) = secret_key::file_for(self.database_url.expose_secret()) {
+            self.secret_key = secret_key::load_or_create(&path)?;
+            self.secret_key_file = Some(path);
+        }
+        Ok(())
+    }
+
     pub fn is_postgres(&self) -> bool {
         !self.database_url.expose_secret().starts_with("sqlite:")
     }
@@ -468,37 +493,6 @@ pub fn default_csp(avatar_origin: &str, media_origin: Option<&str>) -> String {
          script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'self'; \
          form-action 'self'; frame-ancestors 'self'"
     )
-}
-
-/// Accepts `postgres://`, `postgresql://` and `sqlite:` URLs. Heroku's Postgres needs TLS but its
-/// URL does not say so, so the heroku configuration asks for it unless the URL decides.
-fn check_database_url(name: ConfigName, url: String) -> Result<SecretString, ConfigError> {
-    let parsed = url::Url::parse(&url).map_err(|e| {
-        refuse(
-            "DATABASE_URL",
-            format!("is not a valid URL ({e}); expected postgres://user:password@host:port/db"),
-        )
-    })?;
-    match parsed.scheme() {
-        "postgres" | "postgresql" => {
-            if name == ConfigName::Heroku && !parsed.query_pairs().any(|(k, _)| k == "sslmode") {
-                let mut with_tls = parsed;
-                with_tls.query_pairs_mut().append_pair("sslmode", "require");
-                return Ok(SecretString::from(with_tls.to_string()));
-            }
-            Ok(SecretString::from(url))
-        }
-        "sqlite" if name == ConfigName::Heroku => Err(refuse(
-            "DATABASE_URL",
-            "SQLite is refused in the heroku configuration: a dyno's disk is ephemeral and \
-             every restart would lose the data; attach Heroku Postgres",
-        )),
-        "sqlite" => Ok(SecretString::from(url)),
-        other => Err(refuse(
-            "DATABASE_URL",
-            format!("unsupported scheme {other:?}; use postgres://, postgresql:// or sqlite:"),
-        )),
-    }
 }
 
 /// A host name or address with an optional port, as it appears in a URL.

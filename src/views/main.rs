@@ -25,7 +25,7 @@ use crate::views::tracks;
 use crate::web::client::ClientInfo;
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
-use crate::web::session::Session;
+use crate::web::session::{Session, secure_cookies};
 use crate::web::upload::{FILES, UploadForm};
 
 /// People suggested at a time.
@@ -232,21 +232,32 @@ async fn form_again(
     .await
 }
 
-fn remember_tab(jar: CookieJar, followed: bool) -> (CookieJar, Redirect) {
+fn remember_tab(jar: CookieJar, followed: bool, secure: bool) -> (CookieJar, Redirect) {
     let cookie = Cookie::build((SHOW_FOLLOWED, if followed { "1" } else { "" }))
         .path("/")
         .http_only(true)
+        .secure(secure)
         .same_site(cookie::SameSite::Lax)
         .max_age(cookie::time::Duration::days(30));
     (jar.add(cookie), Redirect::to("/"))
 }
 
-async fn show_all(_user: crate::access::CurrentUser, jar: CookieJar) -> impl IntoResponse {
-    remember_tab(jar, false)
+async fn show_all(
+    _user: crate::access::CurrentUser,
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+) -> impl IntoResponse {
+    remember_tab(jar, false, secure_cookies(&state, Some(&client)))
 }
 
-async fn show_followed(_user: crate::access::CurrentUser, jar: CookieJar) -> impl IntoResponse {
-    remember_tab(jar, true)
+async fn show_followed(
+    _user: crate::access::CurrentUser,
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+) -> impl IntoResponse {
+    remember_tab(jar, true, secure_cookies(&state, Some(&client)))
 }
 
 /// For the platform's and operators' health checks: is the database reachable?

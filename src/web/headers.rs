@@ -46,7 +46,9 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     );
-    if https && state.config.https_redirect {
+    // Wherever the public site is https (as for `Secure` cookies), but only on answers that
+    // travel over https: RFC 6797 forbids the header on plain HTTP.
+    if https && state.config.proxies.https {
         set(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),

@@ -289,6 +289,13 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
         .filter_map(Result::ok)
 }
 
+/// Whether cookies carry `Secure`: when the public site is https — the setting that makes
+/// every absolute URL https (production, or HTTPS enforced on a dyno) — whatever scheme this
+/// request reached us by, and for any request that came over https.
+pub fn secure_cookies(state: &AppState, client: Option<&ClientInfo>) -> bool {
+    state.config.proxies.https || client.is_some_and(ClientInfo::is_https)
+}
+
 /// The user id of the request, for the request log.
 #[derive(Clone, Copy, Debug)]
 pub struct LoggedUser(pub i32);
@@ -296,11 +303,7 @@ pub struct LoggedUser(pub i32);
 /// Middleware: attach a [`Session`] to the request; write changed cookies on the response.
 pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let session = Session::new(&state.signer, req.headers());
-    let secure = state.config.https_redirect
-        || req
-            .extensions()
-            .get::<ClientInfo>()
-            .is_some_and(ClientInfo::is_https);
+    let secure = secure_cookies(&state, req.extensions().get::<ClientInfo>());
     req.extensions_mut().insert(session.clone());
     let mut res = next.run(req).await;
     for cookie in session.cookies_to_set(&state.signer, secure) {

@@ -11,8 +11,71 @@ const ENV_EXAMPLE: &str = include_str!("../../.env.example");
 const README: &str = include_str!("../../README.md");
 const CONFIG_SOURCE: &str = concat!(
     include_str!("../../src/config/mod.rs"),
+    include_str!("../../src/config/database.rs"),
     include_str!("../../src/config/media.rs")
 );
+
+/// The shell block of the README's Heroku step-by-step.
+fn heroku_steps() -> &'static str {
+    let section = README
+        .split("\n## Deploying to Heroku\n")
+        .nth(1)
+        .expect("a Deploying to Heroku section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .expect("a step-by-step block");
+    block.split("\n```").next().unwrap()
+}
+
+/// The variables a dyno sees after the README's Heroku steps: every `heroku config:set`
+/// value (`$(openssl rand -hex 32)` as it would print), the variables of every add-on the
+/// steps create (`database_url` for Postgres'), and those of the labs features they enable.
+pub(crate) fn heroku_steps_env(database_url: &str) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    let mut set = |k: &str, v: &str| env.push((k.to_owned(), v.to_owned()));
+    for line in heroku_steps().lines() {
+        let command = line.split(" #").next().unwrap().trim();
+        let command = command.replace(
+            "$(openssl rand -hex 32)",
+            &hex::encode(ragtime::crypto::random_token(32)),
+        );
+        assert!(
+            !command.contains("$("),
+            "a substitution the test cannot do: {line}"
+        );
+        let words: Vec<&str> = command.split_whitespace().collect();
+        match words.as_slice() {
+            ["heroku", "config:set", pairs @ ..] => {
+                for pair in pairs {
+                    let (k, v) = pair.split_once('=').expect("KEY=value");
+                    set(k, v);
+                }
+            }
+            ["heroku", "addons:create", plan] if plan.starts_with("heroku-postgresql:") => {
+                set("DATABASE_URL", database_url)
+            }
+            ["heroku", "addons:create", plan] if plan.starts_with("bucketeer:") => {
+                set("BUCKETEER_BUCKET_NAME", "bucketeer-0f1e2d3c");
+                set("BUCKETEER_AWS_REGION", "us-east-1");
+                set("BUCKETEER_AWS_ACCESS_KEY_ID", "AKIAEXAMPLE");
+                set("BUCKETEER_AWS_SECRET_ACCESS_KEY", "bucketeer-secret");
+            }
+            ["heroku", "addons:create", plan, ..] => {
+                panic!("the test does not know what add-on {plan} sets")
+            }
+            ["heroku", "labs:enable", "runtime-dyno-metadata"] => {
+                set("HEROKU_APP_NAME", "my-ragtime");
+                set(
+                    "HEROKU_APP_DEFAULT_DOMAIN_NAME",
+                    "my-ragtime-1a2b3c4d5e6f.herokuapp.com",
+                );
+            }
+            _ => {}
+        }
+    }
+    env
+}
 
 fn process(name: &str) -> Vec<String> {
     let line = PROCFILE
@@ -49,14 +112,31 @@ fn app_json_provisions_postgres_a_secret_key_and_the_heroku_config() {
     let app: serde_json::Value = serde_json::from_str(APP_JSON).expect("app.json is JSON");
     assert_eq!(app["env"]["RAGTIME_CONFIG"]["value"], "heroku");
     assert_eq!(app["env"]["SECRET_KEY"]["generator"], "secret");
-    // The heroku configuration refuses to start without it: the form must ask for it.
-    assert_eq!(app["env"]["RAGTIME_SERVER_NAME"]["required"], true);
-    let addons = app["addons"].as_array().unwrap();
+    // Not known before the app exists (its domain gets a random suffix): set afterwards, as
+    // the README's steps do, and the form says how.
+    let server_name = &app["env"]["RAGTIME_SERVER_NAME"];
+    assert_eq!(server_name["required"], false);
+    let how = server_name["description"].as_str().unwrap();
     assert!(
-        addons
-            .iter()
-            .any(|a| a["plan"].as_str().unwrap().starts_with("heroku-postgresql"))
+        how.contains("heroku domains") && how.contains("runtime-dyno-metadata"),
+        "{how}"
     );
+    // The same add-ons as the README's steps.
+    let mut addons: Vec<&str> = app["addons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["plan"].as_str().unwrap())
+        .collect();
+    let mut created: Vec<&str> = heroku_steps()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("heroku addons:create "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    addons.sort();
+    created.sort();
+    assert_eq!(addons, created);
+    assert!(addons.iter().any(|a| a.starts_with("heroku-postgresql")));
     assert!(
         app["buildpacks"][0]["url"]
             .as_str()
@@ -113,4 +193,89 @@ fn the_env_example_is_a_valid_development_configuration() {
 fn the_readme_gives_the_two_commands() {
     assert!(README.contains("```sh\ncargo run\n```"));
     assert!(README.contains("```sh\ncargo test\n```"));
+}
+
+#[test]
+fn the_readme_heroku_steps_give_every_process_a_whole_configuration() {
+    let mut env = heroku_steps_env("postgres://u:p@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d1");
+    env.push(("DYNO".into(), "web.1".into()));
+    let vars: std::collections::HashMap<String, String> = env.into_iter().collect();
+    // What `serve` and `worker` read: refused, they would exit 2 at the first push.
+    let config = ragtime::config::Config::from_source(&|k: &str| vars.get(k).cloned())
+        .unwrap_or_else(|e| panic!("the README's Heroku steps leave out {e}"));
+    assert_eq!(config.name, ragtime::config::ConfigName::Heroku);
+    assert!(
+        matches!(
+            config.media.store,
+            ragtime::config::MediaStoreConfig::S3 { .. }
+        ),
+        "audio must go to a bucket on a dyno: {:?}",
+        config.media.store
+    );
+    assert!(config.proxies.https);
+    // Apps get `<app>-<12 characters>.herokuapp.com` since 2023, not `<app>.herokuapp.com`.
+    let host = &config.proxies.server_name;
+    if let Some(app) = host.strip_suffix(".herokuapp.com") {
+        let suffix = app.rsplit('-').next().unwrap();
+        assert!(
+            app.contains('-')
+                && suffix.len() == 12
+                && suffix.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "{host} is not a domain Heroku gives today"
+        );
+    }
+    // Where to read the real domain, and what the plans cost.
+    for needed in [
+        "heroku domains",
+        "heroku labs:enable runtime-dyno-metadata",
+        "heroku.com/pricing",
+    ] {
+        assert!(
+            README.contains(needed),
+            "the README does not say {needed:?}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_command_table_lists_every_subcommand_and_option_of_the_help() {
+    use clap::CommandFactory;
+    let table = README
+        .split("\n## Commands\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Commands section");
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `ragtime {name}")))
+            .unwrap_or_else(|| panic!("no row for `ragtime {name}`"))
+    };
+    let cli = Cli::command();
+    let subcommands: Vec<_> = cli
+        .get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .collect();
+    assert!(subcommands.len() >= 6);
+    for sub in subcommands {
+        let name = sub.get_name();
+        let row = row(name);
+        for arg in sub.get_arguments() {
+            if let Some(long) = arg.get_long().filter(|l| !matches!(*l, "help" | "version")) {
+                assert!(
+                    row.contains(&format!("--{long}")),
+                    "`ragtime {name}` row lacks --{long}"
+                );
+            }
+        }
+    }
+    // Which subcommands are process types.
+    for line in PROCFILE.lines().filter(|l| !l.trim().is_empty()) {
+        let (kind, command) = line.split_once(':').unwrap();
+        let sub = command.split_whitespace().nth(1).unwrap();
+        assert!(
+            row(sub).contains(&format!("`{kind}:`")),
+            "the `ragtime {sub}` row does not say it is the Procfile's `{kind}:`"
+        );
+    }
 }

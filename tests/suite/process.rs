@@ -95,6 +95,108 @@ fn deploy_prints_what_it_did_and_a_second_run_changes_nothing() {
 }
 
 #[test]
+fn deploy_help_names_every_task_it_runs() {
+    let out = run(&[], &["deploy", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout).replace('\n', " ");
+    // The four lines of its report.
+    for task in ["migrations", "roles", "self-follows", "avatar keys"] {
+        assert!(help.contains(task), "{task}: {help}");
+    }
+}
+
+#[test]
+fn deploy_needs_only_the_database_and_the_configuration_name() {
+    // A release phase without the web process's settings: no secret key, server name or
+    // media store.
+    let db = TestDb::new();
+    let out = run(
+        &[
+            ("RAGTIME_CONFIG", "production"),
+            ("DATABASE_URL", db.url.as_str()),
+            ("DYNO", "release.1234"),
+        ],
+        &["deploy"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("deploy: done"), "{report}");
+}
+
+#[test]
+fn deploy_runs_in_the_release_phase_with_exactly_the_variables_of_the_readme_heroku_steps() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        eprintln!("needs PostgreSQL (TEST_DATABASE_URL): the heroku configuration refuses SQLite");
+        return;
+    }
+    // As Heroku Postgres gives it: no sslmode, so the heroku configuration asks for TLS.
+    let env = crate::platform_files::heroku_steps_env(&db.url);
+    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    vars.push(("DYNO", "release.1"));
+    let out = run(&vars, &["deploy"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("roles: inserted User, Moderator, Administrator"),
+        "{report}"
+    );
+}
+
+#[test]
+fn development_keeps_its_generated_key_beside_the_database_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("dev.sqlite");
+    let db_url = format!("sqlite://{}?mode=rwc", db_file.display());
+    // Development (the default configuration), without SECRET_KEY.
+    let vars = [("DATABASE_URL", db_url.as_str())];
+
+    let server = start_server_with(dir.path(), &vars);
+    let page = http_get(server.port, "/auth/login", "");
+    let cookie = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .filter_map(|c| c.split(';').next())
+        .find(|c| c.starts_with(ragtime::web::session::SESSION_COOKIE))
+        .expect("a session cookie")
+        .to_owned();
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a login form") + marker.len();
+    let csrf = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    drop(server);
+
+    let key_file = dir.path().join("dev.sqlite.secret-key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner only: {mode:o}");
+    }
+
+    // The form shown before the restart still goes through after it: its CSRF token is
+    // good, and the login is judged on its merits.
+    let server = start_server_with(dir.path(), &vars);
+    let body = format!("csrf_token={csrf}&email=nobody%40example.com&password=wrong&next=");
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        stream,
+        "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        server.port,
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 422"), "{response}");
+    assert!(
+        response.contains("Invalid email or password."),
+        "{response}"
+    );
+}
+
+#[test]
 fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_password() {
     let start = Instant::now();
     let out = run(
@@ -224,20 +326,26 @@ impl Drop for Server {
 
 /// `ragtime serve` on an ephemeral port; returns once it says where it listens.
 fn start_server(dir: &std::path::Path, db_url: &str) -> Server {
-    let mut child = ragtime(
+    start_server_with(
         dir,
         &[
             ("RAGTIME_CONFIG", "testing"),
             ("SECRET_KEY", SECRET_KEY),
             ("DATABASE_URL", db_url),
-            ("PORT", "0"),
         ],
     )
-    .arg("serve")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .spawn()
-    .unwrap();
+}
+
+/// `ragtime serve` with exactly `vars` (and `PORT=0`).
+fn start_server_with(dir: &std::path::Path, vars: &[(&str, &str)]) -> Server {
+    let mut vars = vars.to_vec();
+    vars.push(("PORT", "0"));
+    let mut child = ragtime(dir, &vars)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -203,6 +203,70 @@ async fn session_cookies_are_secure_httponly_and_lax_under_https() {
     }
 }
 
+/// The production configuration, behind one proxy (or none): its absolute URLs say https.
+fn production(hops: &'static str) -> [(&'static str, &'static str); 3] {
+    [
+        ("RAGTIME_CONFIG", "production"),
+        ("RAGTIME_PROXY_HOPS", hops),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
+    ]
+}
+
+fn set_cookies(res: &TestResponse) -> Vec<String> {
+    res.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn production_cookies_are_secure_whatever_scheme_the_request_arrived_by() {
+    // No trusted proxy says https (a TLS terminator that sends no X-Forwarded-Proto): the
+    // request looks like plain HTTP, but the site's URLs are https, and so are its cookies.
+    let app = TestApp::with_env(&production("0")).await;
+    let user = app.create_user("ann").await;
+    let mut client = app.logged_in_client(&user).await;
+    let res = client.get("/followed").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let tab = set_cookies(&res);
+    assert!(
+        tab.iter().any(|c| c.starts_with("show_followed=")),
+        "{tab:?}"
+    );
+    let token = client.get("/").await.csrf_token();
+    let res = client
+        .post_form("/auth/logout", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let session = set_cookies(&res);
+    assert!(
+        session
+            .iter()
+            .any(|c| c.starts_with(ragtime::web::session::SESSION_COOKIE)),
+        "{session:?}"
+    );
+    for c in tab.iter().chain(&session) {
+        assert!(c.contains("; Secure"), "{c}");
+        assert!(c.contains("HttpOnly"), "{c}");
+    }
+}
+
+#[tokio::test]
+async fn production_sends_hsts_over_https_without_https_redirect_and_never_over_http() {
+    let app = TestApp::with_env(&production("1")).await;
+    let res = get_via_proxy(&app, Method::GET, "/", "https").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        res.header("strict-transport-security"),
+        Some(ragtime::web::headers::HSTS)
+    );
+    // RFC 6797: not on an answer that travelled over plain HTTP.
+    let res = get_via_proxy(&app, Method::GET, "/", "http").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("strict-transport-security"), None);
+}
+
 // --- CSRF -------------------------------------------------------------------------------
 
 #[tokio::test]
