@@ -116,17 +116,29 @@ pub async fn probe(url: &str) -> Result<(), DbErr> {
 }
 
 /// Whether `err` means the database cannot be reached right now (no connection could be had
-/// in time, or the one in use broke), rather than a fault in what was asked.
+/// in time, the one in use broke, or the server is shutting down or restarting), rather than a
+/// fault in what was asked.
 pub fn is_unreachable(err: &DbErr) -> bool {
-    use sea_orm::sqlx;
     match err {
         DbErr::ConnectionAcquire(_) => true,
         DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
         | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
-            **e,
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-        ),
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => sqlx_unreachable(e),
+        _ => false,
+    }
+}
+
+fn sqlx_unreachable(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed => true,
+        // PostgreSQL's SQLSTATE classes for an outage: 08, the connection failed; 57P, the
+        // server ended the session (57P01 admin_shutdown, what a fast shutdown or
+        // `pg_terminate_backend` sends to statements in flight; 57P02 crash_shutdown; 57P03
+        // cannot_connect_now, while it starts). SQLite's codes are plain numbers.
+        Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
         _ => false,
     }
 }
@@ -167,4 +179,80 @@ pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+
+    use super::is_unreachable;
+
+    /// A database error with only a SQLSTATE, as the driver hands them over.
+    #[derive(Debug)]
+    struct Refused(&'static str);
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    impl DatabaseError for Refused {
+        fn message(&self) -> &str {
+            "refused"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn exec(err: sqlx::Error) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(err.into()))
+    }
+
+    fn sqlstate(code: &'static str) -> DbErr {
+        exec(sqlx::Error::Database(Box::new(Refused(code))))
+    }
+
+    #[test]
+    fn a_shutdown_a_broken_connection_or_a_busy_pool_is_an_outage() {
+        // "terminating connection due to administrator command"
+        assert!(is_unreachable(&sqlstate("57P01")));
+        assert!(is_unreachable(&sqlstate("57P02")));
+        assert!(is_unreachable(&sqlstate("57P03")));
+        assert!(is_unreachable(&sqlstate("08006")));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(is_unreachable(&exec(sqlx::Error::Io(reset))));
+        assert!(is_unreachable(&DbErr::Query(RuntimeErr::SqlxError(
+            sqlx::Error::PoolTimedOut.into()
+        ))));
+    }
+
+    #[test]
+    fn a_fault_in_what_was_asked_is_not_an_outage() {
+        // unique_violation, a statement timeout (57014: query_canceled), SQLite's
+        // SQLITE_CONSTRAINT_UNIQUE, a row that is not there.
+        assert!(!is_unreachable(&sqlstate("23505")));
+        assert!(!is_unreachable(&sqlstate("57014")));
+        assert!(!is_unreachable(&sqlstate("2067")));
+        assert!(!is_unreachable(&exec(sqlx::Error::RowNotFound)));
+        assert!(!is_unreachable(&DbErr::Custom("08006".into())));
+    }
 }

@@ -182,13 +182,15 @@ const UNAVAILABLE_RETRY_SECONDS: u32 = 5;
 
 impl AppError {
     /// An internal error that only says the database cannot be reached right now is a 503,
-    /// not a fault of ours to mail about.
+    /// not a fault of ours to mail about; wherever in the cause chain the database's error is
+    /// (a transaction's error wraps it).
     fn or_unavailable(self) -> Self {
         match self {
             AppError::Internal(err)
                 if err
-                    .downcast_ref::<sea_orm::DbErr>()
-                    .is_some_and(crate::db::is_unreachable) =>
+                    .chain()
+                    .filter_map(|e| e.downcast_ref::<sea_orm::DbErr>())
+                    .any(crate::db::is_unreachable) =>
             {
                 tracing::warn!(error = %err, "the database is unreachable");
                 AppError::Unavailable(

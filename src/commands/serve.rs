@@ -7,6 +7,11 @@
 //! answered with `Connection: close`, so the client reconnects elsewhere instead of meeting a
 //! connection closed under its request; connections that stay quiet for [`DRAIN`] are then
 //! closed. It exits as soon as no connection is left, well within Heroku's 30 s.
+//!
+//! A process holds at most `RAGTIME_MAX_CONNECTIONS` connections (more wait in the listen
+//! queue), and one that keeps it waiting for a request's head is closed ([`waiting`]).
+
+mod waiting;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -25,7 +30,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use socket2::{Domain, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
@@ -34,6 +39,7 @@ use crate::config::Config;
 use crate::db;
 use crate::models::{rate_limit, session};
 use crate::state::AppState;
+use waiting::Waiting;
 
 /// Listen on the configured host, or on every interface: IPv6 `[::]` accepting IPv4 too (Fir
 /// dynos need IPv6), falling back to `0.0.0.0` where the kernel has no IPv6.
@@ -125,6 +131,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Bound before the slow start-up work; announced once requests can be served.
     tracing::info!(config = %config.name, "listening on {addr}");
     let grace = config.shutdown_timeout;
+    let limits = Limits {
+        header_timeout: config.header_timeout,
+        max_connections: config.max_connections,
+    };
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let transport = crate::mail::Transport::from_config(&config)?;
     // The web process delivers mail too, so a `worker` dyno is optional.
@@ -161,7 +171,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        () = run(listener, app, stop, draining) => {}
+        () = run(listener, app, stop, draining, limits) => {}
         _ = deadline => tracing::warn!("shutdown: requests still running after {grace:?}; exiting"),
     }
     // Work handlers left for after their answer (a reset mail to queue), and the mail being
@@ -178,17 +188,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// How long open connections may stay quiet once shutdown began before they are closed.
 pub const DRAIN: Duration = Duration::from_secs(2);
 
+/// What one process takes on.
+#[derive(Clone, Copy)]
+struct Limits {
+    header_timeout: Duration,
+    max_connections: usize,
+}
+
 /// Accept and serve connections until `stop`; then drain them (see the module's comment).
 async fn run(
     listener: TcpListener,
     app: Router,
     stop: impl Future<Output = ()>,
     draining: Arc<AtomicBool>,
+    limits: Limits,
 ) {
     let connections = TaskTracker::new();
     let (close_quiet, _) = watch::channel(false);
+    // One permit per connection: at the cap, new ones wait in the kernel's listen queue.
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(stop);
     loop {
+        let slot = tokio::select! {
+            () = &mut stop => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
         let (stream, peer) = tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
@@ -201,12 +225,17 @@ async fn run(
                 }
             },
         };
-        connections.spawn(serve_connection(
+        let connection = serve_connection(
             stream,
             peer,
             app.clone(),
             close_quiet.subscribe(),
-        ));
+            limits.header_timeout,
+        );
+        connections.spawn(async move {
+            connection.await;
+            drop(slot);
+        });
     }
     drop(listener);
     draining.store(true, Ordering::SeqCst);
@@ -227,20 +256,30 @@ async fn serve_connection(
     peer: SocketAddr,
     app: Router,
     mut close_quiet: watch::Receiver<bool>,
+    header_timeout: Duration,
 ) {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let mut app = app.clone();
-        async move { app.call(req).await }
-    });
-    // No header-read timer: hyper's would also close a connection idle between requests
-    // after 30 s, and Heroku's router keeps idle connections to a dyno for up to 90 s.
-    // A 64 KiB read buffer (hyper's default grows to 400 KiB): an upload streams through in
+    let waiting = Waiting::new(header_timeout);
+    let service = {
+        let waiting = waiting.clone();
+        hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            waiting.request_began();
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let mut app = app.clone();
+            let waiting = waiting.clone();
+            async move {
+                let res = app.call(req).await?;
+                Ok::<_, std::convert::Infallible>(res.map(|body| waiting.response(body)))
+            }
+        })
+    };
+    // No hyper header-read timer: it would also close a connection idle between requests,
+    // and Heroku's router keeps idle connections to a dyno for up to 90 s; `waiting` tells
+    // the two apart. A 64 KiB read buffer (hyper's default grows to 400 KiB): an upload streams through in
     // smaller pieces, so eight at once hold a few MiB, not dozens. Heroku's router refuses
     // request heads over 8 KiB anyway.
     let connection = http1::Builder::new()
         .max_buf_size(64 * 1024)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(waiting.watch(stream)), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -249,10 +288,18 @@ async fn serve_connection(
             }
             return;
         }
+        () = waiting.too_long() => {
+            // Closed without an answer: nothing of a request is in flight.
+            tracing::debug!(%peer, "closing a connection that kept us waiting for a request");
+            return;
+        }
         _ = close_quiet.wait_for(|close| *close) => {}
     }
     connection.as_mut().graceful_shutdown();
-    let _ = connection.await;
+    tokio::select! {
+        _ = connection => {}
+        () = waiting.too_long() => {}
+    }
 }
 
 /// Middleware: once shutdown began, every answer tells the client to close its connection.

@@ -199,6 +199,10 @@ pub struct Config {
     pub mail: MailConfig,
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// How long a connection may take to send a request's head (and a new one to begin it).
+    pub header_timeout: Duration,
+    /// Connections a process holds at most; more wait in the listen queue.
+    pub max_connections: usize,
     pub max_body_bytes: usize,
     pub rate_limits: RateLimits,
     /// Create and migrate the database on start (development and testing only).
@@ -444,6 +448,8 @@ impl Config {
             mail,
             request_timeout: Duration::from_secs(number("RAGTIME_REQUEST_TIMEOUT", 30, 1, 3600)?),
             shutdown_timeout: Duration::from_secs(number("RAGTIME_SHUTDOWN_TIMEOUT", 25, 1, 3600)?),
+            header_timeout: Duration::from_secs(number("RAGTIME_HEADER_TIMEOUT", 5, 1, 3600)?),
+            max_connections: number("RAGTIME_MAX_CONNECTIONS", 512, 1, 1_000_000)? as usize,
             max_body_bytes: number("RAGTIME_MAX_BODY_BYTES", 1024 * 1024, 1024, 1 << 30)? as usize,
             rate_limits: RateLimits {
                 window: Duration::from_secs(number("RAGTIME_RATE_LIMIT_WINDOW", 900, 1, 86400)?),

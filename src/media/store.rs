@@ -13,7 +13,7 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::signer::Signer;
+use object_store::signer::{SignedUrlOptions, Signer};
 use object_store::{
     Attribute, Attributes, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMultipartOptions,
     WriteMultipart,
@@ -170,15 +170,29 @@ impl MediaStore {
     }
 
     /// A short-lived link straight to the bucket, or `None` when we serve the bytes ourselves.
-    pub async fn presigned(&self, key: &str) -> anyhow::Result<Option<url::Url>> {
+    /// The bucket answers with this `Content-Disposition` and `Content-Type`: S3's
+    /// `response-content-*` parameters, signed with the link so they cannot be changed. (S3
+    /// has no such parameter for `X-Content-Type-Options`; the pinned type is what a browser
+    /// goes by.)
+    pub async fn presigned(
+        &self,
+        key: &str,
+        disposition: &str,
+        content_type: &str,
+    ) -> anyhow::Result<Option<url::Url>> {
         let Some(signer) = &self.signer else {
             return Ok(None);
         };
+        let answer = SignedUrlOptions::default().with_query([
+            ("response-content-disposition", disposition),
+            ("response-content-type", content_type),
+        ]);
         let url = signer
-            .signed_url(
+            .signed_url_opts(
                 object_store::signer::Method::GET,
                 &self.path(key),
                 PRESIGNED_FOR,
+                &answer,
             )
             .await?;
         Ok(Some(url))
@@ -253,7 +267,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(part.concat(), body[1000..1010]);
-        assert_eq!(store.presigned(&key).await.unwrap(), None);
+        assert_eq!(
+            store.presigned(&key, "inline", "audio/wav").await.unwrap(),
+            None
+        );
         let listed = store.list().await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].0, key);

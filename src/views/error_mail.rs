@@ -25,6 +25,12 @@ pub async fn mail_errors(State(state): State<AppState>, req: Request, next: Next
         _ => return next.run(req).await,
     };
     let method = req.method().to_string();
+    // The route pattern, not the path: paths can carry tokens. The router puts it on the
+    // request (this layer wraps each route); a request that matched none has none.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "-".to_owned(), |p| p.as_str().to_owned());
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -32,11 +38,6 @@ pub async fn mail_errors(State(state): State<AppState>, req: Request, next: Next
         .unwrap_or_default();
     let res = next.run(req).await;
     if let Some(error) = res.extensions().get::<InternalError>() {
-        // The route pattern, not the path: paths can carry tokens.
-        let route = res
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("-", |p| p.as_str());
         let context = format!("{method} {route} (request id {request_id})");
         if let Err(e) = report(&state, &admin, error, &context).await {
             tracing::warn!(error = %e, "cannot queue the error mail");

@@ -1,12 +1,12 @@
-//! How big a request body may be. Forms and JSON are read whole, so they get the small limit
-//! (`RAGTIME_MAX_BODY_BYTES`); audio uploads (multipart forms, raw `audio/*` or
-//! `application/octet-stream` bodies) are
-//! streamed to disk file by file, each file held to `RAGTIME_MAX_TRACK_BYTES` as it arrives,
-//! so their whole body may hold a full album.
+//! How big a request body may be. Forms and JSON are read whole, so every body gets the small
+//! limit (`RAGTIME_MAX_BODY_BYTES`), counted as it arrives; only the routes that stream audio
+//! uploads to disk file by file ([`UPLOAD_ROUTES`]), each file held to
+//! `RAGTIME_MAX_TRACK_BYTES` as it arrives, may take a body that holds a full album. The route
+//! decides, never the body's declared type, which the client chooses.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::Limited;
@@ -14,9 +14,18 @@ use http_body_util::Limited;
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// The routes whose handlers stream what they receive: the home page's publish form and the
+/// track form (multipart, with files), and the API's raw track upload.
+pub const UPLOAD_ROUTES: [(Method, &str); 3] = [
+    (Method::POST, "/"),
+    (Method::POST, "/edit/{slug}/tracks"),
+    (Method::POST, "/api/v1/compositions/{id}/tracks"),
+];
+
+/// Middleware (inside the router, so the matched route is known).
 pub async fn limit_bodies(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let media = &state.config.media;
-    let limit = if is_upload(req.headers()) {
+    let limit = if takes_uploads(&req) {
         media
             .max_track_bytes
             .saturating_mul(media.max_tracks)
@@ -37,16 +46,11 @@ pub async fn limit_bodies(State(state): State<AppState>, req: Request, next: Nex
         .await
 }
 
-/// A body we stream rather than read whole.
-pub fn is_upload(headers: &HeaderMap) -> bool {
-    let Some(kind) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+fn takes_uploads(req: &Request) -> bool {
+    let Some(route) = req.extensions().get::<MatchedPath>() else {
         return false;
     };
-    let kind = kind.trim_start().to_ascii_lowercase();
-    kind.starts_with("multipart/form-data")
-        || kind.starts_with("audio/")
-        || kind.starts_with("application/octet-stream")
+    UPLOAD_ROUTES
+        .iter()
+        .any(|(method, path)| req.method() == method && route.as_str() == *path)
 }

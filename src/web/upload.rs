@@ -8,10 +8,9 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use serde::de::DeserializeOwned;
 
-use super::body_limit::is_upload;
 use super::extract::Form;
 use crate::error::AppError;
 use crate::media::upload::{Received, UploadError};
@@ -42,7 +41,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for UploadForm<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
-        if !is_upload(req.headers()) {
+        if !is_multipart(req.headers()) {
             let Form(fields) = Form::<T>::from_request(req, state).await?;
             return Ok(UploadForm::Plain(fields));
         }
@@ -51,6 +50,17 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for UploadForm<T> {
             .map_err(|r| AppError::BadRequest(r.body_text()))?;
         Ok(UploadForm::Multipart(multipart))
     }
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
 }
 
 impl<T: DeserializeOwned + Send> UploadForm<T> {

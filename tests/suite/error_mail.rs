@@ -2,7 +2,8 @@
 //! minutes; other configurations do not.
 
 use crate::helpers::TestApp;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
 
 /// Break the database under the app: every logged-in request now fails with a 500.
@@ -53,4 +54,32 @@ async fn other_configurations_only_log_errors() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
     assert!(app.deliver_mail().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_error_mail_names_the_route_and_the_request_id() {
+    let app = TestApp::with_env(&[
+        ("RAGTIME_CONFIG", "production"),
+        ("RAGTIME_MEDIA_URL", "file:///tmp/ragtime-test-media"),
+        ("RAGTIME_SERVER_NAME", "ragtime.example"),
+        ("RAGTIME_ADMIN", "boss@example.com"),
+    ])
+    .await;
+    let mut client = break_sessions(&app).await;
+    // Heroku's router's id, which the request log keeps.
+    let id = "f9ed4675-f4c6-4b4b-8b1f-2b2b3b4b5b6b";
+    let req = client
+        .request(Method::GET, "/user/ann")
+        .header("x-request-id", id)
+        .body(Body::empty())
+        .unwrap();
+    let res = client.send(req).await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.header("x-request-id"), Some(id));
+    let mails = app.deliver_mail().await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    // The pattern, never the path itself (paths can carry tokens).
+    let context = format!("GET /user/{{username}} (request id {id})");
+    assert!(mails[0].text.contains(&context), "{}", mails[0].text);
+    assert!(mails[0].html.contains(&context), "{}", mails[0].html);
 }

@@ -449,6 +449,14 @@ async fn an_upload_to_s3_is_played_through_a_presigned_link_and_goes_with_its_tr
     assert_eq!(whole.status, 200, "{}", whole.text());
     assert!(whole.body == audio, "the presigned link serves other bytes");
     assert_eq!(whole.header("content-type"), Some("audio/mpeg"));
+    // The bucket is asked to answer as /audio does, inline under a safe name with the checked
+    // type, by the link's response-header parameters (signed with it: checked above). S3's
+    // GetObject applies them; moto ignores them, so the answer's headers are not checked here.
+    assert_eq!(
+        param("response-content-disposition"),
+        "inline; filename=\"Maple Leaf Rag.mp3\"; filename*=UTF-8''Maple%20Leaf%20Rag.mp3"
+    );
+    assert_eq!(param("response-content-type"), "audio/mpeg");
     let part = http("GET", &location, &[("Range", "bytes=0-99")], b"");
     assert_eq!(part.status, 206, "{}", part.text());
     assert_eq!(part.body, audio[..100]);

@@ -113,3 +113,71 @@ async fn a_statement_that_runs_too_long_is_cut_short_on_postgres() {
     assert!(err.to_string().contains("statement timeout"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(2));
 }
+
+/// Ends every session the app holds on its PostgreSQL database, as a fast shutdown or a
+/// restart does ("terminating connection due to administrator command"), and waits until
+/// they are gone.
+async fn terminate_the_apps_connections(app: &TestApp) {
+    use secrecy::ExposeSecret;
+    let url = app.state.config.database_url.expose_secret().to_owned();
+    let admin = ragtime::db::connect_url(&url, 1).await.unwrap();
+    let others =
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    admin
+        .execute_unprepared(&format!("SELECT pg_terminate_backend(pid) {others}"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let row = admin
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                format!("SELECT count(*) AS n {others}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sessions did not end");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    admin.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_write_met_by_a_database_shutdown_on_postgres_answers_503_and_the_next_one_succeeds() {
+    // One pooled connection, so the one the shutdown broke is the one the next request gets.
+    let app = TestApp::with_env(&[("DATABASE_POOL_SIZE", "1")]).await;
+    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        eprintln!("PostgreSQL only: SQLite has no server to shut down");
+        return;
+    }
+    let ann = app.create_user("ann").await;
+    let token = crate::api::token_of(&app, &ann);
+    let mut client = app.client();
+    let publish = |client: &Client| {
+        client
+            .request(Method::POST, "/api/v1/compositions/")
+            .header(header::AUTHORIZATION, &token)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                r#"{"release_type": 1, "title": "Shutdown Rag"}"#,
+            ))
+            .unwrap()
+    };
+    // The pool's connection was used a moment ago, so it is handed out unchecked.
+    let res = client.send(publish(&client)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+
+    terminate_the_apps_connections(&app).await;
+    let res = client.send(publish(&client)).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+    assert_eq!(res.header("retry-after"), Some("5"));
+    assert_eq!(res.json()["error"], "service unavailable");
+
+    // The broken connection is replaced: the site is back at once.
+    let res = client.send(publish(&client)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+}

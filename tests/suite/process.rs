@@ -336,6 +336,17 @@ fn start_server(dir: &std::path::Path, db_url: &str) -> Server {
     )
 }
 
+/// [`start_server`] with more variables.
+fn start_server_and(dir: &std::path::Path, db_url: &str, more: &[(&str, &str)]) -> Server {
+    let mut vars = vec![
+        ("RAGTIME_CONFIG", "testing"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", db_url),
+    ];
+    vars.extend_from_slice(more);
+    start_server_with(dir, &vars)
+}
+
 /// `ragtime serve` with exactly `vars` (and `PORT=0`).
 fn start_server_with(dir: &std::path::Path, vars: &[(&str, &str)]) -> Server {
     let mut vars = vars.to_vec();
@@ -576,4 +587,116 @@ fn a_request_on_a_kept_alive_connection_during_shutdown_is_answered_and_told_to_
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "{exit:?}");
+}
+
+/// Waits for the server to close `stream` (end of stream or a reset), and says how long that
+/// took; panics if it is still open after `within`.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> Duration {
+    let start = Instant::now();
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return start.elapsed(),
+            Ok(n) => panic!("an answer: {}", String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return start.elapsed(),
+            Err(e) => panic!("still open after {:?}: {e}", start.elapsed()),
+        }
+    }
+}
+
+#[test]
+fn connections_that_keep_the_server_waiting_for_a_request_are_closed_after_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::new();
+    let server = start_server_and(dir.path(), &test_db.url, &[("RAGTIME_HEADER_TIMEOUT", "1")]);
+    let port = server.port;
+    let connect = || TcpStream::connect(("127.0.0.1", port)).unwrap();
+
+    let mut silent = connect();
+    let mut half_a_line = connect();
+    half_a_line.write_all(b"GET /heal").unwrap();
+    // One header line every 300 ms: each is progress, but the head never ends.
+    let mut dripping = connect();
+    let mut drip = dripping.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = drip.write_all(b"GET /healthz HTTP/1.1\r\n");
+        for i in 0..40 {
+            std::thread::sleep(Duration::from_millis(300));
+            if drip
+                .write_all(format!("X-Drip-{i}: 1\r\n").as_bytes())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    for (name, stream) in [
+        ("silent", &mut silent),
+        ("half a request line", &mut half_a_line),
+        ("a header line now and then", &mut dripping),
+    ] {
+        let open = closed_within(stream, Duration::from_secs(6));
+        assert!(open < Duration::from_secs(4), "{name}: open for {open:?}");
+    }
+    writer.join().unwrap();
+
+    // A kept-alive connection may stay idle far longer between requests (Heroku's router
+    // keeps them): it is still served after twice the header timeout.
+    let mut kept = connect();
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (head, _) = ask_on(&mut kept, port).unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    std::thread::sleep(Duration::from_secs(2));
+    let (head, body) = ask_on(&mut kept, port).expect("still open");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(body.contains("ok"), "{body}");
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::new();
+    let server = start_server_and(
+        dir.path(),
+        &test_db.url,
+        &[
+            ("RAGTIME_MAX_CONNECTIONS", "2"),
+            ("RAGTIME_HEADER_TIMEOUT", "60"),
+        ],
+    );
+    let port = server.port;
+    let first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    // The third is queued by the kernel, not served: its request gets no answer.
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        third,
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let waited = third.read(&mut buf).unwrap_err();
+    assert!(
+        matches!(
+            waited.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{waited}"
+    );
+
+    // One of the two goes: the third is served.
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = String::new();
+    third.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }

@@ -453,6 +453,38 @@ async fn an_oversized_body_gets_413() {
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+#[tokio::test]
+async fn a_json_body_declared_as_bytes_is_held_to_the_form_limit_as_it_arrives() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::StreamExt;
+    let app = TestApp::with_env(&[("RAGTIME_MAX_BODY_BYTES", "2048")]).await;
+    let ann = app.create_user("ann").await;
+    let token = ragtime::api::auth::issue(&app.state.signer, &ann);
+    // 4 MiB in 16 KiB chunks, without a length, counted as the server takes them.
+    let taken = Arc::new(AtomicUsize::new(0));
+    let counter = taken.clone();
+    let chunks = futures_util::stream::iter(0..256).map(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(vec![b' '; 16 * 1024])
+    });
+    let mut client = app.client();
+    let req = client
+        .request(Method::POST, "/api/v1/compositions/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        // JSON to the JSON reader (any application/*+json), bytes to a check of the type alone.
+        .header(header::CONTENT_TYPE, "application/octet-stream+json")
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    let res = client.send(req).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", res.body);
+    assert_eq!(res.json()["error"], "payload too large");
+    // Refused at the first chunk over the limit, not after reading the rest.
+    let taken = taken.load(Ordering::SeqCst);
+    assert!(taken <= 2, "{taken} chunks read");
+}
+
 fn futures_stream(
     chunks: Vec<Result<String, std::io::Error>>,
 ) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> {

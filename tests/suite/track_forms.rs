@@ -404,3 +404,56 @@ async fn only_the_artist_or_an_administrator_may_change_a_compositions_tracks() 
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert!(track::of(&app.db, c.id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn every_upload_route_takes_files_larger_than_the_form_limit() {
+    // Each file is several times the limit that holds forms and JSON.
+    let app = TestApp::with_env(&[("RAGTIME_MAX_BODY_BYTES", "1024")]).await;
+    let ann = app.create_user("ann").await;
+    let (mut client, token) = ready(&app, &ann, "/").await;
+    let res = post_multipart(
+        &mut client,
+        "/",
+        &[
+            Part::Text("csrf_token", &token),
+            Part::Text("release_type", "3"),
+            Part::Text("title", "Over the Limit"),
+            Part::Text("description", ""),
+            Part::File("one.mp3", fixture("tone.mp3")),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let album = compositions_of(&app, &ann).await.remove(0);
+
+    let edit = format!("/edit/{}", album.slug());
+    let token = client.get(&edit).await.csrf_token();
+    let res = post_multipart(
+        &mut client,
+        &format!("{edit}/tracks"),
+        &[
+            Part::Text("csrf_token", &token),
+            Part::File("two.ogg", fixture("tone.ogg")),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    let bearer = format!(
+        "Bearer {}",
+        ragtime::api::auth::issue(&app.state.signer, &ann)
+    );
+    let mut script = app.client();
+    let req = script
+        .request(
+            Method::POST,
+            &format!("/api/v1/compositions/{}/tracks", album.id),
+        )
+        .header(header::AUTHORIZATION, bearer)
+        .header(header::CONTENT_TYPE, "audio/wav")
+        .body(Body::from(fixture("tone.wav")))
+        .unwrap();
+    let res = script.send(req).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(track::of(&app.db, album.id).await.unwrap().len(), 3);
+}

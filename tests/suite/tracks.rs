@@ -1383,6 +1383,38 @@ async fn audio_is_served_whole_with_immutable_caching_headers() {
 }
 
 #[tokio::test]
+async fn audio_is_served_inline_under_its_titles_name_made_safe() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let c = album(&app, &ann, "Names").await;
+    let token = token_of(&app, &ann);
+    let res = upload_as(
+        &mut app.client(),
+        c.id,
+        &token,
+        Some("audio/wav"),
+        fixture("tone.wav"),
+        Some("Élise \"rag\" / take 2"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let path = path_of(res.json()["audio_url"].as_str().unwrap());
+    for range in [None, Some("bytes=0-99")] {
+        let headers: Vec<(&str, &str)> = range.iter().map(|r| ("range", *r)).collect();
+        let res = fetch_audio(&app, Method::GET, &path, &headers).await;
+        assert!(res.status.is_success(), "{}", res.status);
+        assert_eq!(
+            res.header("content-disposition"),
+            Some(
+                "inline; filename=\"_lise _rag_ _ take 2.wav\"; \
+                 filename*=UTF-8''%C3%89lise%20_rag_%20_%20take%202.wav"
+            )
+        );
+        assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+    }
+}
+
+#[tokio::test]
 async fn audio_is_served_with_the_type_its_content_has() {
     let app = TestApp::new().await;
     let ann = app.create_user("ann").await;
