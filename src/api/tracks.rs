@@ -280,10 +280,10 @@ pub async fn update_track(
     if let Some(title) = title {
         track::rename(&state.db, t.id, &title).await?;
     }
-    if let Some(position) = position {
-        if !track::move_to(&state.db, &t, position as i32).await? {
-            return Err(AppError::no_such("track", id)); // deleted a moment ago
-        }
+    if let Some(position) = position
+        && !track::move_to(&state.db, &t, position as i32).await?
+    {
+        return Err(AppError::no_such("track", id)); // deleted a moment ago
     }
     let (t, _) = load(&state, id).await?;
     Ok(Json(track_json(&links, &t)))
