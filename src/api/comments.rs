@@ -208,7 +208,9 @@ pub async fn create_comment(
     let text = fields.string("body", true);
     fields.reject_unknown()?;
     let new = NewComment::read(text, fields.errors)?;
-    let created = comment::create(&state.db, caller.account.id, c.id, &new.body).await?;
+    let created = comment::create(&state.db, caller.account.id, c.id, &new.body)
+        .await?
+        .ok_or_else(|| AppError::no_such("composition", id))?; // deleted a moment ago
     let json = comment_json(&links, &created, &caller.account.user, true);
     Ok((
         StatusCode::CREATED,

@@ -430,7 +430,9 @@ pub async fn update_composition(
     {
         return Err(AppError::Conflict(problem));
     }
-    composition::update(&state.db, id, &draft).await?;
+    if !composition::update(&state.db, id, &draft).await? {
+        return Err(AppError::no_such("composition", id)); // deleted a moment ago
+    }
     let c = load(&state, id).await?;
     Ok(Json(as_seen_by(&state, &caller, &links, c).await?))
 }
@@ -454,7 +456,9 @@ pub async fn delete_composition(
 ) -> Result<StatusCode, AppError> {
     let c = load(&state, id).await?;
     caller.may_change(&c)?;
-    let keys = composition::delete(&state.db, c.id).await?;
+    let keys = composition::delete(&state.db, c.id)
+        .await?
+        .ok_or_else(|| AppError::no_such("composition", id))?; // deleted a moment ago
     state.media.release(&state.db, keys).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -82,6 +82,8 @@ pub fn refused(e: UploadError) -> AppError {
         UploadError::NotAudio(r) => AppError::Unprocessable(r.to_string()),
         UploadError::Interrupted => AppError::BadRequest(e.to_string()),
         UploadError::Refused(track::Refused::Db(e)) => e.into(),
+        // Deleted while the file arrived: as if it had never been there.
+        UploadError::Refused(track::Refused::Gone) => AppError::NotFound(None),
         UploadError::Refused(r) => AppError::Conflict(r.to_string()),
         UploadError::Internal(e) => AppError::Internal(e),
     }
@@ -278,8 +280,10 @@ pub async fn update_track(
     if let Some(title) = title {
         track::rename(&state.db, t.id, &title).await?;
     }
-    if let Some(position) = position {
-        track::move_to(&state.db, &t, position as i32).await?;
+    if let Some(position) = position
+        && !track::move_to(&state.db, &t, position as i32).await?
+    {
+        return Err(AppError::no_such("track", id)); // deleted a moment ago
     }
     let (t, _) = load(&state, id).await?;
     Ok(Json(track_json(&links, &t)))
@@ -304,7 +308,9 @@ pub async fn delete_track(
 ) -> Result<StatusCode, AppError> {
     let (t, c) = load(&state, id).await?;
     caller.may_change(&c)?;
-    let key = track::delete(&state.db, &t).await?;
+    let key = track::delete(&state.db, &t)
+        .await?
+        .ok_or_else(|| AppError::no_such("track", id))?; // deleted a moment ago
     state.media.release(&state.db, vec![key]).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -109,7 +109,19 @@ pub struct MailConfig {
     pub password: Option<SecretString>,
     pub sender: String,
     pub subject_prefix: String,
+    /// Days a sent or given-up message is kept before it is deleted
+    /// (`RAGTIME_MAIL_RETENTION_DAYS`): its body holds signed links, its recipient an address.
+    pub retention_days: u32,
+    /// Attempts after which a message the relay keeps refusing for now (4xx) is given up
+    /// (`RAGTIME_MAIL_MAX_ATTEMPTS`); a permanent refusal (5xx) gives it up at once.
+    pub max_attempts: i32,
 }
+
+/// What `RAGTIME_MAIL_RETENTION_DAYS` is when unset.
+pub const MAIL_RETENTION_DAYS: u32 = 7;
+/// What `RAGTIME_MAIL_MAX_ATTEMPTS` is when unset: with the backoff (30 s doubling to 6 h),
+/// about two days of retrying.
+pub const MAIL_MAX_ATTEMPTS: i32 = 16;
 
 impl fmt::Debug for MailConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,6 +133,8 @@ impl fmt::Debug for MailConfig {
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
             .field("sender", &self.sender)
             .field("subject_prefix", &self.subject_prefix)
+            .field("retention_days", &self.retention_days)
+            .field("max_attempts", &self.max_attempts)
             .finish()
     }
 }
@@ -392,6 +406,14 @@ impl Config {
                 .unwrap_or_else(|| "Ragtime Admin <ragtime@example.com>".into()),
             subject_prefix: var("RAGTIME_MAIL_SUBJECT_PREFIX")
                 .unwrap_or_else(|| "[Ragtime]".into()),
+            retention_days: match var("RAGTIME_MAIL_RETENTION_DAYS") {
+                Some(v) => parse_number("RAGTIME_MAIL_RETENTION_DAYS", &v, 0, 3650)? as u32,
+                None => MAIL_RETENTION_DAYS,
+            },
+            max_attempts: match var("RAGTIME_MAIL_MAX_ATTEMPTS") {
+                Some(v) => parse_number("RAGTIME_MAIL_MAX_ATTEMPTS", &v, 1, 100)? as i32,
+                None => MAIL_MAX_ATTEMPTS,
+            },
         };
 
         let admin_email = var("RAGTIME_ADMIN").map(|a| a.trim().to_lowercase());
@@ -564,6 +586,25 @@ mod tests {
         assert_eq!(c.port, 5000);
         assert!(c.auto_migrate);
         assert!(!c.https_redirect);
+    }
+
+    #[test]
+    fn mail_is_kept_seven_days_and_tried_sixteen_times_unless_configured() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.mail.retention_days, c.mail.max_attempts), (7, 16));
+        let c = config(&[
+            ("RAGTIME_MAIL_RETENTION_DAYS", "30"),
+            ("RAGTIME_MAIL_MAX_ATTEMPTS", "3"),
+        ])
+        .unwrap();
+        assert_eq!((c.mail.retention_days, c.mail.max_attempts), (30, 3));
+        for (variable, bad) in [
+            ("RAGTIME_MAIL_RETENTION_DAYS", "a week"),
+            ("RAGTIME_MAIL_RETENTION_DAYS", "-1"),
+            ("RAGTIME_MAIL_MAX_ATTEMPTS", "0"),
+        ] {
+            assert_eq!(config(&[(variable, bad)]).unwrap_err().variable, variable);
+        }
     }
 
     #[test]

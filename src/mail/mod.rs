@@ -1,6 +1,9 @@
 //! Mail: messages rendered from text + HTML templates, queued durably in the database (see
 //! `models::mail_queue`) and delivered by a background loop with retries — in the web process
-//! and in the optional `ragtime worker`. Transports: SMTP (`MAIL_SERVER`), the log (development,
+//! and in the optional `ragtime worker`. A message the relay refuses for good (5xx), or
+//! refuses for now too many times, is given up with the reason; an unreachable relay is an
+//! outage, retried every few seconds without counting against the messages. Sent and given-up
+//! messages are deleted after `RAGTIME_MAIL_RETENTION_DAYS`. Transports: SMTP (`MAIL_SERVER`), the log (development,
 //! or any configuration without `MAIL_SERVER`), an in-memory outbox (tests).
 
 use std::sync::{Arc, Mutex};
@@ -121,7 +124,7 @@ impl Transport {
         }
     }
 
-    async fn send(&self, mail: Outgoing) -> anyhow::Result<()> {
+    async fn send(&self, mail: Outgoing) -> Result<(), Failure> {
         match self {
             Transport::Log { with_body: true } => {
                 let (to, subject) = (&mail.to, &mail.subject);
@@ -135,14 +138,44 @@ impl Transport {
             }
             Transport::Memory(m) => {
                 m.lock()
-                    .map_err(|_| anyhow::anyhow!("outbox poisoned"))?
+                    .map_err(|_| Failure::Transient(anyhow::anyhow!("outbox poisoned")))?
                     .push(mail);
                 Ok(())
             }
             Transport::Smtp(smtp) => {
-                smtp.send(message(&mail)?).await?;
+                // A malformed address never gets better.
+                let message = message(&mail).map_err(Failure::Permanent)?;
+                smtp.send(message).await.map_err(Failure::of_smtp)?;
                 Ok(())
             }
+        }
+    }
+}
+
+/// Why a delivery failed, which decides what becomes of the message.
+#[derive(Debug)]
+enum Failure {
+    /// The relay refused it for good (a 5xx reply), or it cannot be sent at all (a malformed
+    /// address): given up at once.
+    Permanent(anyhow::Error),
+    /// The relay refused it for now (4xx) or the exchange went wrong: retried with backoff,
+    /// and given up after `RAGTIME_MAIL_MAX_ATTEMPTS`.
+    Transient(anyhow::Error),
+    /// The relay could not be reached, or the connection broke or stalled: an outage, not
+    /// the message's fault. Not counted; retried as soon as the relay answers.
+    Unreachable(anyhow::Error),
+}
+
+impl Failure {
+    /// By the error's kind (lettre's own classification of the reply), never its text.
+    fn of_smtp(e: lettre::transport::smtp::Error) -> Self {
+        if e.is_permanent() {
+            Failure::Permanent(e.into())
+        } else if e.is_transient() || e.is_response() || e.is_client() || e.is_tls() {
+            Failure::Transient(e.into())
+        } else {
+            // Connection, network i/o, timeouts, a pool shut down.
+            Failure::Unreachable(e.into())
         }
     }
 }
@@ -234,7 +267,7 @@ fn message_id(message: &mail_queue::Model, sender: &str) -> String {
 /// How one delivery attempt ended.
 enum Attempt {
     Sent,
-    Failed(anyhow::Error),
+    Failed(Failure),
     /// Given up because the claim was lost: the message is another worker's now, so this one
     /// records nothing about it.
     Lost,
@@ -262,7 +295,9 @@ async fn send_claimed(
                 return match result {
                     Ok(Ok(())) => Attempt::Sent,
                     Ok(Err(e)) => Attempt::Failed(e),
-                    Err(_) => Attempt::Failed(anyhow::anyhow!("delivery took over {SEND_TIMEOUT:?}")),
+                    Err(_) => Attempt::Failed(Failure::Unreachable(anyhow::anyhow!(
+                        "delivery took over {SEND_TIMEOUT:?}"
+                    ))),
                 };
             }
             _ = renew.tick() => match mail_queue::renew(db, id).await {
@@ -287,16 +322,24 @@ pub async fn deliver_due(
     config: &MailConfig,
     transport: &Transport,
 ) -> Result<usize, DbErr> {
-    deliver_until(db, config, transport, || false).await
+    Ok(deliver_until(db, config, transport, || false).await?.sent)
 }
 
-/// [`deliver_due`], giving up between two messages once `stopping` says so.
+/// What one pass over the due messages did.
+struct Pass {
+    sent: usize,
+    /// It stopped because the relay could not be reached.
+    unreachable: bool,
+}
+
+/// [`deliver_due`], giving up between two messages once `stopping` says so, or once the relay
+/// cannot be reached (the next messages would only wait for the same time-out).
 async fn deliver_until(
     db: &DatabaseConnection,
     config: &MailConfig,
     transport: &Transport,
     stopping: impl Fn() -> bool,
-) -> Result<usize, DbErr> {
+) -> Result<Pass, DbErr> {
     let mut sent = 0;
     for message in mail_queue::due(db, 50).await? {
         if stopping() {
@@ -314,45 +357,102 @@ async fn deliver_until(
             html: message.html_body.clone(),
             unsubscribe: message.unsubscribe.clone(),
         };
-        match send_claimed(db, transport, message.id, outgoing).await {
+        let id = message.id;
+        match send_claimed(db, transport, id, outgoing).await {
             Attempt::Sent => {
-                mail_queue::mark_sent(db, message.id).await?;
+                mail_queue::mark_sent(db, id).await?;
                 sent += 1;
             }
-            Attempt::Failed(e) => {
+            Attempt::Failed(Failure::Permanent(e)) => {
+                let error = format!("refused for good: {e:#}");
+                tracing::warn!(id, %error, "mail delivery given up");
+                mail_queue::give_up(db, &message, &error).await?;
+            }
+            Attempt::Failed(Failure::Transient(e))
+                if message.attempts + 1 >= config.max_attempts =>
+            {
+                let error = format!("given up after {} attempts: {e:#}", message.attempts + 1);
+                tracing::warn!(id, %error, "mail delivery given up");
+                mail_queue::give_up(db, &message, &error).await?;
+            }
+            Attempt::Failed(Failure::Transient(e)) => {
                 let error = format!("{e:#}");
-                tracing::warn!(id = message.id, %error, "mail delivery failed; will retry");
+                tracing::warn!(id, %error, "mail delivery failed; will retry");
                 mail_queue::mark_failed(db, &message, &error).await?;
             }
+            Attempt::Failed(Failure::Unreachable(e)) => {
+                let error = format!("{e:#}");
+                tracing::warn!(id, %error, "mail relay unreachable; will retry shortly");
+                mail_queue::mark_unreachable(db, &message, &error).await?;
+                return Ok(Pass {
+                    sent,
+                    unreachable: true,
+                });
+            }
             Attempt::Lost => {
-                tracing::warn!(
-                    id = message.id,
-                    "lost the claim on a mail; attempt given up"
-                );
+                tracing::warn!(id, "lost the claim on a mail; attempt given up");
             }
         }
     }
-    Ok(sent)
+    Ok(Pass {
+        sent,
+        unreachable: false,
+    })
 }
 
+/// Delete the messages sent or given up more than `RAGTIME_MAIL_RETENTION_DAYS` ago; how many.
+pub async fn purge_expired(db: &DatabaseConnection, config: &MailConfig) -> Result<u64, DbErr> {
+    let kept = chrono::Duration::days(i64::from(config.retention_days));
+    mail_queue::purge(db, chrono::Utc::now() - kept).await
+}
+
+/// How often the delivery loop deletes expired messages.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// The longest the loop waits between passes while the relay or the database is out: at most
+/// this long after either comes back, delivery resumes.
+const OUTAGE_PAUSE_MAX: Duration = Duration::from_secs(10);
+
 /// The delivery loop of the web process and of `ragtime worker`: every 2 seconds, deliver what
-/// is due. Returns once `stop` turns true (or its sender is gone), after the message being sent.
+/// is due (while the relay or the database is out, every 2, 4, 8, then 10 seconds), and every
+/// ten minutes delete expired messages. Returns once `stop` turns true (or its sender is
+/// gone), after the message being sent.
 pub async fn run_delivery(
     db: DatabaseConnection,
     config: MailConfig,
     transport: Transport,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = Duration::from_secs(2);
+    let mut pause = Duration::ZERO; // the first pass at once
+    let mut purged_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
-        let stopping = || *stop.borrow();
-        if let Err(e) = deliver_until(&db, &config, &transport, stopping).await {
-            tracing::warn!(error = %e, "mail delivery loop");
+        if purged_at.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+            match purge_expired(&db, &config).await {
+                Ok(n) => {
+                    purged_at = Some(tokio::time::Instant::now());
+                    if n > 0 {
+                        tracing::info!(deleted = n, "expired mail deleted");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot delete expired mail"),
+            }
         }
+        let stopping = || *stop.borrow();
+        let out = match deliver_until(&db, &config, &transport, stopping).await {
+            Ok(pass) => pass.unreachable,
+            Err(e) => {
+                tracing::warn!(error = %e, "mail delivery loop");
+                true
+            }
+        };
+        pause = if out {
+            (pause.max(every) * 2).min(OUTAGE_PAUSE_MAX)
+        } else {
+            every
+        };
     }
 }

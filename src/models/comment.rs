@@ -5,10 +5,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::{
-    ActiveValue::Set, DatabaseBackend, QuerySelect, QueryTrait, SelectTwo, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, DatabaseBackend, QueryTrait, SelectTwo, Statement};
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
 use super::{counter, notification, user};
@@ -46,27 +43,30 @@ impl Related<super::user::Entity> for Entity {
 impl ActiveModelBehavior for ActiveModel {}
 
 /// Post a comment. It notifies the composition's artist, and the users it `@mentions` (at most
-/// `markdown::MENTIONS_MAX`, each linked to their profile), never its author, all in its transaction.
+/// `markdown::MENTIONS_MAX`, each linked to their profile), never its author, all in its
+/// transaction. `None` if the composition is gone (deleted, perhaps, a moment ago).
 pub async fn create(
     db: &DatabaseConnection,
     author_id: i32,
     composition_id: i32,
     body: &str,
-) -> Result<Model, DbErr> {
+) -> Result<Option<Model>, DbErr> {
     let mentioned = user::named(db, &mentions(body)).await?;
     let names: HashMap<String, String> = mentioned
         .iter()
         .map(|(_, name)| (name.to_ascii_lowercase(), name.clone()))
         .collect();
-    let txn = db.begin().await?;
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        // The composition's row first, with the lock its comment count's update takes: else
-        // the insert's foreign-key check (KEY SHARE) and then that update could let a deletion
-        // of the composition queue between them, each waiting for the other.
-        super::composition::Entity::find_by_id(composition_id)
-            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
-            .one(&txn)
-            .await?;
+    let txn = super::begin_write(db).await?;
+    // The composition's row first, with the lock its comment count's update takes: else the
+    // insert's foreign-key check (KEY SHARE) and then that update could let a deletion of the
+    // composition queue between them, each waiting for the other. Once it is ours, a deletion
+    // that came first has taken it away, and the comment has nothing to go on.
+    let held = super::composition::Hold::Keep;
+    if super::composition::lock(&txn, composition_id, held)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
     }
     let comment = ActiveModel {
         body: Set(body.to_owned()),
@@ -93,7 +93,7 @@ pub async fn create(
         notification::notify(&txn, about(notification::Kind::Mention), others).await?;
     }
     txn.commit().await?;
-    Ok(comment)
+    Ok(Some(comment))
 }
 
 /// Which comments a list shows, in which order.

@@ -4,10 +4,10 @@
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, ExprTrait, JoinType, Query};
+use sea_orm::sea_query::{Alias, ExprTrait, JoinType, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect, QueryTrait,
-    SelectA, SelectB, Statement,
+    ActiveValue::Set, DatabaseBackend, DatabaseTransaction, FromQueryResult, QueryOrder,
+    QuerySelect, QueryTrait, SelectA, SelectB, Statement,
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
@@ -120,10 +120,42 @@ pub async fn create(
     Ok(created)
 }
 
+/// How a write holds a composition's row: [`Hold::Keep`] for one that changes it or what hangs
+/// on it (its text, tags, tracks), [`Hold::Delete`] for its deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    Keep,
+    Delete,
+}
+
+/// Lock a composition's row, the first lock of every write that changes the composition or its
+/// tracks or tags: one order for all of them, so concurrent edits of one composition queue
+/// behind each other instead of deadlocking over its track rows. On PostgreSQL `Keep` takes NO
+/// KEY UPDATE, the lock the count triggers take, which lets a like's or comment's foreign-key
+/// check (KEY SHARE) through rather than trap it between that check and its count update;
+/// `Delete` takes FOR UPDATE, as the deletion will. On SQLite the write transaction
+/// ([`super::begin_write`]) already holds the database's write lock, so a read suffices.
+/// `None` if the composition is gone, deleted perhaps by the transaction this one waited for:
+/// the caller answers as if it had never been there.
+pub(crate) async fn lock(
+    txn: &DatabaseTransaction,
+    id: i32,
+    hold: Hold,
+) -> Result<Option<Model>, DbErr> {
+    let find = Entity::find_by_id(id);
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        return find.one(txn).await;
+    }
+    match hold {
+        Hold::Keep => find.lock(LockType::NoKeyUpdate).one(txn).await,
+        Hold::Delete => find.lock_exclusive().one(txn).await,
+    }
+}
+
 /// Rewrite a composition and its tags; `false` if it is gone.
 pub async fn update(db: &DatabaseConnection, id: i32, draft: &Draft<'_>) -> Result<bool, DbErr> {
     let txn = super::begin_write(db).await?;
-    let Some(current) = Entity::find_by_id(id).one(&txn).await? else {
+    let Some(current) = lock(&txn, id, Hold::Keep).await? else {
         return Ok(false);
     };
     Entity::update_many()
@@ -143,10 +175,13 @@ pub async fn update(db: &DatabaseConnection, id: i32, draft: &Draft<'_>) -> Resu
 }
 
 /// Delete a composition with its comments and tracks together; the object keys its tracks
-/// named, for the caller to release from the media store.
-pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<Vec<String>, DbErr> {
+/// named, for the caller to release from the media store, or `None` if it was already gone.
+pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<Option<Vec<String>>, DbErr> {
     // Alone with any upload to it, so no track is added behind our back.
-    let txn = track::begin_writing(db, id).await?;
+    let (txn, found) = track::begin_writing(db, id, Hold::Delete).await?;
+    if found.is_none() {
+        return Ok(None);
+    }
     comment::Entity::delete_many()
         .filter(comment::Column::CompositionId.eq(id))
         .exec(&txn)
@@ -162,7 +197,7 @@ pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<Vec<String>, DbE
     let keys = track::delete_of(&txn, id).await?;
     Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
-    Ok(keys)
+    Ok(Some(keys))
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {

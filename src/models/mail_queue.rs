@@ -1,8 +1,9 @@
 //! The durable mail queue: a message is a row written in the same transaction as the change
-//! that causes it, and stays until a worker has delivered it. Workers claim a row with a
-//! conditional update, so two of them never send the same message at once, and renew the
-//! claim while they send, so a worker that dies leaves its message to another within
-//! [`CLAIM`] seconds.
+//! that causes it, and stays until a worker has delivered it or given it up, then for the
+//! retention period (its body holds signed links and its recipient an address), after which
+//! [`purge`] deletes it. Workers claim a row with a conditional update, so two of them never
+//! send the same message at once, and renew the claim while they send, so a worker that dies
+//! leaves its message to another within [`CLAIM`] seconds.
 
 use chrono::{Duration, Utc};
 use sea_orm::entity::prelude::*;
@@ -23,6 +24,8 @@ pub struct Model {
     pub locked_until: Option<DateTimeUtc>,
     pub sent_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    /// When delivery was given up (`last_error` says why): never retried.
+    pub failed_at: Option<DateTimeUtc>,
     /// A notification mail's one-click unsubscribe address (`List-Unsubscribe`, RFC 8058).
     pub unsubscribe: Option<String>,
 }
@@ -65,7 +68,7 @@ pub async fn enqueue<C: ConnectionTrait>(
 }
 
 /// The `limit` newest messages, sent or not, newest first (the development mail page): sent
-/// messages keep their row and body.
+/// messages keep their row and body for the retention period.
 pub async fn newest<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
     Entity::find()
         .order_by_desc(Column::Id)
@@ -74,11 +77,12 @@ pub async fn newest<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>
         .await
 }
 
-/// Unsent messages that are due and not reserved by a live worker, oldest first.
+/// Unsent messages, not given up, that are due and not reserved by a live worker, oldest first.
 pub async fn due<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
     let now = Utc::now();
     Entity::find()
         .filter(Column::SentAt.is_null())
+        .filter(Column::FailedAt.is_null())
         .filter(Column::NextAttemptAt.lte(now))
         .filter(free(now))
         .order_by_asc(Column::Id)
@@ -165,14 +169,61 @@ pub async fn mark_failed<C: ConnectionTrait>(
             Column::LockedUntil,
             Expr::value(Option::<DateTimeUtc>::None),
         )
-        .col_expr(
-            Column::LastError,
-            Expr::value(error.chars().take(500).collect::<String>()),
-        )
+        .col_expr(Column::LastError, Expr::value(clipped(error)))
         .filter(Column::Id.eq(message.id))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Record a last attempt and give the message up: it is never retried, and goes with the sent
+/// ones once the retention period has passed.
+pub async fn give_up<C: ConnectionTrait>(db: &C, message: &Model, why: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Attempts, Expr::value(message.attempts + 1))
+        .col_expr(Column::FailedAt, Expr::value(Utc::now()))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTimeUtc>::None),
+        )
+        .col_expr(Column::LastError, Expr::value(clipped(why)))
+        .filter(Column::Id.eq(message.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Record that the relay could not be reached: not the message's fault, so it is neither
+/// counted as an attempt nor put off; it stays due for when the relay answers again.
+pub async fn mark_unreachable<C: ConnectionTrait>(
+    db: &C,
+    message: &Model,
+    error: &str,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTimeUtc>::None),
+        )
+        .col_expr(Column::LastError, Expr::value(clipped(error)))
+        .filter(Column::Id.eq(message.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Delete the messages sent or given up before `before`; how many.
+pub async fn purge<C: ConnectionTrait>(db: &C, before: DateTimeUtc) -> Result<u64, DbErr> {
+    let done = Condition::any()
+        .add(Column::SentAt.lt(before))
+        .add(Column::FailedAt.lt(before));
+    let deleted = Entity::delete_many().filter(done).exec(db).await?;
+    Ok(deleted.rows_affected)
+}
+
+/// An error as kept: its first 500 characters.
+fn clipped(error: &str) -> String {
+    error.chars().take(500).collect()
 }
 
 /// Seconds to wait after the `attempts`-th failure.

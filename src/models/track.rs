@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Query;
-use sea_orm::{
-    ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect};
 
 use super::composition;
 
@@ -107,6 +105,9 @@ pub enum Refused {
     TooManyTracks { kind: &'static str, max: u64 },
     #[error("This upload would pass your storage quota of {quota} MiB ({used} MiB used).")]
     OverQuota { used: u64, quota: u64 },
+    /// The composition was deleted before the tracks went in.
+    #[error("The composition is gone.")]
+    Gone,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -214,44 +215,47 @@ pub async fn fits<C: ConnectionTrait>(
     }))
 }
 
-/// A transaction that changes one composition's tracks, alone: the composition's and its
-/// artist's rows are locked on PostgreSQL, and SQLite takes its write lock at the start (`IMMEDIATE`), so two uploads at
-/// once cannot both count the same free room, nor fail on a lock upgrade halfway.
+/// A transaction that changes one composition's tracks, alone: the composition's row is
+/// locked first ([`composition::lock`]), then, on PostgreSQL, its artist's, so two uploads at
+/// once cannot both count the same free room, and moves, uploads and deletions of one
+/// composition's tracks queue instead of deadlocking over the track rows. SQLite takes its
+/// write lock at the start (`IMMEDIATE`), so none fails on a lock upgrade halfway. The
+/// composition as it is now, or `None` if it is gone.
 pub(crate) async fn begin_writing(
     db: &DatabaseConnection,
     composition_id: i32,
-) -> Result<DatabaseTransaction, DbErr> {
+    hold: composition::Hold,
+) -> Result<(DatabaseTransaction, Option<composition::Model>), DbErr> {
     let txn = super::begin_write(db).await?;
-    if db.get_database_backend() == DbBackend::Postgres {
+    let c = composition::lock(&txn, composition_id, hold).await?;
+    if let Some(c) = &c
+        && db.get_database_backend() == DbBackend::Postgres
+    {
         // The artist too: the quota is theirs, over all their compositions.
-        let c = composition::Entity::find_by_id(composition_id)
-            .lock_exclusive()
+        // NO KEY UPDATE, the lock the count triggers take: a FOR UPDATE queued here would
+        // stop a concurrent follow or publish of this artist between its foreign-key check
+        // (KEY SHARE) and its count update, which then waits for us: a deadlock.
+        super::user::Entity::find_by_id(c.artist_id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
             .one(&txn)
             .await?;
-        if let Some(c) = c {
-            // NO KEY UPDATE, the lock the count triggers take: a FOR UPDATE queued here would
-            // stop a concurrent follow or publish of this artist between its foreign-key check
-            // (KEY SHARE) and its count update, which then waits for us: a deadlock.
-            super::user::Entity::find_by_id(c.artist_id)
-                .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
-                .one(&txn)
-                .await?;
-        }
     }
-    Ok(txn)
+    Ok((txn, c))
 }
 
 /// Appends tracks to a composition, all or none, after checking the track count and the
-/// artist's quota inside the same transaction.
+/// artist's quota inside the same transaction; [`Refused::Gone`] if the composition is gone.
 pub async fn add(
     db: &DatabaseConnection,
     composition: &composition::Model,
     new: Vec<NewTrack>,
     limits: &Limits,
 ) -> Result<Vec<Model>, Refused> {
-    let txn = begin_writing(db, composition.id).await?;
+    let (txn, found) = begin_writing(db, composition.id, composition::Hold::Keep).await?;
+    // As it is now: its type may have changed since the caller read it.
+    let composition = found.ok_or(Refused::Gone)?;
     let bytes = new.iter().map(|t| t.size_bytes as u64).sum();
-    let room = room(&txn, composition, limits).await?;
+    let room = room(&txn, &composition, limits).await?;
     room.admits(new.len() as u64, bytes)?;
     let have = room.have;
     let now = Utc::now();
@@ -387,25 +391,41 @@ pub async fn rename<C: ConnectionTrait>(db: &C, id: i32, title: &str) -> Result<
     Ok(())
 }
 
-/// Moves a track to `position` (clamped to 1..=n), shifting the others.
-pub async fn move_to(db: &DatabaseConnection, track: &Model, position: i32) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+/// Moves a track to `position` (clamped to 1..=n), shifting the others; `false` if the track
+/// or its composition is gone.
+pub async fn move_to(db: &DatabaseConnection, track: &Model, position: i32) -> Result<bool, DbErr> {
+    let (txn, found) = begin_writing(db, track.composition_id, composition::Hold::Keep).await?;
+    if found.is_none() {
+        return Ok(false);
+    }
+    // The list as it is now that it is ours, not as the caller read it.
     let mut ids: Vec<i32> = of(&txn, track.composition_id)
         .await?
         .into_iter()
         .map(|t| t.id)
-        .filter(|id| *id != track.id)
         .collect();
+    let Some(from) = ids.iter().position(|id| *id == track.id) else {
+        return Ok(false); // deleted meanwhile
+    };
+    ids.remove(from);
     let at = (position.max(1) as usize - 1).min(ids.len());
     ids.insert(at, track.id);
     renumber(&txn, &ids).await?;
-    txn.commit().await
+    txn.commit().await?;
+    Ok(true)
 }
 
-/// Deletes a track and closes the gap; its object key, for the caller to release.
-pub async fn delete(db: &DatabaseConnection, track: &Model) -> Result<String, DbErr> {
-    let txn = begin_writing(db, track.composition_id).await?;
-    Entity::delete_by_id(track.id).exec(&txn).await?;
+/// Deletes a track and closes the gap; its object key, for the caller to release, or `None` if
+/// the track (or its composition) is already gone.
+pub async fn delete(db: &DatabaseConnection, track: &Model) -> Result<Option<String>, DbErr> {
+    let (txn, found) = begin_writing(db, track.composition_id, composition::Hold::Keep).await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    let deleted = Entity::delete_by_id(track.id).exec(&txn).await?;
+    if deleted.rows_affected == 0 {
+        return Ok(None);
+    }
     let rest: Vec<i32> = of(&txn, track.composition_id)
         .await?
         .into_iter()
@@ -413,7 +433,7 @@ pub async fn delete(db: &DatabaseConnection, track: &Model) -> Result<String, Db
         .collect();
     renumber(&txn, &rest).await?;
     txn.commit().await?;
-    Ok(track.object_key.clone())
+    Ok(Some(track.object_key.clone()))
 }
 
 /// Deletes every track of a composition (inside the caller's transaction); their object keys.

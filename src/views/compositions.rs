@@ -231,7 +231,9 @@ async fn add_comment(
         )
         .await;
     }
-    comment::create(&state.db, user.id, c.id, body).await?;
+    comment::create(&state.db, user.id, c.id, body)
+        .await?
+        .ok_or(AppError::NotFound(None))?; // deleted a moment ago
     session.note_write();
     session.flash("success", "Your comment has been published.");
     Ok(Redirect::to(&format!(
@@ -302,7 +304,9 @@ async fn edit(
     }
     match checked {
         Ok(draft) => {
-            composition::update(&state.db, c.id, &draft).await?;
+            if !composition::update(&state.db, c.id, &draft).await? {
+                return Err(AppError::NotFound(None)); // deleted a moment ago
+            }
             session.note_write();
             session.flash("success", "The composition has been updated.");
             let new_slug = composition::url_slug(c.id, draft.title);
@@ -346,7 +350,9 @@ async fn delete(
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;
     may_change(&user, &c)?;
-    let keys = composition::delete(&state.db, c.id).await?;
+    let keys = composition::delete(&state.db, c.id)
+        .await?
+        .ok_or(AppError::NotFound(None))?; // deleted a moment ago
     state.media.release(&state.db, keys).await;
     session.note_write();
     session.flash("success", "The composition has been deleted.");

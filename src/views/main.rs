@@ -193,8 +193,9 @@ async fn publish(
     if !matches!(added, Ok(Ok(_))) {
         // Its tracks were refused, or the store failed: the composition goes too, so nothing
         // is half-saved.
-        let keys = composition::delete(&state.db, created.id).await?;
-        state.media.release(&state.db, keys).await;
+        if let Some(keys) = composition::delete(&state.db, created.id).await? {
+            state.media.release(&state.db, keys).await;
+        }
     }
     if let Err(problem) = added? {
         let errors = [(FILES, problem)].into_iter().collect();

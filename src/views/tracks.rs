@@ -63,6 +63,8 @@ pub(super) async fn add_checked(
     match state.media.add(&state.db, c, checked).await {
         Ok(added) => Ok(Ok(added.len())),
         Err(UploadError::Refused(track::Refused::Db(e))) => Err(e.into()),
+        // Deleted while the files arrived: as if it had never been there.
+        Err(UploadError::Refused(track::Refused::Gone)) => Err(AppError::NotFound(None)),
         Err(UploadError::Internal(e)) => Err(AppError::Internal(e)),
         Err(e) => Ok(Err(e.to_string())),
     }
@@ -190,7 +192,9 @@ async fn move_to(
         .trim()
         .parse::<i32>()
         .map_err(|_| AppError::BadRequest("The position must be a whole number.".into()))?;
-    track::move_to(&state.db, &t, position).await?;
+    if !track::move_to(&state.db, &t, position).await? {
+        return Err(AppError::NotFound(None)); // deleted a moment ago
+    }
     Ok(back_to_editor(&session, &c, "The track has been moved."))
 }
 
@@ -201,7 +205,9 @@ async fn remove(
     Path(id): Path<i32>,
 ) -> Result<Response, AppError> {
     let (t, c) = load_track(&state, &user, id).await?;
-    let key = track::delete(&state.db, &t).await?;
+    let key = track::delete(&state.db, &t)
+        .await?
+        .ok_or(AppError::NotFound(None))?; // deleted a moment ago
     state.media.release(&state.db, vec![key]).await;
     Ok(back_to_editor(&session, &c, "The track has been removed."))
 }

@@ -770,7 +770,8 @@ async fn a_disabled_comment_shows_its_body_to_moderators_only() {
     let c = app.publish(&ann, "Contested Rag").await;
     let rude = comment::create(&app.db, ann.id, c.id, "Something *rude*")
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the composition");
     comment::create(&app.db, ann.id, c.id, "Something kind")
         .await
         .unwrap();
@@ -1473,7 +1474,8 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
     let c = app.publish(&ann, "Probe").await;
     let remark = comment::create(&app.db, ann.id, c.id, "Probe")
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the composition");
     let mut client = app.client();
 
     // Served without credentials, and it parses.

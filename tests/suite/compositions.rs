@@ -599,7 +599,8 @@ async fn a_disabled_comment_is_hidden_everywhere_but_the_moderation_page() {
     let c = app.publish(&ann, "Heated").await;
     let rude = comment::create(&app.db, ann.id, c.id, "something rude")
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the composition");
     let moderator = app.create_user_with_role("mo", "Moderator").await;
     let mut mo = app.logged_in_client(&moderator).await;
     assert!(
@@ -686,7 +687,8 @@ async fn moderation_needs_the_moderate_permission() {
     let c = app.publish(&ann, "Calm").await;
     let note = comment::create(&app.db, ann.id, c.id, "fine words")
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the composition");
     let mut client = app.logged_in_client(&ann).await;
     assert_eq!(client.get("/moderate").await.status, StatusCode::FORBIDDEN);
     assert!(!client.get("/").await.body.contains(r#"href="/moderate""#));

@@ -18,7 +18,11 @@ use chrono::Utc;
 use ragtime::config::{Config, MailConfig};
 use ragtime::mail::{self, Outgoing, Rendered, Transport};
 use ragtime::models::mail_queue;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 use secrecy::SecretString;
 
 /// The mail settings of the testing configuration, pointed at `server:port`.
@@ -31,6 +35,8 @@ fn mail_config(server: Option<&str>, port: u16, use_tls: bool) -> MailConfig {
         password: None,
         sender: "Ragtime Admin <ragtime@example.com>".into(),
         subject_prefix: "[Ragtime]".into(),
+        retention_days: ragtime::config::MAIL_RETENTION_DAYS,
+        max_attempts: ragtime::config::MAIL_MAX_ATTEMPTS,
     }
 }
 
@@ -239,22 +245,96 @@ async fn a_live_worker_renews_its_claim_and_a_dead_one_loses_it() {
 }
 
 #[tokio::test]
-async fn a_failed_delivery_is_retried_later_with_backoff() {
+async fn an_unreachable_relay_is_an_outage_that_leaves_the_mail_due_and_uncounted() {
     let test_db = TestDb::new();
     // Nothing listens on port 1: every connection is refused.
     let config = mail_config(Some("127.0.0.1"), 1, false);
     let db = deployed(&test_db).await;
-    mail::queue(&db, &config, "ann@example.com", "Hello", &body(1))
-        .await
-        .unwrap();
+    for n in 1..=2 {
+        mail::queue(&db, &config, "ann@example.com", "Hello", &body(n))
+            .await
+            .unwrap();
+    }
 
     let smtp = Transport::smtp(&config, None).unwrap();
+    assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 0);
+    let [first, second] = <[mail_queue::Model; 2]>::try_from(rows(&db).await).unwrap();
+    assert!(first.last_error.is_some_and(|e| !e.is_empty()), "recorded");
+    assert_eq!(first.attempts, 0, "not the message's fault: not counted");
+    assert!(
+        first.next_attempt_at <= Utc::now(),
+        "still due, not put off"
+    );
+    assert!(first.locked_until.is_none(), "released for the next pass");
+    assert!(first.sent_at.is_none() && first.failed_at.is_none());
+    // The pass stopped there: the second would only have met the same refusal.
+    assert!(second.last_error.is_none());
+
+    // The relay is back: everything goes at once.
+    let outbox = Transport::memory();
+    assert_eq!(mail::deliver_due(&db, &config, &outbox).await.unwrap(), 2);
+}
+
+/// Make every unsent message due now (as if its backoff had passed).
+async fn due_now(db: &DatabaseConnection) {
+    let sql = "UPDATE mail_queue SET next_attempt_at = created_at";
+    db.execute_unprepared(sql).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_gives_the_mail_up_at_once_saying_why() {
+    if !smtp_tools_present(&[PYTHON]) {
+        return;
+    }
+    let server = start_smtp_server(None);
+    let test_db = TestDb::new();
+    let db = deployed(&test_db).await;
+    let config = mail_config(Some("127.0.0.1"), server.port, false);
+    for to in ["nobody@refused.example.com", "ann@example.com"] {
+        mail::queue(&db, &config, to, "Hello", &body(1))
+            .await
+            .unwrap();
+    }
+    let smtp = Transport::smtp(&config, None).unwrap();
+    assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 1);
+    let refused = rows(&db).await.remove(0);
+    assert!(refused.failed_at.is_some(), "given up");
+    assert!(refused.sent_at.is_none());
+    assert_eq!(refused.attempts, 1);
+    let why = refused.last_error.unwrap();
+    assert!(why.contains("550"), "the relay's answer is kept: {why}");
+
+    // Never tried again, however long one waits.
+    due_now(&db).await;
+    assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 0);
+    assert_eq!(rows(&db).await[0].attempts, 1);
+    let received = server.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["to"], "ann@example.com");
+}
+
+#[tokio::test]
+async fn a_mail_refused_for_now_is_retried_with_backoff_then_given_up_after_the_last_attempt() {
+    if !smtp_tools_present(&[PYTHON]) {
+        return;
+    }
+    let server = start_smtp_server(None);
+    let test_db = TestDb::new();
+    let db = deployed(&test_db).await;
+    let config = MailConfig {
+        max_attempts: 3,
+        ..mail_config(Some("127.0.0.1"), server.port, false)
+    };
+    mail::queue(&db, &config, "ann@busy.example.com", "Hello", &body(1))
+        .await
+        .unwrap();
+    let smtp = Transport::smtp(&config, None).unwrap();
+
     let before = Utc::now();
     assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 0);
     let row = rows(&db).await.remove(0);
     assert_eq!(row.attempts, 1);
-    assert!(row.sent_at.is_none());
-    assert!(row.locked_until.is_none(), "released for the next attempt");
+    assert!(row.failed_at.is_none(), "not given up after one 451");
     // 30 s after the first failure, as documented.
     let wait = row.next_attempt_at - before;
     assert!(
@@ -262,13 +342,71 @@ async fn a_failed_delivery_is_retried_later_with_backoff() {
         "backs off: next attempt at {} (failed at {before})",
         row.next_attempt_at
     );
-    assert!(row.last_error.is_some_and(|e| !e.is_empty()));
-
+    assert!(row.last_error.unwrap().contains("451"));
     // Not due yet: even a working transport does not get it now.
     let outbox = Transport::memory();
     assert_eq!(mail::deliver_due(&db, &config, &outbox).await.unwrap(), 0);
     assert!(outbox.outbox().is_empty());
-    assert_eq!(rows(&db).await[0].attempts, 1);
+
+    due_now(&db).await;
+    assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 0);
+    assert_eq!(rows(&db).await[0].attempts, 2);
+    assert!(rows(&db).await[0].failed_at.is_none());
+    due_now(&db).await;
+    assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 0);
+    let row = rows(&db).await.remove(0);
+    assert_eq!(row.attempts, 3);
+    assert!(row.failed_at.is_some(), "given up after the third attempt");
+    let why = row.last_error.unwrap();
+    assert!(why.contains("3 attempts") && why.contains("451"), "{why}");
+    due_now(&db).await;
+    assert_eq!(mail::deliver_due(&db, &config, &outbox).await.unwrap(), 0);
+    assert!(outbox.outbox().is_empty(), "never tried again");
+}
+
+#[tokio::test]
+async fn sent_and_given_up_mail_is_deleted_after_the_retention_period_and_unsent_mail_is_kept() {
+    let test_db = TestDb::new();
+    let config = MailConfig {
+        retention_days: 7,
+        ..mail_config(None, 587, false)
+    };
+    let db = deployed(&test_db).await;
+    for n in 1..=5 {
+        mail::queue(
+            &db,
+            &config,
+            &format!("u{n}@example.com"),
+            "Hello",
+            &body(n),
+        )
+        .await
+        .unwrap();
+    }
+    let outbox = Transport::memory();
+    assert_eq!(mail::deliver_due(&db, &config, &outbox).await.unwrap(), 5);
+    // 1: sent eight days ago; 2: sent six days ago; 3: given up eight days ago; 4: given up an
+    // hour ago; 5: never sent (a relay out for that long).
+    let ago = |hours: i64| Some(Utc::now() - chrono::Duration::hours(hours));
+    let times = [
+        (ago(8 * 24), None),
+        (ago(6 * 24), None),
+        (None, ago(8 * 24)),
+        (None, ago(1)),
+        (None, None),
+    ];
+    for (n, (sent, failed)) in times.into_iter().enumerate() {
+        mail_queue::Entity::update_many()
+            .col_expr(mail_queue::Column::SentAt, Expr::value(sent))
+            .col_expr(mail_queue::Column::FailedAt, Expr::value(failed))
+            .filter(mail_queue::Column::Recipient.eq(format!("u{}@example.com", n + 1)))
+            .exec(&db)
+            .await
+            .unwrap();
+    }
+    assert_eq!(mail::purge_expired(&db, &config).await.unwrap(), 2);
+    let left: Vec<String> = rows(&db).await.into_iter().map(|r| r.recipient).collect();
+    assert_eq!(left, ["u2@example.com", "u4@example.com", "u5@example.com"]);
 }
 
 #[tokio::test]
@@ -283,6 +421,10 @@ async fn an_invalid_sender_or_recipient_fails_the_delivery_without_panicking() {
     assert_eq!(mail::deliver_due(&db, &config, &smtp).await.unwrap(), 0);
     let row = rows(&db).await.remove(0);
     assert_eq!(row.attempts, 1);
+    assert!(
+        row.failed_at.is_some(),
+        "it would never get better: given up"
+    );
     let error = row.last_error.unwrap();
     assert!(error.contains("invalid recipient"), "{error}");
 
@@ -356,6 +498,15 @@ cert = sys.argv[3] if len(sys.argv) > 3 else None
 key = sys.argv[4] if len(sys.argv) > 4 else None
 
 class Recorder:
+    # Recipients at refused.example.com are refused for good, those at busy.example.com for now.
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.endswith("@refused.example.com"):
+            return "550 5.1.1 No such user here"
+        if address.endswith("@busy.example.com"):
+            return "451 4.3.0 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         parts = {}
@@ -469,12 +620,16 @@ fn free_port() -> u16 {
 /// Start aiosmtpd on 127.0.0.1; with `tls` (certificate, key) it offers and requires STARTTLS
 /// and a login.
 fn start_smtp_server(tls: Option<(&Path, &Path)>) -> SmtpServer {
+    start_smtp_server_on(free_port(), tls)
+}
+
+/// [`start_smtp_server`] on this port.
+fn start_smtp_server_on(port: u16, tls: Option<(&Path, &Path)>) -> SmtpServer {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("smtp_server.py");
     std::fs::write(&script, SMTP_SERVER).unwrap();
     let outdir = dir.path().join("received");
     std::fs::create_dir(&outdir).unwrap();
-    let port = free_port();
     let mut cmd = Command::new("python3");
     cmd.arg(&script).arg(port.to_string()).arg(&outdir);
     if let Some((cert, key)) = tls {
@@ -601,6 +756,101 @@ async fn a_notification_mail_reaches_smtp_with_its_one_click_unsubscribe_headers
     assert_eq!(received[0]["list_unsubscribe"], serde_json::Value::Null);
 }
 
+/// Poll `done` every 100 ms for at most `limit`; how long it took.
+async fn within(limit: Duration, mut done: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_loop_resumes_within_seconds_once_the_relay_is_back() {
+    if !smtp_tools_present(&[PYTHON]) {
+        return;
+    }
+    let port = free_port(); // where the relay will be, once it is back
+    let test_db = TestDb::new();
+    let db = deployed(&test_db).await;
+    let config = mail_config(Some("127.0.0.1"), port, false);
+    mail::queue(&db, &config, "ann@example.com", "Hello", &body(1))
+        .await
+        .unwrap();
+    let smtp = Transport::smtp(&config, None).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(mail::run_delivery(
+        db.clone(),
+        config.clone(),
+        smtp,
+        stopped,
+    ));
+    let tried = within(Duration::from_secs(10), async || {
+        rows(&db).await[0].last_error.is_some()
+    })
+    .await;
+    assert!(tried.is_some(), "the loop tries the relay");
+    // Out a few seconds more; a backoff per message would put the next try 30 s after the first.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let server = start_smtp_server_on(port, None);
+    let took = within(Duration::from_secs(20), async || {
+        !server.received().is_empty()
+    })
+    .await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    let took = took.expect("delivered once the relay is back");
+    assert!(
+        took < Duration::from_secs(12),
+        "delivered {took:?} after the relay came back"
+    );
+    assert_eq!(rows(&db).await[0].attempts, 0, "the outage was not counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_the_delivery_loop_resumes_within_seconds_after_its_connections_are_cut() {
+    let test_db = TestDb::new();
+    if !test_db.is_postgres() {
+        eprintln!("PostgreSQL only (set TEST_DATABASE_URL); .ci/run runs it there");
+        return;
+    }
+    let db = deployed(&test_db).await;
+    let config = mail_config(None, 587, false);
+    let worker_db = connect(&test_db).await;
+    let outbox = Transport::memory();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(mail::run_delivery(
+        worker_db,
+        config.clone(),
+        outbox.clone(),
+        stopped,
+    ));
+    mail::queue(&db, &config, "ann@example.com", "Before", &body(1))
+        .await
+        .unwrap();
+    let sent = within(Duration::from_secs(10), async || outbox.outbox().len() == 1).await;
+    assert!(sent.is_some(), "the loop delivers");
+    // The database drops every connection of the loop's pool (a restart, a failover).
+    let cut = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+               WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    db.execute_unprepared(cut).await.unwrap();
+    let db = connect(&test_db).await;
+    mail::queue(&db, &config, "ann@example.com", "After", &body(2))
+        .await
+        .unwrap();
+    let took = within(Duration::from_secs(20), async || outbox.outbox().len() == 2).await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    let took = took.expect("delivered after the cut");
+    assert!(
+        took < Duration::from_secs(12),
+        "delivered {took:?} after the cut"
+    );
+}
+
 #[tokio::test]
 async fn mail_use_tls_refuses_a_server_without_starttls() {
     if !smtp_tools_present(&[PYTHON]) {
@@ -690,7 +940,10 @@ async fn mail_use_tls_upgrades_with_starttls_before_logging_in() {
     );
     assert_eq!(server.received().len(), 1);
     let row = rows(&db).await.remove(1);
-    assert_eq!(row.attempts, 1);
+    // No secure connection to the relay: as good as none, an outage (not counted; retried
+    // every few seconds until the relay, or its certificate, is right).
+    assert_eq!(row.attempts, 0);
+    assert!(row.failed_at.is_none());
     let error = row.last_error.unwrap();
     assert!(error.to_lowercase().contains("certificate"), "{error}");
 }

@@ -28,6 +28,7 @@ mod people;
 mod platform_files;
 mod process;
 mod profiles;
+mod races;
 mod rate_limits;
 mod role_command;
 mod search;

@@ -339,6 +339,7 @@ async fn a_comment_link_leads_to_the_page_of_the_thread_that_holds_it() {
             comment::create(&app.db, ann.id, rag.id, &format!("number {n}"))
                 .await
                 .unwrap()
+                .expect("the composition")
                 .id,
         );
     }
