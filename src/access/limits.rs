@@ -1,6 +1,7 @@
 //! The rate limits of the account pages: failed logins, and requests that send mail
 //! (registration, confirmation resends, password-reset requests), counted per account and per
-//! client address in the database so they hold across every web process.
+//! client address; and the API's reads without credentials, per client address. All are
+//! counted in the database so they hold across every web process.
 
 use std::net::IpAddr;
 
@@ -17,6 +18,8 @@ use crate::models::rate_limit;
 pub struct Limit {
     key: String,
     max: i64,
+    /// Its own window, instead of the configured one (`RAGTIME_RATE_LIMIT_WINDOW`).
+    window: Option<Duration>,
 }
 
 /// An IPv6 client usually holds a whole /64, so it is counted as one.
@@ -45,10 +48,12 @@ pub fn login(limits: &RateLimits, email: &str, ip: IpAddr) -> [Limit; 2] {
         Limit {
             key: format!("login:account:{}", account_key(email)),
             max: limits.login_per_account,
+            window: None,
         },
         Limit {
             key: format!("login:address:{}", address_key(ip)),
             max: limits.login_per_address,
+            window: None,
         },
     ]
 }
@@ -59,12 +64,25 @@ pub fn mail(limits: &RateLimits, action: &str, email: &str, ip: IpAddr) -> [Limi
         Limit {
             key: format!("{action}:account:{}", account_key(email)),
             max: limits.mail_per_account,
+            window: None,
         },
         Limit {
             key: format!("{action}:address:{}", address_key(ip)),
             max: limits.mail_per_address,
+            window: None,
         },
     ]
+}
+
+/// The API's reads without credentials from this client address, counted per minute: a
+/// client reading public data too fast is slowed down for a moment, not locked out for the
+/// long window of the login limits.
+pub fn api_anonymous_read(limits: &RateLimits, ip: IpAddr) -> Limit {
+    Limit {
+        key: format!("api_read:address:{}", address_key(ip)),
+        max: limits.api_anonymous_reads_per_minute,
+        window: Some(Duration::minutes(1)),
+    }
 }
 
 fn window(limits: &RateLimits) -> Duration {
@@ -84,9 +102,10 @@ pub async fn spend<C: ConnectionTrait>(
     limits: &RateLimits,
     checks: &[Limit],
 ) -> Result<(), AppError> {
-    let window = window(limits);
+    let configured = window(limits);
     let mut refusal = None;
     for check in checks {
+        let window = check.window.unwrap_or(configured);
         let w = rate_limit::hit(db, &check.key, window).await?;
         if w.count > check.max {
             refusal = Some(retry_after(w.started, window));

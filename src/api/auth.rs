@@ -1,7 +1,11 @@
-//! Who is calling the API. Every request authenticates, as the Flask original's
-//! `@api.before_request` demanded: HTTP Basic with email and password, or a token from
-//! `POST /api/v1/tokens/`, sent as `Authorization: Bearer <token>` or as Basic with the token
-//! as the username and an empty password. No cookie is read or set.
+//! Who is calling the API. Public data — what the site shows an anonymous visitor — may be
+//! read without credentials ([`ApiReader`]), rate-limited per client address; private data
+//! (a timeline, notifications: [`ApiAccount`]) and every write ([`ApiUser`]) need them. The
+//! credentials are HTTP Basic with email and password, or a token from `POST /api/v1/tokens/`,
+//! sent as `Authorization: Bearer <token>` or as Basic with the token as the username and an
+//! empty password. Credentials that are sent must be right: a wrong one is a 401 everywhere,
+//! never a silent fall back to anonymous. An account whose email is not confirmed reads like
+//! anyone and gets 403 on writes. No cookie is read or set.
 //!
 //! A token is sealed JSON claims — the user, an expiry, a fingerprint of the password hash —
 //! signed with the app's key under a purpose of its own, so no other signed value passes for
@@ -22,7 +26,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::access::login;
+use super::Links;
+use crate::access::{limits, login};
 use crate::crypto::{Signer, sha256_hex};
 use crate::error::{AppError, ErrorBody};
 use crate::models::user::{self, Account};
@@ -70,15 +75,29 @@ pub enum Credentials {
     Token,
 }
 
-/// An authenticated, confirmed caller. Missing or wrong credentials are a 401 with
-/// `WWW-Authenticate`; an unconfirmed account is a 403; too many password failures a 429.
+/// An authenticated caller, confirmed or not: enough to read one's own private data. Missing
+/// or wrong credentials are a 401 with `WWW-Authenticate`; too many password failures a 429.
+pub struct ApiAccount {
+    pub account: Account,
+    pub credentials: Credentials,
+}
+
+impl ApiAccount {
+    /// Whether the caller holds `permission`: an account not yet confirmed holds none, as on
+    /// the site.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.account.confirmed && self.account.can(permission)
+    }
+}
+
+/// An authenticated, confirmed caller: what every write needs. An unconfirmed account is a
+/// 403 saying so, on top of [`ApiAccount`]'s refusals.
 pub struct ApiUser {
     pub account: Account,
     pub credentials: Credentials,
 }
 
 impl ApiUser {
-    /// 403 with `message` unless the caller holds `permission`.
     /// Only the artist or an administrator may change a composition (or its tracks).
     pub fn may_change(&self, c: &composition::Model) -> Result<(), AppError> {
         if self.account.id == c.artist_id || self.account.is_administrator() {
@@ -90,6 +109,7 @@ impl ApiUser {
         }
     }
 
+    /// 403 with `message` unless the caller holds `permission`.
     pub fn require(&self, permission: Permission, message: &str) -> Result<(), AppError> {
         if self.account.can(permission) {
             Ok(())
@@ -99,11 +119,35 @@ impl ApiUser {
     }
 }
 
+/// Whoever reads public data: an account that sent its credentials, or an anonymous client,
+/// whose reads count against `RAGTIME_API_ANONYMOUS_READS_PER_MINUTE` for its address (a 429
+/// with `Retry-After` past it). Credentials that are sent are checked as everywhere else.
+pub struct ApiReader {
+    pub account: Option<Account>,
+}
+
+impl ApiReader {
+    /// The caller's id, for what depends on who reads (whether they like or follow it).
+    pub fn id(&self) -> Option<i32> {
+        self.account.as_ref().map(|a| a.id)
+    }
+
+    /// Whether the caller holds `permission`: anonymous and unconfirmed callers hold none.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.account
+            .as_ref()
+            .is_some_and(|a| a.confirmed && a.can(permission))
+    }
+}
+
 /// What the `Authorization` header presents.
 enum Presented {
     Password { email: String, password: String },
     Token(String),
 }
+
+const UNCONFIRMED: &str =
+    "Your account is not confirmed yet: follow the link in the email we sent you.";
 
 const HOW: &str = "Authenticate with HTTP Basic (your email and password), or with a token \
 from POST /api/v1/tokens/ as `Authorization: Bearer <token>`.";
@@ -177,35 +221,84 @@ async fn by_password(
         .ok_or_else(|| anyhow::anyhow!("user {} has no role", found.id).into())
 }
 
+/// The account whose credentials the request carries, `None` if it carries none; a 401 if
+/// they are malformed or wrong.
+async fn authenticate(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<Option<(Account, Credentials)>, AppError> {
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    let presented = presented(parts).map_err(|how| AppError::Unauthorized(how.into()))?;
+    let (account, credentials) = match presented {
+        Presented::Token(token) => (by_token(state, &token).await?, Credentials::Token),
+        Presented::Password { email, password } => {
+            let client = ClientInfo::from_request_parts(parts, state).await?;
+            let account = by_password(state, &client, &email, &password).await?;
+            (account, Credentials::Password)
+        }
+    };
+    if let Some(Caller(slot)) = parts.extensions.get::<Caller>() {
+        let _ = slot.set(account.id);
+    }
+    let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
+    if stale && let Err(e) = user::touch_last_seen(&state.db, account.id).await {
+        tracing::warn!(error = %e, "cannot update last_seen");
+    }
+    Ok(Some((account, credentials)))
+}
+
+impl FromRequestParts<AppState> for ApiAccount {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let (account, credentials) = authenticate(parts, state)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized(HOW.into()))?;
+        Ok(ApiAccount {
+            account,
+            credentials,
+        })
+    }
+}
+
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let presented = presented(parts).map_err(|how| AppError::Unauthorized(how.into()))?;
-        let (account, credentials) = match presented {
-            Presented::Token(token) => (by_token(state, &token).await?, Credentials::Token),
-            Presented::Password { email, password } => {
-                let client = ClientInfo::from_request_parts(parts, state).await?;
-                let account = by_password(state, &client, &email, &password).await?;
-                (account, Credentials::Password)
-            }
-        };
-        if let Some(Caller(slot)) = parts.extensions.get::<Caller>() {
-            let _ = slot.set(account.id);
-        }
+        let ApiAccount {
+            account,
+            credentials,
+        } = ApiAccount::from_request_parts(parts, state).await?;
         if !account.confirmed {
-            return Err(AppError::forbidden(
-                "Your account is not confirmed yet: follow the link in the email we sent you.",
-            ));
-        }
-        let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
-        if stale && let Err(e) = user::touch_last_seen(&state.db, account.id).await {
-            tracing::warn!(error = %e, "cannot update last_seen");
+            return Err(AppError::forbidden(UNCONFIRMED));
         }
         Ok(ApiUser {
             account,
             credentials,
         })
+    }
+}
+
+impl FromRequestParts<AppState> for ApiReader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some((account, _)) = authenticate(parts, state).await? {
+            return Ok(ApiReader {
+                account: Some(account),
+            });
+        }
+        let client = ClientInfo::from_request_parts(parts, state).await?;
+        let rate = &state.config.rate_limits;
+        limits::spend(
+            &state.db,
+            rate,
+            &[limits::api_anonymous_read(rate, client.ip)],
+        )
+        .await?;
+        Ok(ApiReader { account: None })
     }
 }
 
@@ -228,7 +321,7 @@ pub async fn api_responses(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// A token and how long it works.
+/// A token, how long it works, and whose it is.
 #[derive(Serialize, ToSchema)]
 pub struct Token {
     /// Send it as `Authorization: Bearer <token>`, or as the Basic username with an empty
@@ -237,9 +330,22 @@ pub struct Token {
     /// Seconds the token works for (unless the password changes first).
     #[schema(example = 3600)]
     pub expiration: i64,
+    /// The account the token stands for.
+    pub user: TokenUser,
 }
 
-/// Get a token. Only email and password may ask: a token cannot mint a token.
+/// Whose a token is: enough to find the rest (`url`, or `GET /api/v1/users/me`).
+#[derive(Serialize, ToSchema)]
+pub struct TokenUser {
+    pub id: i32,
+    pub username: String,
+    /// This user in the API.
+    #[schema(format = "uri")]
+    pub url: String,
+}
+
+/// Get a token. Only email and password may ask: a token cannot mint a token. An account not
+/// yet confirmed gets one too: it reads with it, and writes once confirmed.
 #[utoipa::path(
     post,
     path = "/api/v1/tokens/",
@@ -252,8 +358,9 @@ pub struct Token {
     )
 )]
 pub async fn new_token(
-    caller: ApiUser,
+    caller: ApiAccount,
     State(state): State<AppState>,
+    links: Links,
 ) -> Result<Json<Token>, AppError> {
     if caller.credentials == Credentials::Token {
         return Err(AppError::Unauthorized(
@@ -261,8 +368,14 @@ pub async fn new_token(
                 .into(),
         ));
     }
+    let user = &caller.account.user;
     Ok(Json(Token {
-        token: issue(&state.signer, &caller.account.user),
+        token: issue(&state.signer, user),
         expiration: TOKEN_SECONDS,
+        user: TokenUser {
+            id: user.id,
+            username: user.username.clone(),
+            url: links.user(user.id),
+        },
     }))
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::ApiUser;
+use super::auth::{ApiReader, ApiUser};
 use super::extract::{Id, JsonBody};
 use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
@@ -87,7 +87,7 @@ pub struct CommentList {
 async fn comment_list(
     state: &AppState,
     links: &Links,
-    caller: &ApiUser,
+    caller: &ApiReader,
     page: &PageParam,
     thread: Thread,
     path: &str,
@@ -96,7 +96,7 @@ async fn comment_list(
     let per_page = state.config.comments_per_page;
     let rows = comment::page(&state.db, thread, page.cursor(), per_page).await?;
     let (prev, next) = page.links(links, path, &rows);
-    let moderator = caller.account.can(Permission::MODERATE);
+    let moderator = caller.can(Permission::MODERATE);
     Ok(CommentList {
         comments: rows
             .iter()
@@ -157,13 +157,14 @@ async fn load_composition(state: &AppState, id: i32) -> Result<composition::Mode
     path = "/api/v1/compositions/{id}/comments/",
     tag = "comments",
     params(("id" = i32, Path, minimum = 1, description = "The composition's id."), PageParam),
+    security(("bearer" = []), ("basic" = []), ()),
     responses(
         (status = 200, description = "One page of the composition's comments.", body = CommentList),
         (status = 404, description = "No composition has this id.", body = ErrorBody),
     )
 )]
 pub async fn list_comments_on(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
@@ -226,10 +227,11 @@ pub async fn create_comment(
     path = "/api/v1/comments/",
     tag = "comments",
     params(PageParam),
+    security(("bearer" = []), ("basic" = []), ()),
     responses((status = 200, description = "One page of comments.", body = CommentList))
 )]
 pub async fn list_comments(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     page: PageParam,
@@ -255,13 +257,14 @@ pub async fn list_comments(
     path = "/api/v1/comments/{id}",
     tag = "comments",
     params(("id" = i32, Path, minimum = 1, description = "The comment's id.")),
+    security(("bearer" = []), ("basic" = []), ()),
     responses(
         (status = 200, description = "The comment.", body = CommentOut),
         (status = 404, description = "No comment has this id.", body = ErrorBody),
     )
 )]
 pub async fn get_comment(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
@@ -272,6 +275,6 @@ pub async fn get_comment(
     let author = user::find_by_id(&state.db, c.author_id)
         .await?
         .ok_or_else(|| AppError::no_such("user", c.author_id))?;
-    let moderator = caller.account.can(Permission::MODERATE);
+    let moderator = caller.can(Permission::MODERATE);
     Ok(Json(comment_json(&links, &c, &author, moderator)))
 }

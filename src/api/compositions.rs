@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::ApiUser;
+use super::auth::{ApiReader, ApiUser};
 use super::extract::{Fields, Id, JsonBody};
 use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
@@ -59,12 +59,38 @@ pub struct CompositionOut {
     /// Its tags (genres and moods), in order: lower case, letters, digits and dashes.
     #[schema(example = json!(["ragtime", "stride"]))]
     pub tags: Vec<String>,
-    /// Its audio, in order.
+    /// Its audio, in order. In lists, without their waveforms (read the composition or the
+    /// track for those).
     pub tracks: Vec<super::tracks::TrackOut>,
 }
 
+/// Whether the tracks of a composition carry their waveforms: one composition does, a list
+/// leaves them out (hundreds of numbers a track, which a list of twenty would multiply).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Waveforms {
+    Included,
+    LeftOut,
+}
+
+/// Which compositions of `ids` the caller likes; nothing for an anonymous one.
+pub async fn liked_by(
+    state: &AppState,
+    viewer: Option<i32>,
+    ids: &[i32],
+) -> Result<std::collections::HashSet<i32>, AppError> {
+    Ok(match viewer {
+        Some(viewer) => like::liked_among(&state.db, viewer, ids).await?,
+        None => Default::default(),
+    })
+}
+
 /// The API's view of `card`; `liked` says whether the caller likes it.
-pub fn composition_json(links: &Links, card: &Card, liked: bool) -> CompositionOut {
+pub fn composition_json(
+    links: &Links,
+    card: &Card,
+    liked: bool,
+    waveforms: Waveforms,
+) -> CompositionOut {
     let c = &card.composition;
     CompositionOut {
         id: c.id,
@@ -87,7 +113,13 @@ pub fn composition_json(links: &Links, card: &Card, liked: bool) -> CompositionO
         tracks: card
             .tracks
             .iter()
-            .map(|t| super::tracks::track_json(links, t))
+            .map(|t| {
+                let mut json = super::tracks::track_json(links, t);
+                if waveforms == Waveforms::LeftOut {
+                    json.waveform = None;
+                }
+                json
+            })
             .collect(),
     }
 }
@@ -106,10 +138,11 @@ pub struct CompositionList {
     pub count: u64,
 }
 
-/// One page of `feed`, whose list lives at `path` under the API's prefix, as `caller` sees it.
+/// One page of `feed`, whose list lives at `path` under the API's prefix, as the caller
+/// `viewer` (if any) sees it.
 pub async fn composition_list(
     state: &AppState,
-    caller: &ApiUser,
+    viewer: Option<i32>,
     links: &Links,
     page: &PageParam,
     feed: Feed,
@@ -126,11 +159,14 @@ pub async fn composition_list(
     let (prev, next) = page.links(links, path, &cards);
     // Whether the caller likes them: one query for the page, never kept in the shared cards.
     let ids: Vec<i32> = cards.iter().map(|c| c.composition.id).collect();
-    let liked = like::liked_among(&state.db, caller.account.id, &ids).await?;
+    let liked = liked_by(state, viewer, &ids).await?;
     Ok(CompositionList {
         compositions: cards
             .iter()
-            .map(|c| composition_json(links, c, liked.contains(&c.composition.id)))
+            .map(|c| {
+                let liked = liked.contains(&c.composition.id);
+                composition_json(links, c, liked, Waveforms::LeftOut)
+            })
             .collect(),
         prev,
         next,
@@ -302,17 +338,16 @@ async fn card(state: &AppState, c: composition::Model) -> Result<Card, AppError>
         .ok_or_else(|| AppError::no_such("user", artist_id))
 }
 
-/// One composition as `caller` sees it (whether they like it).
+/// One composition as the caller `viewer` (if any) sees it (whether they like it).
 async fn as_seen_by(
     state: &AppState,
-    caller: &ApiUser,
+    viewer: Option<i32>,
     links: &Links,
     c: composition::Model,
 ) -> Result<CompositionOut, AppError> {
-    let liked = like::liked_among(&state.db, caller.account.id, &[c.id])
-        .await?
-        .contains(&c.id);
-    Ok(composition_json(links, &card(state, c).await?, liked))
+    let liked = liked_by(state, viewer, &[c.id]).await?.contains(&c.id);
+    let card = card(state, c).await?;
+    Ok(composition_json(links, &card, liked, Waveforms::Included))
 }
 
 /// Everyone's compositions, newest first.
@@ -321,10 +356,11 @@ async fn as_seen_by(
     path = "/api/v1/compositions/",
     tag = "compositions",
     params(PageParam),
+    security(("bearer" = []), ("basic" = []), ()),
     responses((status = 200, description = "One page of compositions.", body = CompositionList))
 )]
 pub async fn list_compositions(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     page: PageParam,
@@ -332,7 +368,7 @@ pub async fn list_compositions(
     Ok(Json(
         composition_list(
             &state,
-            &caller,
+            caller.id(),
             &links,
             &page,
             Feed::All,
@@ -369,7 +405,8 @@ pub async fn create_composition(
     let new = NewComposition::read(&mut body.fields().await?)?;
     let draft = new.draft()?;
     let created = composition::create(&state.db, caller.account.id, &draft).await?;
-    let json = composition_json(&links, &card(&state, created).await?, false);
+    let card = card(&state, created).await?;
+    let json = composition_json(&links, &card, false, Waveforms::Included);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, json.url.clone())],
@@ -384,19 +421,20 @@ pub async fn create_composition(
     path = "/api/v1/compositions/{id}",
     tag = "compositions",
     params(("id" = i32, Path, minimum = 1, description = "The composition's id.")),
+    security(("bearer" = []), ("basic" = []), ()),
     responses(
         (status = 200, description = "The composition.", body = CompositionOut),
         (status = 404, description = "No composition has this id.", body = ErrorBody),
     )
 )]
 pub async fn get_composition(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
 ) -> Result<Json<CompositionOut>, AppError> {
     let c = load(&state, id).await?;
-    Ok(Json(as_seen_by(&state, &caller, &links, c).await?))
+    Ok(Json(as_seen_by(&state, caller.id(), &links, c).await?))
 }
 
 /// Change a composition (its artist or an administrator). Fields left out keep their value.
@@ -434,7 +472,9 @@ pub async fn update_composition(
         return Err(AppError::no_such("composition", id)); // deleted a moment ago
     }
     let c = load(&state, id).await?;
-    Ok(Json(as_seen_by(&state, &caller, &links, c).await?))
+    Ok(Json(
+        as_seen_by(&state, Some(caller.account.id), &links, c).await?,
+    ))
 }
 
 /// Delete a composition with its comments and tracks (its artist or an administrator).
@@ -495,7 +535,8 @@ pub async fn like_composition(
     };
     // Read after the like: its count has changed with it.
     let c = load(&state, id).await?;
-    let json = composition_json(&links, &card(&state, c).await?, true);
+    let card = card(&state, c).await?;
+    let json = composition_json(&links, &card, true, Waveforms::Included);
     let location = links.api(&format!("/compositions/{id}/like"));
     Ok((status, [(header::LOCATION, location)], Json(json)).into_response())
 }

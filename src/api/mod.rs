@@ -1,6 +1,7 @@
 //! The JSON API, version 1 (SPEC §4): the Flask original's `api` blueprint, made correct and
-//! described. Every caller authenticates on every request (see [`auth`]); the API never reads
-//! or sets a cookie and needs no CSRF token.
+//! described. Public data may be read without credentials; private data and writes need them
+//! on every request (see [`auth`]). The API never reads or sets a cookie and needs no CSRF
+//! token.
 //!
 //! Each operation is registered once, through utoipa-axum's `OpenApiRouter` in [`routes`]: the
 //! router that serves `/api/v1/` and the OpenAPI document at `/api/v1/openapi.json` both come
@@ -10,6 +11,7 @@ pub mod auth;
 pub mod comments;
 pub mod compositions;
 pub mod extract;
+pub mod index;
 pub mod notifications;
 pub mod openapi;
 pub mod search;
@@ -45,7 +47,10 @@ pub fn router() -> Router<AppState> {
 /// this; add an operation here and it is routed and described at once.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(index::get_index))
         .routes(routes!(auth::new_token))
+        .routes(routes!(users::get_me))
+        .routes(routes!(users::get_user_by_username))
         .routes(routes!(users::get_user))
         .routes(routes!(users::list_user_compositions))
         .routes(routes!(users::get_timeline))
@@ -127,8 +132,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Links {
 }
 
 /// Which page of a list: `after` or `before` an item (the cursors of the `next` and `prev`
-/// links), or an old numbered `page`. Read leniently, like the site's pages: anything that does
-/// not parse means the first page, never an error.
+/// links, with the page number `n` they count), or an old numbered `page`. Read leniently,
+/// like the site's pages: anything that does not parse means the first page, never an error.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParam {
@@ -143,15 +148,26 @@ pub struct PageParam {
     /// of the list. Follow `next` and `prev` instead; they reach every page at the same cost.
     #[param(required = false, nullable = false, example = "2")]
     page: Option<String>,
+    /// The number of the page a cursor leads to, as counted by the link that carries it
+    /// (`next` from page 2 says `n=3`), so the links beside that page carry theirs. It only
+    /// counts: it never changes which items a page holds, and a value that does not parse is
+    /// ignored.
+    #[param(required = false, nullable = false, example = "3")]
+    n: Option<String>,
 }
 
 impl PageParam {
+    fn query(&self) -> PageQuery {
+        PageQuery {
+            after: self.after.clone(),
+            before: self.before.clone(),
+            page: self.page.clone(),
+            n: self.n.clone(),
+        }
+    }
+
     pub fn cursor(&self) -> Cursor {
-        Cursor::from_params(
-            self.after.as_deref(),
-            self.before.as_deref(),
-            self.page.as_deref(),
-        )
+        self.query().cursor()
     }
 
     /// The `prev` and `next` links of `page`, a page of the list at `path` under the API's
@@ -173,8 +189,9 @@ impl PageParam {
         query: &str,
         page: &Page<T>,
     ) -> (Option<String>, Option<String>) {
-        let pagination =
-            Pagination::new(links.api(path), self.cursor(), page).with_query(query.to_owned());
+        let pagination = Pagination::new(links.api(path), self.cursor(), page)
+            .numbered(self.query().number())
+            .with_query(query.to_owned());
         (pagination.prev_url(), pagination.next_url())
     }
 }
@@ -188,6 +205,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParam {
             after: query.after,
             before: query.before,
             page: query.page,
+            n: query.n,
         })
     }
 }

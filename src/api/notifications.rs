@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::ApiUser;
+use super::auth::{ApiAccount, ApiUser};
 use super::extract::{Id, JsonBody};
 use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
@@ -152,7 +152,7 @@ fn filter_of(query: Option<&str>) -> Result<Filter, AppError> {
     )
 )]
 pub async fn list_notifications(
-    caller: ApiUser,
+    caller: ApiAccount,
     State(state): State<AppState>,
     links: Links,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
@@ -189,7 +189,7 @@ pub async fn list_notifications(
     )
 )]
 pub async fn get_notification(
-    caller: ApiUser,
+    caller: ApiAccount,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,

@@ -18,21 +18,31 @@ use utoipa::{Modify, OpenApi, PartialSchema};
 
 use crate::error::ErrorBody;
 
-const DESCRIPTION: &str = "The JSON API of Ragtime, a music-sharing social network.
+const DESCRIPTION: &str = "The JSON API of Ragtime, a music-sharing social network. \
+`GET /api/v1/` links to this document and the main lists.
 
-**Authentication.** Every operation but this document needs credentials: HTTP Basic with \
-your email and password, or a token. `POST /api/v1/tokens/` (Basic with email and password \
-only) returns a token that works for an hour, or until your password changes; send it as \
-`Authorization: Bearer <token>`, or as the Basic username with an empty password. Missing or \
-wrong credentials get a 401 with `WWW-Authenticate`; an account whose email address is not \
-confirmed gets a 403. Password attempts count against the same rate limits as the site's login \
-form until they succeed (429 with `Retry-After`), so send many requests with a token. The API \
-uses no cookies and needs no CSRF token; a browser's write from another site is refused.
+**Authentication.** Public data — what the site shows a visitor who is not logged in: \
+compositions, tracks, users, comments, search — may be read without credentials; such reads \
+are limited per client address (429 with `Retry-After` past the limit), and credentials lift \
+the limit. Writes and private data (a timeline, notifications, `users/me`) need credentials: \
+HTTP Basic with your email and password, or a token. `POST /api/v1/tokens/` (Basic with \
+email and password only) returns a token that works for an hour, or until your password \
+changes, and names its user; send it as `Authorization: Bearer <token>`, or as the Basic \
+username with an empty password. Missing credentials where they are needed, and wrong ones \
+anywhere (a wrong credential is never read as none), get a 401 with `WWW-Authenticate`. An \
+account whose email address is not confirmed reads like anyone, and gets a 403 on writes. \
+Password attempts count against the same rate limits as the site's login form until they \
+succeed (429 with `Retry-After`), so send many requests with a token. The API uses no cookies \
+and needs no CSRF token; a browser's write from another site is refused.
 
-**Lists** are ordered and paginated: `{\"<items>\": [...], \"prev\": url|null, \"next\": \
-url|null, \"count\": total}`, with `?page=N`. **Objects** carry their absolute `url`. \
-**Timestamps** are ISO 8601 in UTC (`2026-11-25T10:00:00Z`). A comment disabled by a \
-moderator shows `null` for `body` and `body_html` to everyone but moderators.
+**Lists** are ordered and paginated by cursor: `{\"<items>\": [...], \"prev\": url|null, \
+\"next\": url|null, \"count\": total}`. Follow `next` and `prev` as they are: they carry \
+`after` or `before` (an opaque cursor) and `n` (the number of the page they lead to, which only \
+counts), and keep the list's own parameters (`q` and `type` of a search). The old numbered \
+`page` parameter reaches only the first ten pages. Compositions in lists carry their tracks \
+without the `waveform`; one composition or track read alone carries it. **Objects** carry \
+their absolute `url`. **Timestamps** are ISO 8601 in UTC (`2026-11-25T10:00:00Z`). A comment \
+disabled by a moderator shows `null` for `body` and `body_html` to everyone but moderators.
 
 **Errors** are always JSON, `{\"error\": \"<short>\", \"message\": \"<human>\"}`, with the \
 status: 400 malformed JSON or an invalid field (named in the message), 401, 403, 404, 405, 409, \
@@ -152,6 +162,26 @@ fn add(op: &mut Operation, status: &str, response: impl Into<Response>) {
         .or_insert_with(|| RefOr::T(response.into()));
 }
 
+/// Who may call an operation, as its `security` says.
+#[derive(PartialEq, Eq)]
+enum Access {
+    /// Anyone, and nothing is checked (`security(())`): this document, the index.
+    Open,
+    /// Anyone; credentials, if sent, must be right (public reads).
+    Optional,
+    /// Credentials are needed (the API's default).
+    Required,
+}
+
+fn access(op: &Operation) -> Access {
+    let anonymous = SecurityRequirement::default();
+    match &op.security {
+        Some(requirements) if requirements.iter().all(|r| *r == anonymous) => Access::Open,
+        Some(requirements) if requirements.contains(&anonymous) => Access::Optional,
+        _ => Access::Required,
+    }
+}
+
 /// The error responses every operation shares, by what it takes: credentials, an id in the
 /// path, a JSON body.
 fn add_shared_responses(doc: &mut Document) {
@@ -159,7 +189,6 @@ fn add_shared_responses(doc: &mut Document) {
         .get_or_insert_with(Default::default)
         .schemas
         .insert("Error".to_owned(), ErrorBody::schema());
-    let public = Some(vec![SecurityRequirement::default()]);
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
             (false, &mut item.get),
@@ -170,27 +199,41 @@ fn add_shared_responses(doc: &mut Document) {
         ];
         for (writes, op) in operations {
             let Some(op) = op else { continue };
-            if op.security != public {
+            let access = access(op);
+            if access != Access::Open {
+                let unauthorized = if access == Access::Optional {
+                    "Wrong credentials, or an expired token (send none to read as anyone)."
+                } else {
+                    "Missing or wrong credentials, or an expired token."
+                };
                 add(
                     op,
                     "401",
-                    json_error("Missing or wrong credentials, or an expired token.").header(
+                    json_error(unauthorized).header(
                         "WWW-Authenticate",
                         string_header("The ways to authenticate: Basic and Bearer.", None),
                     ),
                 );
+                let too_many = if access == Access::Optional {
+                    "Too many reads without credentials from this address, or too many failed \
+                     passwords: wait `Retry-After` seconds."
+                } else {
+                    "Too many failed passwords: wait `Retry-After` seconds."
+                };
+                add(
+                    op,
+                    "429",
+                    json_error(too_many).header(
+                        "Retry-After",
+                        string_header("Seconds to wait.", Some("^[0-9]+$")),
+                    ),
+                );
+            }
+            if access == Access::Required {
                 add(
                     op,
                     "403",
                     json_error("The account is not confirmed, or may not do this."),
-                );
-                add(
-                    op,
-                    "429",
-                    json_error("Too many failed passwords: wait `Retry-After` seconds.").header(
-                        "Retry-After",
-                        string_header("Seconds to wait.", Some("^[0-9]+$")),
-                    ),
                 );
             }
             if path.contains("{id}") {

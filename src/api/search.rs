@@ -6,12 +6,11 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::ApiUser;
-use super::compositions::{CompositionOut, composition_json};
+use super::auth::ApiReader;
+use super::compositions::{CompositionOut, Waveforms, composition_json, liked_by};
 use super::users::{UserOut, users_json};
 use super::{Links, PageParam};
 use crate::error::{AppError, ErrorBody};
-use crate::models::like;
 use crate::models::search::{self, Scope};
 use crate::state::AppState;
 use crate::views::search::{SearchParams, search_query};
@@ -55,6 +54,7 @@ pub struct UserResults {
             pattern = "^(compositions|users)$"),
         PageParam,
     ),
+    security(("bearer" = []), ("basic" = []), ()),
     responses(
         (status = 200, description = "One page of results: `compositions` or `users`.",
             body = SearchResults),
@@ -62,7 +62,7 @@ pub struct UserResults {
     )
 )]
 pub async fn search(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     params: SearchParams,
@@ -97,14 +97,15 @@ pub async fn search(
             let found = search::compositions(&state.db, &query, cursor, per_page).await?;
             let (prev, next) = page.links_keeping(&links, "/search", &kept, &found.page);
             let ids: Vec<i32> = found.page.iter().map(|f| f.card.composition.id).collect();
-            let liked = like::liked_among(&state.db, caller.account.id, &ids).await?;
+            let liked = liked_by(&state, caller.id(), &ids).await?;
             SearchResults::Compositions(CompositionResults {
                 compositions: found
                     .page
                     .iter()
                     .map(|f| {
                         let id = f.card.composition.id;
-                        composition_json(&links, &f.card, liked.contains(&id))
+                        let liked = liked.contains(&id);
+                        composition_json(&links, &f.card, liked, Waveforms::LeftOut)
                     })
                     .collect(),
                 prev,
@@ -117,7 +118,7 @@ pub async fn search(
             let (prev, next) = page.links_keeping(&links, "/search", &kept, &found.page);
             let users = found.page.items.into_iter().map(|f| f.user).collect();
             SearchResults::Users(UserResults {
-                users: users_json(&state, &links, caller.account.id, users).await?,
+                users: users_json(&state, &links, caller.id(), users).await?,
                 prev,
                 next,
                 count: found.count,

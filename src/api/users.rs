@@ -1,12 +1,13 @@
-//! Users: a profile, its compositions, its timeline (the followed feed), follow and unfollow.
+//! Users: a profile (by id, by username, or the caller's own), its compositions, its timeline
+//! (the followed feed), follow and unfollow.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::ApiUser;
+use super::auth::{ApiAccount, ApiReader, ApiUser};
 use super::compositions::{CompositionList, composition_list};
 use super::extract::Id;
 use super::{Links, PageParam, iso8601};
@@ -49,32 +50,40 @@ pub struct UserOut {
     pub followers_count: u64,
     /// Users they follow, not counting themself.
     pub following_count: u64,
-    /// Whether the caller follows this user (everyone follows themself).
+    /// Whether the caller follows this user (everyone follows themself); false without
+    /// credentials.
     pub followed_by_you: bool,
-    /// Whether this user follows the caller.
+    /// Whether this user follows the caller; false without credentials.
     pub follows_you: bool,
 }
 
-/// The API's view of `user`, for the caller `viewer`.
+/// The API's view of `user`, for the caller `viewer` (if any).
 async fn user_json(
     state: &AppState,
     links: &Links,
-    viewer: i32,
+    viewer: Option<i32>,
     u: user::Model,
 ) -> Result<UserOut, AppError> {
-    let relationship = follow::relationship(&state.db, viewer, u.id).await?;
+    let relationship = match viewer {
+        Some(viewer) => follow::relationship(&state.db, viewer, u.id).await?,
+        None => follow::Relationship::default(),
+    };
     Ok(user_out(state, links, relationship, u))
 }
 
-/// The API's view of many users for the caller `viewer`, in their order: two queries in all.
+/// The API's view of many users for the caller `viewer` (if any), in their order: two queries
+/// in all.
 pub async fn users_json(
     state: &AppState,
     links: &Links,
-    viewer: i32,
+    viewer: Option<i32>,
     users: Vec<user::Model>,
 ) -> Result<Vec<UserOut>, AppError> {
     let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
-    let mut relationships = follow::relationships(&state.db, viewer, &ids).await?;
+    let mut relationships = match viewer {
+        Some(viewer) => follow::relationships(&state.db, viewer, &ids).await?,
+        None => Default::default(),
+    };
     Ok(users
         .into_iter()
         .map(|u| {
@@ -129,19 +138,66 @@ async fn load(state: &AppState, id: i32) -> Result<user::Model, AppError> {
     path = "/api/v1/users/{id}",
     tag = "users",
     params(("id" = i32, Path, minimum = 1, description = "The user's id.")),
+    security(("bearer" = []), ("basic" = []), ()),
     responses(
         (status = 200, description = "The user.", body = UserOut),
         (status = 404, description = "No user has this id.", body = ErrorBody),
     )
 )]
 pub async fn get_user(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
 ) -> Result<Json<UserOut>, AppError> {
     let u = load(&state, id).await?;
-    Ok(Json(user_json(&state, &links, caller.account.id, u).await?))
+    Ok(Json(user_json(&state, &links, caller.id(), u).await?))
+}
+
+/// One user, found by username (in any case, as profile pages are).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/by-username/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The username, in any case.", example = "ann")),
+    security(("bearer" = []), ("basic" = []), ()),
+    responses(
+        (status = 200, description = "The user.", body = UserOut),
+        (status = 404, description = "No user has this username.", body = ErrorBody),
+    )
+)]
+pub async fn get_user_by_username(
+    caller: ApiReader,
+    State(state): State<AppState>,
+    links: Links,
+    username: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<UserOut>, AppError> {
+    // A path that does not decode (not UTF-8) names nobody either.
+    let Ok(Path(username)) = username else {
+        return Err(AppError::NotFound(Some(
+            "No user has this username.".into(),
+        )));
+    };
+    let u = user::find_by_username(&state.db, &username)
+        .await?
+        .ok_or_else(|| AppError::NotFound(Some("No user has this username.".into())))?;
+    Ok(Json(user_json(&state, &links, caller.id(), u).await?))
+}
+
+/// The caller: the account whose credentials the request carries (confirmed or not).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    tag = "users",
+    responses((status = 200, description = "The caller.", body = UserOut))
+)]
+pub async fn get_me(
+    caller: ApiAccount,
+    State(state): State<AppState>,
+    links: Links,
+) -> Result<Json<UserOut>, AppError> {
+    let me = caller.account.user;
+    Ok(Json(user_json(&state, &links, Some(me.id), me).await?))
 }
 
 /// A user's compositions, newest first.
@@ -150,13 +206,14 @@ pub async fn get_user(
     path = "/api/v1/users/{id}/compositions/",
     tag = "users",
     params(("id" = i32, Path, minimum = 1, description = "The user's id."), PageParam),
+    security(("bearer" = []), ("basic" = []), ()),
     responses(
         (status = 200, description = "One page of the user's compositions.", body = CompositionList),
         (status = 404, description = "No user has this id.", body = ErrorBody),
     )
 )]
 pub async fn list_user_compositions(
-    caller: ApiUser,
+    caller: ApiReader,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
@@ -166,12 +223,21 @@ pub async fn list_user_compositions(
     let path = format!("/users/{id}/compositions/");
     let count = follow::Counts::of(&u).compositions;
     Ok(Json(
-        composition_list(&state, &caller, &links, &page, Feed::By(id), &path, count).await?,
+        composition_list(
+            &state,
+            caller.id(),
+            &links,
+            &page,
+            Feed::By(id),
+            &path,
+            count,
+        )
+        .await?,
     ))
 }
 
 /// The compositions of everyone a user follows, themself included, newest first. Only the
-/// user themself and administrators may read it.
+/// user themself and administrators may read it: it says whom they follow.
 #[utoipa::path(
     get,
     path = "/api/v1/users/{id}/timeline/",
@@ -184,13 +250,13 @@ pub async fn list_user_compositions(
     )
 )]
 pub async fn get_timeline(
-    caller: ApiUser,
+    caller: ApiAccount,
     State(state): State<AppState>,
     links: Links,
     Id(id): Id,
     page: PageParam,
 ) -> Result<Json<CompositionList>, AppError> {
-    if caller.account.id != id && !caller.account.is_administrator() {
+    if caller.account.id != id && !caller.can(Permission::ADMIN) {
         return Err(AppError::forbidden(
             "Only the user themself and administrators may read a timeline.",
         ));
@@ -201,7 +267,7 @@ pub async fn get_timeline(
     Ok(Json(
         composition_list(
             &state,
-            &caller,
+            Some(caller.account.id),
             &links,
             &page,
             Feed::FollowedBy(id),
@@ -253,7 +319,7 @@ pub async fn follow_user(
     // Read again: its counts have changed with the follow.
     let other = load(&state, id).await?;
     Ok(Json(
-        user_json(&state, &links, caller.account.id, other).await?,
+        user_json(&state, &links, Some(caller.account.id), other).await?,
     ))
 }
 
@@ -296,6 +362,6 @@ pub async fn unfollow_user(
     // Read again: its counts have changed with the follow.
     let other = load(&state, id).await?;
     Ok(Json(
-        user_json(&state, &links, caller.account.id, other).await?,
+        user_json(&state, &links, Some(caller.account.id), other).await?,
     ))
 }

@@ -151,6 +151,8 @@ pub struct RateLimits {
     pub mail_per_account: i64,
     /// The same requests from one client address per window.
     pub mail_per_address: i64,
+    /// Reads of the API without credentials from one client address per minute.
+    pub api_anonymous_reads_per_minute: i64,
 }
 
 /// Which `X-Forwarded-*` values to believe (see `web::client`).
@@ -482,6 +484,12 @@ impl Config {
                 mail_per_account: number("RAGTIME_MAIL_LIMIT_PER_ACCOUNT", 5, 1, 1_000_000)? as i64,
                 mail_per_address: number("RAGTIME_MAIL_LIMIT_PER_ADDRESS", 20, 1, 1_000_000)?
                     as i64,
+                api_anonymous_reads_per_minute: number(
+                    "RAGTIME_API_ANONYMOUS_READS_PER_MINUTE",
+                    300,
+                    1,
+                    1_000_000,
+                )? as i64,
             },
             auto_migrate: !name.is_production_like(),
             media,
@@ -605,6 +613,20 @@ mod tests {
         ] {
             assert_eq!(config(&[(variable, bad)]).unwrap_err().variable, variable);
         }
+    }
+
+    #[test]
+    fn anonymous_api_reads_have_a_limit_per_minute_that_can_be_set() {
+        let limit = |vars: &[(&str, &str)]| {
+            config(vars)
+                .map(|c| c.rate_limits.api_anonymous_reads_per_minute)
+                .map_err(|e| e.variable)
+        };
+        let var = "RAGTIME_API_ANONYMOUS_READS_PER_MINUTE";
+        assert_eq!(limit(&[]), Ok(300));
+        assert_eq!(limit(&[(var, "60")]), Ok(60));
+        assert_eq!(limit(&[(var, "0")]), Err(var));
+        assert_eq!(limit(&[(var, "many")]), Err(var));
     }
 
     #[test]

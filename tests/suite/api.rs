@@ -117,31 +117,38 @@ async fn ask_for_token(client: &mut Client, auth: &str) -> TestResponse {
 // ---------------------------------------------------------------------------------------------
 // Authentication
 
+/// The challenges of a 401, which must offer both ways to authenticate.
+#[track_caller]
+fn assert_challenges(res: &TestResponse) {
+    let challenges: Vec<&str> = res
+        .headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        challenges
+            .iter()
+            .any(|c| c.starts_with("Basic realm=\"ragtime\"")),
+        "{challenges:?}"
+    );
+    assert!(challenges.iter().any(|c| c.starts_with("Bearer")));
+}
+
 #[tokio::test]
-async fn a_request_without_credentials_gets_401_with_www_authenticate() {
+async fn private_data_and_writes_without_credentials_get_401_with_www_authenticate() {
     let app = TestApp::new().await;
     let ann = app.create_user("ann").await;
     let mut client = app.client();
     for path in [
-        "/api/v1/compositions/".to_owned(),
-        format!("/api/v1/users/{}", ann.id),
-        "/api/v1/comments/".to_owned(),
+        "/api/v1/users/me".to_owned(),
+        format!("/api/v1/users/{}/timeline/", ann.id),
+        "/api/v1/notifications".to_owned(),
+        "/api/v1/notifications/1".to_owned(),
     ] {
         let res = call(&mut client, Method::GET, &path, None, None).await;
         assert_error(&res, StatusCode::UNAUTHORIZED, "Authenticate");
-        let challenges: Vec<&str> = res
-            .headers
-            .get_all(header::WWW_AUTHENTICATE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .collect();
-        assert!(
-            challenges
-                .iter()
-                .any(|c| c.starts_with("Basic realm=\"ragtime\"")),
-            "{challenges:?}"
-        );
-        assert!(challenges.iter().any(|c| c.starts_with("Bearer")));
+        assert_challenges(&res);
     }
     // Writes too: no credentials, no CSRF token, still a 401 and not a 400 about CSRF.
     let res = call(
@@ -153,16 +160,201 @@ async fn a_request_without_credentials_gets_401_with_www_authenticate() {
     )
     .await;
     assert_error(&res, StatusCode::UNAUTHORIZED, "Authenticate");
-    let res = call(
+    assert_challenges(&res);
+    assert_eq!(composition::Entity::find().count(&app.db).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn credentials_sent_with_a_public_read_must_be_right_and_never_read_as_none() {
+    let app = TestApp::new().await;
+    let ann = app.create_user_with_password("ann").await;
+    let mut client = app.client();
+    let mut tampered = token_of(&app, &ann);
+    tampered.insert(12, 'x');
+    let expired = bearer(&ragtime::api::auth::issue_expiring(
+        &app.state.signer,
+        &ann,
+        chrono::Utc::now().timestamp() - 1,
+    ));
+    for (auth, needle) in [
+        (
+            basic("ann@example.com", "wrong"),
+            "Invalid email or password.",
+        ),
+        (
+            basic("nobody@example.com", PASSWORD),
+            "Invalid email or password.",
+        ),
+        (tampered, "Invalid or expired token."),
+        (expired, "Invalid or expired token."),
+        ("Bearer".to_owned(), "Authenticate"),
+        ("Digest username=\"ann\"".to_owned(), "Authenticate"),
+    ] {
+        for path in [
+            "/api/v1/compositions/".to_owned(),
+            format!("/api/v1/users/{}", ann.id),
+            "/api/v1/search?q=rag".to_owned(),
+        ] {
+            let res = get(&mut client, &path, &auth).await;
+            assert_error(&res, StatusCode::UNAUTHORIZED, needle);
+            assert_challenges(&res);
+        }
+    }
+}
+
+/// A public read without credentials, which must succeed and show no email address.
+async fn read_anonymously(client: &mut Client, path: &str) -> Value {
+    let res = call(client, Method::GET, path, None, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
+    assert!(!res.body.contains("@example.com"), "{path}: {}", res.body);
+    res.json()
+}
+
+#[tokio::test]
+async fn public_data_is_read_without_credentials_as_the_site_shows_it() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let bob = app.create_user("bob").await;
+    follow::follow(&app.db, bob.id, ann.id).await.unwrap();
+    let rag = app.publish(&ann, "Maple Leaf Rag").await;
+    ragtime::models::like::like(&app.db, bob.id, rag.id)
+        .await
+        .unwrap();
+    let remark = comment::create(&app.db, bob.id, rag.id, "Lovely")
+        .await
+        .unwrap();
+    let mut client = app.client();
+    let mut read = async |path: String| read_anonymously(&mut client, &path).await;
+
+    let list = read("/api/v1/compositions/".to_owned()).await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["compositions"][0]["id"], rag.id);
+    assert_eq!(list["compositions"][0]["like_count"], 1);
+    assert_eq!(list["compositions"][0]["liked"], false, "nobody reads it");
+    let one = read(format!("/api/v1/compositions/{}", rag.id)).await;
+    assert_eq!(one["title"], "Maple Leaf Rag");
+    let profile = read(format!("/api/v1/users/{}", ann.id)).await;
+    assert_eq!(profile["username"], "ann");
+    assert_eq!(profile["followers_count"], 1);
+    assert_eq!(profile["followed_by_you"], false);
+    assert_eq!(profile["follows_you"], false);
+    let theirs = read(format!("/api/v1/users/{}/compositions/", ann.id)).await;
+    assert_eq!(theirs["compositions"][0]["id"], rag.id);
+    let found = read(format!("/api/v1/users/by-username/{}", "ANN")).await;
+    assert_eq!(found["id"], ann.id);
+    let thread = read(format!("/api/v1/compositions/{}/comments/", rag.id)).await;
+    assert_eq!(thread["comments"][0]["body"], "Lovely");
+    let everyone = read("/api/v1/comments/".to_owned()).await;
+    assert_eq!(everyone["comments"][0]["id"], remark.id);
+    let single = read(format!("/api/v1/comments/{}", remark.id)).await;
+    assert_eq!(single["author_username"], "bob");
+    let people = read("/api/v1/search?q=bob&type=users".to_owned()).await;
+    assert_eq!(people["users"][0]["id"], bob.id);
+    assert_eq!(people["users"][0]["followed_by_you"], false);
+}
+
+#[tokio::test]
+async fn anonymous_reads_are_limited_per_address_with_a_json_429_and_credentials_lift_it() {
+    let app = TestApp::with_env(&[("RAGTIME_API_ANONYMOUS_READS_PER_MINUTE", "3")]).await;
+    let ann = app.create_user("ann").await;
+    let mut client = app.client();
+    for _ in 0..3 {
+        let res = call(
+            &mut client,
+            Method::GET,
+            "/api/v1/compositions/",
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+    let path = format!("/api/v1/users/{}", ann.id);
+    let res = call(&mut client, Method::GET, &path, None, None).await;
+    assert_error(&res, StatusCode::TOO_MANY_REQUESTS, "Please wait");
+    let wait: u64 = res.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    // The same address with credentials is not counted, nor is another address.
+    let res = get(&mut client, &path, &token_of(&app, &ann)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let mut elsewhere = app.client();
+    elsewhere.peer = "192.0.2.9:40000".parse().unwrap();
+    let res = call(&mut elsewhere, Method::GET, &path, None, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    // Where to start, and the document, cost nothing to serve: they are never refused.
+    for path in ["/api/v1/", "/api/v1/openapi.json"] {
+        let res = call(&mut client, Method::GET, path, None, None).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn users_me_is_the_caller_and_a_username_finds_its_user_in_any_case() {
+    let app = TestApp::new().await;
+    let ann = app.create_user_with_password("ann").await;
+    app.create_user("bob").await;
+    let mut client = app.client();
+    for auth in [token_of(&app, &ann), basic("ann@example.com", PASSWORD)] {
+        let res = get(&mut client, "/api/v1/users/me", &auth).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let me = res.json();
+        assert_eq!(me["id"], ann.id);
+        assert_eq!(me["username"], "ann");
+        assert_eq!(
+            me["url"],
+            format!("http://localhost/api/v1/users/{}", ann.id)
+        );
+    }
+    for name in ["ann", "Ann", "ANN"] {
+        let path = format!("/api/v1/users/by-username/{name}");
+        let res = get(&mut client, &path, &token_of(&app, &ann)).await;
+        assert_eq!(res.status, StatusCode::OK, "{name}: {}", res.body);
+        assert_eq!(res.json()["id"], ann.id, "{name}");
+    }
+    for name in ["nobody", "%FF", "ann%00", "a%2Fb"] {
+        let path = format!("/api/v1/users/by-username/{name}");
+        let res = call(&mut client, Method::GET, &path, None, None).await;
+        assert_error(&res, StatusCode::NOT_FOUND, "No user has this username.");
+    }
+}
+
+#[tokio::test]
+async fn the_api_index_links_to_its_openapi_document_and_entry_points() {
+    let app = TestApp::new().await;
+    let mut client = app.client();
+    let res = call(&mut client, Method::GET, "/api/v1/", None, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let index = res.json();
+    assert_eq!(index["openapi_url"], "http://localhost/api/v1/openapi.json");
+    let doc = call(
         &mut client,
         Method::GET,
-        "/api/v1/compositions/",
-        Some("Digest username=\"ann\""),
+        path_of(index["openapi_url"].as_str().unwrap()),
+        None,
         None,
     )
     .await;
-    assert_error(&res, StatusCode::UNAUTHORIZED, "Authenticate");
-    assert!(res.header("www-authenticate").is_some());
+    assert!(doc.json()["openapi"].as_str().unwrap().starts_with("3."));
+    for (name, status) in [
+        ("compositions_url", StatusCode::OK),
+        ("comments_url", StatusCode::OK),
+        ("me_url", StatusCode::UNAUTHORIZED),
+    ] {
+        let url = index[name].as_str().unwrap();
+        let res = call(&mut client, Method::GET, path_of(url), None, None).await;
+        assert_eq!(res.status, status, "{name}: {url}");
+    }
+    let search = index["search_url"].as_str().unwrap();
+    let res = call(
+        &mut client,
+        Method::GET,
+        &format!("{}?q=x", path_of(search)),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(index["tokens_url"], "http://localhost/api/v1/tokens/");
 }
 
 #[tokio::test]
@@ -228,6 +420,15 @@ async fn a_token_from_email_and_password_works_as_bearer_and_as_basic_username()
     );
     let body = res.json();
     assert_eq!(body["expiration"], 3600);
+    // The answer names whose token it is.
+    assert_eq!(
+        body["user"],
+        json!({
+            "id": ann.id,
+            "username": "ann",
+            "url": format!("http://localhost/api/v1/users/{}", ann.id),
+        })
+    );
     let token = body["token"].as_str().expect("a token").to_owned();
     assert!(!token.contains(PASSWORD) && !token.contains("ann@example.com"));
 
@@ -284,19 +485,63 @@ async fn a_token_cannot_mint_a_token() {
 }
 
 #[tokio::test]
-async fn an_unconfirmed_account_gets_403_with_a_password_or_a_token() {
+async fn an_unconfirmed_account_reads_like_anyone_and_gets_403_on_writes() {
     let app = TestApp::new().await;
     let ann = app.create_user_with_password("ann").await;
+    let bob = app.create_user("bob").await;
+    let rag = app.publish(&bob, "Bob's Rag").await;
     let mut active: user::ActiveModel = ann.clone().into();
     active.confirmed = Set(false);
     let ann = active.update(&app.db).await.unwrap();
     let mut client = app.client();
+    // A token, so the password need not travel with every read.
     let res = ask_for_token(&mut client, &basic("ann@example.com", PASSWORD)).await;
-    assert_error(&res, StatusCode::FORBIDDEN, "not confirmed");
-    let res = get(&mut client, "/api/v1/compositions/", &token_of(&app, &ann)).await;
-    assert_error(&res, StatusCode::FORBIDDEN, "not confirmed");
-    // The web's unconfirmed gate never redirects the API.
-    assert!(res.header("location").is_none());
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let token = bearer(res.json()["token"].as_str().unwrap());
+    for auth in [token.clone(), basic("ann@example.com", PASSWORD)] {
+        let res = get(&mut client, "/api/v1/compositions/", &auth).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.json()["compositions"][0]["id"], rag.id);
+        let res = get(&mut client, "/api/v1/users/me", &auth).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.json()["id"], ann.id);
+    }
+    let writes = [
+        (
+            Method::POST,
+            "/api/v1/compositions/".to_owned(),
+            Some(json!({"release_type": 1, "title": "Mine"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/compositions/{}/comments/", rag.id),
+            Some(json!({"body": "Hello"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{}/follow", bob.id),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/compositions/{}/like", rag.id),
+            None,
+        ),
+    ];
+    for (method, path, body) in writes {
+        let res = call(&mut client, method, &path, Some(&token), body.as_ref()).await;
+        assert_error(&res, StatusCode::FORBIDDEN, "not confirmed");
+        // The web's unconfirmed gate never redirects the API.
+        assert!(res.header("location").is_none());
+    }
+    assert_eq!(composition::Entity::find().count(&app.db).await.unwrap(), 1);
+    assert_eq!(comment::Entity::find().count(&app.db).await.unwrap(), 0);
+    assert!(
+        !follow::relationship(&app.db, ann.id, bob.id)
+            .await
+            .unwrap()
+            .following
+    );
 }
 
 #[tokio::test]
@@ -436,14 +681,7 @@ async fn the_api_neither_reads_nor_sets_cookies() {
     // A logged-in browser's session cookie is no API credential.
     let mut browser = app.logged_in_client(&ann).await;
     assert_eq!(browser.get("/").await.status, StatusCode::OK);
-    let res = call(
-        &mut browser,
-        Method::GET,
-        "/api/v1/compositions/",
-        None,
-        None,
-    )
-    .await;
+    let res = call(&mut browser, Method::GET, "/api/v1/users/me", None, None).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let res = call(
         &mut browser,
@@ -763,10 +1001,16 @@ async fn comments_are_created_and_listed_oldest_first_on_a_composition_and_newes
 }
 
 #[tokio::test]
-async fn a_disabled_comment_shows_its_body_to_moderators_only() {
+async fn a_disabled_comment_shows_its_body_to_confirmed_moderators_only() {
     let app = TestApp::new().await;
     let ann = app.create_user("ann").await;
     let moderator = app.create_user_with_role("mod", "Moderator").await;
+    let mut active: user::ActiveModel = app
+        .create_user_with_role("newmod", "Moderator")
+        .await
+        .into();
+    active.confirmed = Set(false);
+    let unconfirmed_moderator = active.update(&app.db).await.unwrap();
     let c = app.publish(&ann, "Contested Rag").await;
     let rude = comment::create(&app.db, ann.id, c.id, "Something *rude*")
         .await
@@ -798,14 +1042,22 @@ async fn a_disabled_comment_shows_its_body_to_moderators_only() {
         }
     };
     for path in &paths {
-        let res = get(&mut client, path, &token_of(&app, &ann)).await;
-        assert_eq!(res.status, StatusCode::OK);
-        assert!(!res.body.contains("rude"), "{path}: {}", res.body);
-        let shown = find(&res);
-        assert_eq!(shown["disabled"], true);
-        assert_eq!(shown["body"], Value::Null);
-        assert_eq!(shown["body_html"], Value::Null);
-        assert!(res.body.contains("Something kind") || path.contains(&rude.id.to_string()));
+        // Its author, a reader without credentials, and a moderator whose account is not
+        // confirmed (who holds no permission until it is) see only that it was disabled.
+        for auth in [
+            Some(token_of(&app, &ann)),
+            None,
+            Some(token_of(&app, &unconfirmed_moderator)),
+        ] {
+            let res = call(&mut client, Method::GET, path, auth.as_deref(), None).await;
+            assert_eq!(res.status, StatusCode::OK);
+            assert!(!res.body.contains("rude"), "{path}: {}", res.body);
+            let shown = find(&res);
+            assert_eq!(shown["disabled"], true);
+            assert_eq!(shown["body"], Value::Null);
+            assert_eq!(shown["body_html"], Value::Null);
+            assert!(res.body.contains("Something kind") || path.contains(&rude.id.to_string()));
+        }
 
         let res = get(&mut client, path, &token_of(&app, &moderator)).await;
         let shown = find(&res);
@@ -925,6 +1177,69 @@ async fn pagination_links_walk_the_whole_collection_exactly_once_both_ways() {
     let prev = mine["prev"].as_str().unwrap();
     let back = get(&mut client, path_of(prev), &token).await.json();
     assert_eq!(back["compositions"][0]["id"], walked[20]);
+}
+
+/// The names of the query parameters an operation documents.
+fn documented_parameters(doc: &Value, path: &str) -> BTreeSet<String> {
+    doc["paths"][path]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_openapi_document_names_every_parameter_the_list_links_carry() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    for n in 0..45 {
+        app.publish(&ann, &format!("Rag {n}")).await;
+    }
+    let mut client = app.client();
+    let doc = read_anonymously(&mut client, "/api/v1/openapi.json").await;
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(!description.contains("?page=N"), "{description}");
+    assert!(description.contains("`n`"), "{description}");
+
+    for (list, start) in [
+        ("/api/v1/compositions/", "/api/v1/compositions/".to_owned()),
+        ("/api/v1/search", "/api/v1/search?q=rag".to_owned()),
+        (
+            "/api/v1/users/{id}/compositions/",
+            format!("/api/v1/users/{}/compositions/", ann.id),
+        ),
+    ] {
+        let documented = documented_parameters(&doc, list);
+        let mut numbers = Vec::new();
+        let mut next = Some(format!("{ORIGIN}{start}"));
+        while let Some(url) = next {
+            let body = read_anonymously(&mut client, path_of(&url)).await;
+            for link in [&body["next"], &body["prev"]] {
+                let Some(link) = link.as_str() else { continue };
+                let link = url::Url::parse(link).unwrap();
+                for (name, _) in link.query_pairs() {
+                    assert!(
+                        documented.contains(name.as_ref()),
+                        "{list}: `{name}` of {link}"
+                    );
+                }
+            }
+            next = body["next"].as_str().map(str::to_owned);
+            if let Some(link) = &next {
+                let link = url::Url::parse(link).unwrap();
+                numbers.extend(
+                    link.query_pairs()
+                        .filter(|(k, _)| k == "n")
+                        .map(|(_, v)| v.into_owned()),
+                );
+            }
+            assert!(numbers.len() <= 3, "{list}: too many pages");
+        }
+        // Every `next` counts the page it leads to, not only the first one's.
+        assert_eq!(numbers, ["2", "3"], "{list}");
+    }
 }
 
 #[tokio::test]
@@ -1435,8 +1750,11 @@ async fn a_wrong_method_gets_405_with_allow() {
 // The OpenAPI document
 
 /// Every operation of API v1, as a reader of SPEC §4 expects to find it.
-const OPERATIONS: [(&str, &str); 26] = [
+const OPERATIONS: [(&str, &str); 29] = [
+    ("GET", "/api/v1/"),
     ("POST", "/api/v1/tokens/"),
+    ("GET", "/api/v1/users/me"),
+    ("GET", "/api/v1/users/by-username/{username}"),
     ("GET", "/api/v1/users/{id}"),
     ("GET", "/api/v1/users/{id}/compositions/"),
     ("GET", "/api/v1/users/{id}/timeline/"),
@@ -1518,7 +1836,7 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
                     );
                 }
             }
-            if path != "/api/v1/openapi.json" {
+            if path != "/api/v1/openapi.json" && path != "/api/v1/" {
                 assert!(responses.contains_key("401") && responses.contains_key("429"));
             }
             if path.contains("{id}") {
@@ -1574,7 +1892,9 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
         } else {
             c.id
         };
-        let mut concrete = path.replace("{id}", &id.to_string());
+        let mut concrete = path
+            .replace("{id}", &id.to_string())
+            .replace("{username}", "ann");
         if path == "/api/v1/search" {
             concrete.push_str("?q=probe"); // its one required parameter
         }
@@ -1644,7 +1964,7 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
     }
     // Near misses are not routes.
     for path in [
-        "/api/v1/",
+        "/api/v1",
         "/api/v1/tokens",
         "/api/v1/users/",
         "/api/v1/compositions",

@@ -400,6 +400,10 @@ async fn the_api_searches_compositions_and_users_in_cursor_pages() {
         (empty.status, empty.json()["count"].as_u64()),
         (StatusCode::OK, Some(0))
     );
-    let anonymous = app.client().get("/api/v1/search?q=bob").await;
-    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    // Public data: read without credentials too, as the site's search is.
+    let anonymous = app.client().get("/api/v1/search?q=bob&type=users").await;
+    assert_eq!(anonymous.status, StatusCode::OK, "{}", anonymous.body);
+    let found = anonymous.json();
+    assert_eq!(found["users"][0]["username"], "bob.rag");
+    assert_eq!(found["users"][0]["followed_by_you"], false);
 }

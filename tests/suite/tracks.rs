@@ -498,6 +498,52 @@ async fn the_title_is_the_one_given_else_the_tag_else_untitled() {
 }
 
 #[tokio::test]
+async fn lists_carry_tracks_without_waveforms_and_one_composition_or_track_keeps_them() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    // Her own compositions are in her timeline through the self-follow.
+    ragtime::models::follow::add(&app.db, ann.id, ann.id)
+        .await
+        .unwrap();
+    let c = album(&app, &ann, "Waves").await;
+    let track = added(&app, &ann, c.id, "tone.mp3").await;
+    let waveform = track["waveform"].as_array().expect("a waveform").clone();
+    assert_eq!(waveform.len(), 100);
+    for list in [
+        "/api/v1/compositions/".to_owned(),
+        format!("/api/v1/users/{}/compositions/", ann.id),
+        format!("/api/v1/users/{}/timeline/", ann.id),
+        "/api/v1/search?q=waves".to_owned(),
+    ] {
+        let body = call(&app, Method::GET, &list, &ann, None).await.json();
+        let listed = &body["compositions"][0]["tracks"][0];
+        assert_eq!(listed["id"], track["id"], "{list}: {body}");
+        assert_eq!(listed["duration_ms"], track["duration_ms"], "{list}");
+        assert!(listed.get("waveform").is_none(), "{list}: {listed}");
+    }
+    let one = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/compositions/{}", c.id),
+        &ann,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(one["tracks"][0]["waveform"].as_array(), Some(&waveform));
+    let alone = call(
+        &app,
+        Method::GET,
+        &path_of(track["url"].as_str().unwrap()),
+        &ann,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(alone["waveform"].as_array(), Some(&waveform));
+}
+
+#[tokio::test]
 async fn an_administrator_may_add_a_track_to_anyones_composition() {
     let app = TestApp::new().await;
     let ann = app.create_user("ann").await;
