@@ -22,6 +22,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access::extractors::UNCONFIRMED;
 use crate::access::login;
 use crate::crypto::{Signer, sha256_hex};
 use crate::error::{AppError, ErrorBody};
@@ -70,17 +71,27 @@ pub enum Credentials {
     Token,
 }
 
-/// An authenticated, confirmed caller. Missing or wrong credentials are a 401 with
-/// `WWW-Authenticate`; an unconfirmed account is a 403; too many password failures a 429.
+/// An authenticated caller. Missing or wrong credentials are a 401 with `WWW-Authenticate`;
+/// too many password failures a 429. An unconfirmed account may read like anyone; its writes
+/// are refused with a 403 by [`ApiUser::may_change`] and [`ApiUser::require`].
 pub struct ApiUser {
     pub account: Account,
     pub credentials: Credentials,
 }
 
 impl ApiUser {
-    /// 403 with `message` unless the caller holds `permission`.
+    /// 403 unless the caller has confirmed their address: the writes of an unconfirmed
+    /// account are refused with the site's message (SPEC §2).
+    fn confirmed(&self) -> Result<(), AppError> {
+        match self.account.confirmed {
+            true => Ok(()),
+            false => Err(AppError::forbidden(UNCONFIRMED)),
+        }
+    }
+
     /// Only the artist or an administrator may change a composition (or its tracks).
     pub fn may_change(&self, c: &composition::Model) -> Result<(), AppError> {
+        self.confirmed()?;
         if self.account.id == c.artist_id || self.account.is_administrator() {
             Ok(())
         } else {
@@ -90,7 +101,9 @@ impl ApiUser {
         }
     }
 
+    /// 403 with `message` unless the caller holds `permission` (and is confirmed).
     pub fn require(&self, permission: Permission, message: &str) -> Result<(), AppError> {
+        self.confirmed()?;
         if self.account.can(permission) {
             Ok(())
         } else {
@@ -192,11 +205,6 @@ impl FromRequestParts<AppState> for ApiUser {
         };
         if let Some(Caller(slot)) = parts.extensions.get::<Caller>() {
             let _ = slot.set(account.id);
-        }
-        if !account.confirmed {
-            return Err(AppError::forbidden(
-                "Your account is not confirmed yet: follow the link in the email we sent you.",
-            ));
         }
         let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
         if stale && let Err(e) = user::touch_last_seen(&state.db, account.id).await {

@@ -25,7 +25,8 @@ your email and password, or a token. `POST /api/v1/tokens/` (Basic with email an
 only) returns a token that works for an hour, or until your password changes; send it as \
 `Authorization: Bearer <token>`, or as the Basic username with an empty password. Missing or \
 wrong credentials get a 401 with `WWW-Authenticate`; an account whose email address is not \
-confirmed gets a 403. Password attempts count against the same rate limits as the site's login \
+confirmed may read, but gets a 403 when it writes. Password attempts count against the same \
+rate limits as the site's login \
 form until they succeed (429 with `Retry-After`), so send many requests with a token. The API \
 uses no cookies and needs no CSRF token; a browser's write from another site is refused.
 

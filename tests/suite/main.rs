@@ -37,3 +37,4 @@ mod structure;
 mod tags;
 mod track_forms;
 mod tracks;
+mod unconfirmed;
