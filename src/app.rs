@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(avatars::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(state.clone(), views::auth::gate))
+        .layer(from_fn_with_state(state.clone(), views::auth::last_seen))
         .layer(from_fn_with_state(state.clone(), csrf::csrf_protect))
         .layer(from_fn_with_state(state.clone(), body_limit::limit_bodies))
         // Heroku's router gives up after 30 s, but never cancels our work: bound it ourselves.

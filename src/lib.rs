@@ -43,7 +43,7 @@
 //! the trusted proxy headers; the request is logged (with its id) and given security headers;
 //! plain HTTP is redirected when HTTPS is enforced; the browser session is attached; errors
 //! are mailed and rendered on the way back; panics, timeouts and oversized bodies are caught;
-//! CSRF is checked for browser writes; unconfirmed accounts are kept on their page. Then the
+//! CSRF is checked for browser writes; when a logged-in user was last seen is noted. Then the
 //! handler runs: its extractors ([`web::layout::Layout`], `CurrentUser`, `Form`...) reject
 //! with an [`error::AppError`], it calls the models, and it answers with a template, a
 //! redirect, JSON, or an `AppError` that the error-page layer renders as HTML or JSON.

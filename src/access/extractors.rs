@@ -1,5 +1,6 @@
-//! Who is asking: `CurrentUser` for pages that need a login (`@login_required`), and
-//! `Can<PERMISSION>` for pages that need a permission (`@permission_required`, a 403 page).
+//! Who is asking: `CurrentUser` for pages that need a login (`@login_required`), `Confirmed`
+//! for writes that need a confirmed address, and `Can<PERMISSION>` for pages that need a
+//! permission (`@permission_required`, a 403 page).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -41,14 +42,39 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// A logged-in user holding permission `P` (one of the `Permission` bits); others get a 403.
+/// What an account that has not confirmed its address is told when it tries to write or to
+/// make the site send mail (SPEC §2), on the site and in the API.
+pub const UNCONFIRMED: &str = "Your account is not confirmed yet: follow the link in the email \
+we sent you, or ask for a new one at /auth/unconfirmed. Until then you can read and listen.";
+
+/// A logged-in user whose address is confirmed. An unconfirmed one may read like a visitor,
+/// but is sent to `/auth/unconfirmed` (with [`UNCONFIRMED`]) from what writes.
+pub struct Confirmed(pub Account);
+
+impl FromRequestParts<AppState> for Confirmed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let CurrentUser(account) = CurrentUser::from_request_parts(parts, state).await?;
+        if account.confirmed {
+            return Ok(Confirmed(account));
+        }
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        session.flash("warning", UNCONFIRMED);
+        Err(Redirect::to("/auth/unconfirmed").into_response())
+    }
+}
+
+/// A confirmed user holding permission `P` (one of the `Permission` bits); others get a 403.
 pub struct Can<const P: i32>(pub Account);
 
 impl<const P: i32> FromRequestParts<AppState> for Can<P> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let CurrentUser(account) = CurrentUser::from_request_parts(parts, state).await?;
+        let Confirmed(account) = Confirmed::from_request_parts(parts, state).await?;
         if account.can(Permission(P)) {
             Ok(Can(account))
         } else {

@@ -7,4 +7,4 @@ pub mod login;
 pub mod password;
 pub mod tokens;
 
-pub use extractors::{Can, CurrentUser};
+pub use extractors::{Can, Confirmed, CurrentUser};

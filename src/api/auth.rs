@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Links;
+use crate::access::extractors::UNCONFIRMED;
 use crate::access::{limits, login};
 use crate::crypto::{Signer, sha256_hex};
 use crate::error::{AppError, ErrorBody};
@@ -145,9 +146,6 @@ enum Presented {
     Password { email: String, password: String },
     Token(String),
 }
-
-const UNCONFIRMED: &str =
-    "Your account is not confirmed yet: follow the link in the email we sent you.";
 
 const HOW: &str = "Authenticate with HTTP Basic (your email and password), or with a token \
 from POST /api/v1/tokens/ as `Authorization: Bearer <token>`.";

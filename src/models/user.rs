@@ -57,9 +57,11 @@ pub struct Account {
 }
 
 impl Account {
-    /// The one place that answers "may this user do X" (SPEC §1).
+    /// The one place that answers "may this user do X" (SPEC §1). An account whose address
+    /// is not confirmed may do nothing an anonymous visitor may not (SPEC §2): not even its
+    /// role's moderation or administration, since anyone could register an address first.
     pub fn can(&self, permission: super::Permission) -> bool {
-        self.role.has_permission(permission)
+        self.user.confirmed && self.role.has_permission(permission)
     }
 
     pub fn is_administrator(&self) -> bool {

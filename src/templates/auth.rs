@@ -75,4 +75,6 @@ pub struct AccountFormTemplate {
 pub struct UnconfirmedTemplate {
     pub layout: Layout,
     pub username: String,
+    /// Where the link was sent.
+    pub email: String,
 }

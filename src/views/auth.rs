@@ -1,5 +1,6 @@
-//! The `auth` blueprint: register, log in and out, confirm the email address, and the gate that
-//! keeps unconfirmed users on the page that asks them to confirm.
+//! The `auth` blueprint: register (which logs the new account in), log in and out, confirm the
+//! email address, the page that asks an unconfirmed account to confirm, and the middleware that
+//! notes when users were last seen.
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -191,11 +192,13 @@ async fn register(
         mail::queue(&txn, &state.config.mail, admin, "New User", &body).await?;
     }
     txn.commit().await?;
+    // Logged in at once: the mailed link is the only step left, in this browser or another.
+    session.login(&state.db, account.id, false).await?;
     session.flash(
         "info",
         sent_confirmation(&state, "A confirmation email has been sent to you."),
     );
-    Ok(Redirect::to("/auth/login").into_response())
+    Ok(Redirect::to("/auth/unconfirmed").into_response())
 }
 
 /// What the flash says once a confirmation mail is queued; in development, where to read it.
@@ -241,28 +244,44 @@ pub async fn queue_link_mail<C: sea_orm::ConnectionTrait>(
     Ok(())
 }
 
+/// The mailed link confirms the account it was made for, whichever browser opens it (the
+/// token names the account; no login needed). A browser logged in as that account goes home;
+/// any other is asked to log in, with the address filled in.
 async fn confirm(
     State(state): State<AppState>,
     session: Session,
     client: ClientInfo,
-    CurrentUser(account): CurrentUser,
+    layout: Layout,
     Path(token): Path<String>,
-) -> Result<Redirect, AppError> {
-    if account.confirmed {
-        return Ok(Redirect::to("/"));
-    }
-    let valid = tokens::open(&state.signer, Purpose::Confirm, &token)
-        .is_some_and(|c| c.still_valid_for(Purpose::Confirm, &account));
-    if valid {
+) -> Result<Response, AppError> {
+    let claims = tokens::open(&state.signer, Purpose::Confirm, &token);
+    let owner = match &claims {
+        Some(claims) => user::find_by_id(&state.db, claims.user_id).await?,
+        None => None,
+    };
+    let Some((claims, owner)) = claims.zip(owner) else {
+        session.flash("danger", "The confirmation link is invalid or has expired.");
+        let next = match &layout.user {
+            Some(me) if me.confirmed => "/",
+            Some(_) => "/auth/unconfirmed",
+            // Once logged in, they can ask for a new link there.
+            None => "/auth/login?next=%2Fauth%2Funconfirmed",
+        };
+        return Ok(Redirect::to(next).into_response());
+    };
+    if owner.confirmed {
+        // A second click, or a reload of the page the first one showed.
+        session.flash("info", "Your account is already confirmed.");
+    } else if claims.still_valid_for(Purpose::Confirm, &owner) {
         let txn = state.db.begin().await?;
         // A second click at the same moment finds it done and sends no second welcome.
-        if user::set_confirmed(&txn, account.id).await? {
+        if user::set_confirmed(&txn, owner.id).await? {
             let home = format!("{}/", client.origin());
             queue_link_mail(
                 &state,
                 &txn,
-                &account.email,
-                &account.username,
+                &owner.email,
+                &owner.username,
                 LinkMail::Welcome,
                 &home,
             )
@@ -271,11 +290,23 @@ async fn confirm(
         txn.commit().await?;
         session.flash("success", "You have confirmed your account. Thanks!");
     } else {
+        // Signed for this account, but for a state it has left (its address changed since).
         session.flash("danger", "The confirmation link is invalid or has expired.");
     }
-    Ok(Redirect::to("/"))
+    if layout.user.as_ref().is_some_and(|me| me.id == owner.id) {
+        return Ok(Redirect::to("/").into_response());
+    }
+    Ok(Html(LoginTemplate {
+        layout,
+        email: owner.email,
+        next: String::new(),
+        failure: None,
+    })
+    .into_response())
 }
 
+/// The "check your mail" page: where registering lands, and where the writes of an account
+/// not yet confirmed send it.
 async fn unconfirmed(layout: Layout) -> Result<Response, AppError> {
     let Some(account) = layout.user.clone().filter(|a| !a.confirmed) else {
         return Ok(Redirect::to("/").into_response());
@@ -283,6 +314,7 @@ async fn unconfirmed(layout: Layout) -> Result<Response, AppError> {
     Ok(Html(UnconfirmedTemplate {
         layout,
         username: account.username.clone(),
+        email: account.email.clone(),
     })
     .into_response())
 }
@@ -306,31 +338,27 @@ async fn resend_confirmation(
             "info",
             sent_confirmation(&state, "A new confirmation email has been sent to you."),
         );
+        return Ok(Redirect::to("/auth/unconfirmed"));
     }
     Ok(Redirect::to("/"))
 }
 
-/// Paths an unconfirmed user may still reach: the account pages, assets, the API (which has
-/// its own rule), the mails' unsubscribe links, the health check, and in development the
-/// mail the site sent (where the confirmation link is).
-fn outside_the_gate(path: &str) -> bool {
-    path.starts_with("/auth/")
-        || path.starts_with("/dev/")
-        || path.starts_with("/unsubscribe/")
-        || path.starts_with("/static/")
-        || path.starts_with("/api/")
-        || path == "/healthz"
+/// Requests that do not count as the user being seen: assets, the API (which notes its own
+/// callers), the health check.
+fn unseen(path: &str) -> bool {
+    path.starts_with("/static/") || path.starts_with("/api/") || path == "/healthz"
 }
 
-/// Middleware (Flasky's `before_app_request`): note when logged-in users were last seen, and
-/// send unconfirmed ones to `/auth/unconfirmed`.
-pub async fn gate(
+/// Middleware (Flasky's `before_app_request`): note when logged-in users were last seen, at
+/// most once a minute. Unconfirmed accounts pass like anyone: what they may not do is refused
+/// where it is done (`Confirmed`, `Can`).
+pub async fn last_seen(
     State(state): State<AppState>,
     session: Session,
     req: Request,
     next: Next,
 ) -> Response {
-    if outside_the_gate(req.uri().path()) {
+    if unseen(req.uri().path()) {
         return next.run(req).await;
     }
     let account = match session.account(&state.db).await {
@@ -341,9 +369,6 @@ pub async fn gate(
         let stale = Utc::now() - account.last_seen > chrono::Duration::seconds(60);
         if stale && let Err(e) = user::touch_last_seen(&state.db, account.id).await {
             tracing::warn!(error = %e, "cannot update last_seen");
-        }
-        if !account.confirmed {
-            return Redirect::to("/auth/unconfirmed").into_response();
         }
     }
     next.run(req).await

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::access::extractors::safe_next;
-use crate::access::{Can, CurrentUser};
+use crate::access::{Can, Confirmed};
 use crate::error::AppError;
 use crate::models::forms;
 use crate::models::keyset::Cursor;
@@ -246,7 +246,7 @@ async fn add_comment(
 
 async fn edit_page(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     layout: Layout,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
@@ -288,7 +288,7 @@ pub(super) async fn edit_page_with(
 async fn edit(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     layout: Layout,
     Path(slug): Path<String>,
     Form(fields): Form<CompositionFields>,
@@ -328,7 +328,7 @@ async fn edit(
 /// The confirmation step before a delete.
 async fn delete_page(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     layout: Layout,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
@@ -345,7 +345,7 @@ async fn delete_page(
 async fn delete(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let c = load(&state, &slug).await?;

@@ -9,7 +9,7 @@ use axum::routing::post;
 use serde::Deserialize;
 
 use super::compositions::{edit_page_with, load, may_change};
-use crate::access::CurrentUser;
+use crate::access::Confirmed;
 use crate::error::AppError;
 use crate::media::upload::{Checked, Received, UploadError};
 use crate::models::forms;
@@ -77,7 +77,7 @@ struct NoFields {}
 async fn add(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     layout: Layout,
     Path(slug): Path<String>,
     form: UploadForm<NoFields>,
@@ -148,7 +148,7 @@ struct RenameForm {
 async fn rename(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     layout: Layout,
     Path(id): Path<i32>,
     Form(form): Form<RenameForm>,
@@ -182,7 +182,7 @@ struct MoveForm {
 async fn move_to(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     Path(id): Path<i32>,
     Form(form): Form<MoveForm>,
 ) -> Result<Response, AppError> {
@@ -201,7 +201,7 @@ async fn move_to(
 async fn remove(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    Confirmed(user): Confirmed,
     Path(id): Path<i32>,
 ) -> Result<Response, AppError> {
     let (t, c) = load_track(&state, &user, id).await?;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::access::{Can, CurrentUser};
+use crate::access::{Can, Confirmed};
 use crate::error::AppError;
 use crate::models::follow::{Outcome, Side};
 use crate::models::forms::{self, FieldErrors};
@@ -159,7 +159,7 @@ fn validate_profile(fields: &ProfileFields, errors: &mut FieldErrors) -> Option<
 }
 
 async fn edit_profile_page(
-    CurrentUser(account): CurrentUser,
+    Confirmed(account): Confirmed,
     layout: Layout,
 ) -> Result<Response, AppError> {
     let form = ProfileForm::of(&account);
@@ -176,7 +176,7 @@ async fn edit_profile_page(
 async fn edit_profile(
     State(state): State<AppState>,
     session: Session,
-    CurrentUser(account): CurrentUser,
+    Confirmed(account): Confirmed,
     layout: Layout,
     Form(fields): Form<ProfileFields>,
 ) -> Result<Response, AppError> {

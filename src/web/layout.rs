@@ -53,6 +53,12 @@ impl Layout {
         }
     }
 
+    /// A user is logged in whose address is not confirmed yet: the page offers the link again
+    /// where its forms would be.
+    pub fn unconfirmed(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| !u.confirmed)
+    }
+
     /// A CSRF token for a form on this page.
     pub fn csrf_token(&self) -> String {
         self.session

@@ -2,8 +2,9 @@
 // 390 px (a phone), against a real `ragtime serve` (harness.mjs).
 //
 // Journeys, each at both widths, each with its own newcomer:
-//   register → confirm (the link read off the development mail page) → log in → publish with a
-//   track → edit (the old URL answers 301) → follow → like → comment with a mention → search →
+//   register (logged in at once) → confirm (the link read off the development mail page) →
+//   publish with a track → edit (the old URL answers 301) → follow → like → comment with a
+//   mention → search →
 //   tag → notifications (the artist's, who is an administrator) → moderate (disable the comment,
 //   confirmed on the page) → administer users → log out; password reset (request, mail, new
 //   password, log in with it). Once: an API token from curl, used by curl.
@@ -153,12 +154,14 @@ async function journey(base, browserWidth, people) {
     registered.some((f) => f.includes("A confirmation email has been sent to you.")),
     `registered: ${JSON.stringify(registered)}`,
   );
-  await audit(page, width, "login", problems);
-
-  // Log in; unconfirmed until the mailed link is followed.
-  await logIn(page, base, email, password);
-  check(new URL(page.url()).pathname === "/auth/unconfirmed", `an unconfirmed account lands on /auth/unconfirmed (${page.url()})`);
+  // Registering logs in, on the "check your mail" page; the site reads as for anyone until the
+  // mailed link is followed, with the link offered again where the publish form will be.
+  check(new URL(page.url()).pathname === "/auth/unconfirmed", `registering lands on /auth/unconfirmed, logged in (${page.url()})`);
   await audit(page, width, "unconfirmed", problems);
+  await page.goto(base + "/");
+  check(new URL(page.url()).pathname === "/", `an unconfirmed account reads the home page (${page.url()})`);
+  check(await page.getByRole("heading", { name: "Confirm your account to publish" }).isVisible(), "the home page asks to confirm where the publish form will be");
+  await audit(page, width, "home-unconfirmed", problems);
   const confirm = await mailLink(page, base, width, email, "/auth/confirm/", problems, "dev-mail");
   await Promise.all([page.waitForNavigation(), confirm.click()]);
   const confirmed = await flash(page);

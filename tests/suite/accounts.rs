@@ -1,5 +1,6 @@
-//! Accounts through HTTP with CSRF on: register, confirm by the mailed link, log in and out,
-//! validation, safe `next`, the unconfirmed gate, the admin rule, legacy password hashes.
+//! Accounts through HTTP with CSRF on: register (logged in at once), confirm by the mailed link
+//! in any browser, log in and out, validation, safe `next`, the "check your mail" page, the
+//! admin rule, legacy password hashes. What an unconfirmed account may do is in `unconfirmed`.
 
 use crate::helpers::{PASSWORD, TestApp, login, register, werkzeug_hash};
 use axum::body::Body;
@@ -12,15 +13,19 @@ async fn the_whole_journey_register_confirm_logout_login() {
     let app = TestApp::new().await;
     let mut client = app.client();
 
+    // Registering logs in, on the "check your mail" page.
     let res = register(&mut client, "Ann@Example.com", "ann").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert_eq!(res.header("location"), Some("/auth/login"));
-    let login_page = client.get("/auth/login").await;
+    assert_eq!(res.header("location"), Some("/auth/unconfirmed"));
+    let check_mail = client.get("/auth/unconfirmed").await;
+    assert_eq!(check_mail.status, StatusCode::OK);
     assert!(
-        login_page
+        check_mail
             .body
             .contains("A confirmation email has been sent to you.")
     );
+    assert!(check_mail.body.contains("Check your mail"));
+    assert!(check_mail.body.contains("ann@example.com"), "where it went");
 
     let stored = user::find_by_email(&app.db, "ann@example.com")
         .await
@@ -41,23 +46,18 @@ async fn the_whole_journey_register_confirm_logout_login() {
     assert_eq!(mail.subject, "[Ragtime] Confirm Your Account");
     assert!(mail.html.contains("/auth/confirm/"));
 
-    // Logged in but unconfirmed: every page outside /auth/ leads to the unconfirmed page.
-    let res = login(&mut client, "ann@example.com", PASSWORD, "").await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let res = client.get("/").await;
-    assert_eq!(res.header("location"), Some("/auth/unconfirmed"));
-    let unconfirmed = client.get("/auth/unconfirmed").await;
-    assert_eq!(unconfirmed.status, StatusCode::OK);
-    assert!(
-        unconfirmed
-            .body
-            .contains("You have not confirmed your account yet")
-    );
+    // Logged in, unconfirmed: the site is there to read, the publish form is not yet.
+    let home = client.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("Hello, ann!"));
+    assert!(home.body.contains("Confirm your account to publish"));
 
+    // The link, in the same browser: no login asked for, home with the news.
     let res = client
         .get(&crate::helpers::link_path(&mails, "ann@example.com"))
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.header("location"), Some("/"));
     let home = client.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(
@@ -78,6 +78,60 @@ async fn the_whole_journey_register_confirm_logout_login() {
 }
 
 #[tokio::test]
+async fn the_link_in_a_logged_out_browser_confirms_and_asks_to_log_in_with_the_address_filled_in() {
+    let app = TestApp::new().await;
+    register(&mut app.client(), "ann@example.com", "ann").await;
+    let mails = app.deliver_mail().await;
+    let link = crate::helpers::link_path(&mails, "ann@example.com");
+
+    // Another browser (the phone the mail was read on): never logged in.
+    let mut phone = app.client();
+    let page = phone.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("You have confirmed your account. Thanks!")
+    );
+    assert!(
+        page.body.contains(r#"action="/auth/login""#),
+        "the login form"
+    );
+    assert!(
+        page.body.contains(r#"value="ann@example.com""#),
+        "the address filled in: {}",
+        page.body
+    );
+    assert!(
+        user::find_by_email(&app.db, "ann@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .confirmed
+    );
+    let welcomes = || async {
+        let mails = app.deliver_mail().await;
+        mails
+            .iter()
+            .filter(|m| m.to == "ann@example.com" && m.subject == "[Ragtime] Welcome to Ragtime")
+            .count()
+    };
+    assert_eq!(welcomes().await, 1);
+
+    // The form logs in, confirmed, and home shows the publish form.
+    let res = login(&mut phone, "ann@example.com", PASSWORD, "").await;
+    assert_eq!(res.header("location"), Some("/"));
+    assert!(phone.get("/").await.body.contains("Publish a composition"));
+
+    // A second click (or a reload) says so, and sends no second welcome.
+    let mut laptop = app.client();
+    let again = laptop.get(&link).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.body.contains("Your account is already confirmed."));
+    assert!(again.body.contains(r#"value="ann@example.com""#));
+    assert_eq!(welcomes().await, 1, "no second welcome");
+}
+
+#[tokio::test]
 async fn a_confirmation_link_cannot_be_tampered_with_or_used_by_someone_else() {
     let app = TestApp::new().await;
     let mut ann = app.client();
@@ -86,35 +140,36 @@ async fn a_confirmation_link_cannot_be_tampered_with_or_used_by_someone_else() {
     register(&mut bob, "bob@example.com", "bob").await;
     let mails = app.deliver_mail().await;
     let anns_link = crate::helpers::link_path(&mails, "ann@example.com");
+    let confirmed = |email: &'static str| {
+        let db = app.db.clone();
+        async move {
+            user::find_by_email(&db, email)
+                .await
+                .unwrap()
+                .unwrap()
+                .confirmed
+        }
+    };
 
-    login(&mut bob, "bob@example.com", PASSWORD, "").await;
-    bob.get(&anns_link).await;
-    let page = bob.get("/").await;
-    assert_eq!(
-        page.header("location"),
-        Some("/auth/unconfirmed"),
-        "still unconfirmed"
-    );
-
-    login(&mut ann, "ann@example.com", PASSWORD, "").await;
+    // A tampered link confirms nobody, in any browser.
     let mut tampered = anns_link.clone();
     tampered.insert(tampered.len() - 3, 'x');
-    ann.get(&tampered).await;
-    assert!(
-        !user::find_by_email(&app.db, "ann@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .confirmed
+    let res = ann.get(&tampered).await;
+    assert_eq!(res.header("location"), Some("/auth/unconfirmed"));
+    let res = app.client().get(&tampered).await;
+    assert_eq!(
+        res.header("location"),
+        Some("/auth/login?next=%2Fauth%2Funconfirmed"),
+        "logged out: log in to ask for a new one"
     );
-    ann.get(&anns_link).await;
-    assert!(
-        user::find_by_email(&app.db, "ann@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .confirmed
-    );
+    assert!(!confirmed("ann@example.com").await);
+
+    // Ann's link opened in Bob's browser confirms Ann, never Bob.
+    let res = bob.get(&anns_link).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains(r#"value="ann@example.com""#));
+    assert!(confirmed("ann@example.com").await);
+    assert!(!confirmed("bob@example.com").await);
 }
 
 #[tokio::test]
@@ -401,11 +456,12 @@ async fn login_required_pages_send_anonymous_visitors_to_login_with_next() {
     let res = client.post_form("/auth/confirm", &[]).await;
     // No session cookie yet: the CSRF layer refuses before anything else.
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    // A link that opens nothing: log in, then ask for a new one.
     let res = client.get("/auth/confirm/some-token").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(
         res.header("location"),
-        Some("/auth/login?next=%2Fauth%2Fconfirm%2Fsome-token")
+        Some("/auth/login?next=%2Fauth%2Funconfirmed")
     );
 }
 

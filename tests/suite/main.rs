@@ -39,3 +39,4 @@ mod structure;
 mod tags;
 mod track_forms;
 mod tracks;
+mod unconfirmed;
