@@ -222,6 +222,7 @@ async fn public_data_is_read_without_credentials_as_the_site_shows_it() {
         .unwrap();
     let remark = comment::create(&app.db, bob.id, rag.id, "Lovely")
         .await
+        .unwrap()
         .unwrap();
     let mut client = app.client();
     let mut read = async |path: String| read_anonymously(&mut client, &path).await;
