@@ -19,7 +19,7 @@ use crate::models::keyset::Cursor;
 use crate::models::{tag, user};
 use crate::state::AppState;
 use crate::views::audio::matches_etag;
-use crate::views::seo::profile_path;
+use crate::views::names::{SITE_NAME, SITE_TITLE, artist_title, profile_path, tag_title};
 use crate::views::tags::tag_path;
 use crate::web::assets;
 use crate::web::client::ClientInfo;
@@ -30,16 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/feed.atom", get(site))
         .route("/user/{username}/feed.atom", get(artist))
         .route("/tag/{name}/feed.atom", get(tagged))
-}
-
-pub const SITE_TITLE: &str = "Ragtime: new compositions";
-
-pub fn artist_title(username: &str) -> String {
-    format!("{username} on Ragtime")
-}
-
-pub fn tag_title(tag: &str) -> String {
-    format!("#{tag} on Ragtime")
 }
 
 /// The year in the `tag:` URIs (RFC 4151) of entries and feeds: a fixed date, so an id never
@@ -245,7 +235,7 @@ fn write(
     ]);
     feed.set_authors(vec![match &scope.author {
         Some(artist) => person(&origin, &artist.username, &profile_path(&artist.username)),
-        None => person(&origin, super::seo::SITE_NAME, "/"),
+        None => person(&origin, SITE_NAME, "/"),
     }]);
     feed.set_icon(Some(format!("{origin}{}", assets::url("favicon.svg"))));
     feed.set_entries(

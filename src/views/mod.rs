@@ -12,6 +12,7 @@ pub mod errors;
 pub mod feeds;
 pub mod main;
 pub mod moderation;
+pub mod names;
 pub mod notifications;
 pub mod search;
 pub mod seo;

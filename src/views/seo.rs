@@ -18,6 +18,7 @@ use crate::models::sitemap::{self, Kind, PER_SITEMAP};
 use crate::models::user;
 use crate::state::AppState;
 use crate::templates::head::{FeedLink, Head};
+use crate::views::names::{SITE_NAME, SITE_TITLE, artist_title, profile_path, tag_title};
 use crate::views::tags::tag_path;
 use crate::web::client::ClientInfo;
 use crate::web::extract::Path;
@@ -28,8 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/sitemap.xml", get(sitemap_index))
         .route("/sitemaps/{file}", get(sitemap))
 }
-
-pub const SITE_NAME: &str = "Ragtime";
 
 /// Characters of a preview's description, at most (the previews cut theirs near there).
 const DESCRIPTION_CHARS: usize = 200;
@@ -198,12 +197,6 @@ fn url(
     body.push_str("</url>\n");
 }
 
-/// A profile as a URL path (the username percent-encoded).
-pub(crate) fn profile_path(username: &str) -> String {
-    let encoded: String = form_urlencoded::byte_serialize(username.as_bytes()).collect();
-    format!("/user/{encoded}")
-}
-
 /// A description for a preview: the Markdown's text without its markup, blocks separated by a
 /// space, cut at a word near [`DESCRIPTION_CHARS`].
 pub fn plain_text(markdown: &str) -> String {
@@ -299,7 +292,7 @@ pub fn profile_head(origin: &str, avatar_base: &str, artist: &user::Model) -> He
     Head {
         canonical: Some(url.clone()),
         feed: Some(FeedLink {
-            title: super::feeds::artist_title(&artist.username),
+            title: artist_title(&artist.username),
             href: format!("{url}/feed.atom"),
         }),
         meta: Vec::new(),
@@ -323,7 +316,7 @@ pub fn tag_head(origin: &str, tag: &str) -> Head {
     Head {
         canonical: Some(url.clone()),
         feed: Some(FeedLink {
-            title: super::feeds::tag_title(tag),
+            title: tag_title(tag),
             href: format!("{url}/feed.atom"),
         }),
         meta: Vec::new(),
@@ -335,7 +328,7 @@ pub fn home_head(origin: &str) -> Head {
     Head {
         canonical: None,
         feed: Some(FeedLink {
-            title: super::feeds::SITE_TITLE.to_owned(),
+            title: SITE_TITLE.to_owned(),
             href: format!("{origin}/feed.atom"),
         }),
         meta: Vec::new(),
