@@ -448,19 +448,27 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
     let start = page.find(marker).unwrap() + marker.len();
     let csrf = &page[start..start + page[start..].find('"').unwrap()];
 
-    // Start a POST and send only half of its body: the request is now in flight.
+    // Start a POST and send only half of its body. `Expect: 100-continue` makes the server say
+    // when the handler starts reading the body: from then on the request is in flight.
     let body = format!("csrf_token={csrf}");
     let (first, rest) = body.split_at(body.len() / 2);
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         stream,
         "POST /auth/logout HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{first}",
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
         body.len()
     )
     .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(first.as_bytes()).unwrap();
     stream.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
 
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -477,9 +485,12 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
             break;
         }
     }
-    // No new connections once shutdown has begun.
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    // No new connections once shutdown has begun: the listener closes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting connections");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 
     // The rest of the body arrives late; the request still completes normally.
     stream.write_all(rest.as_bytes()).unwrap();
@@ -546,8 +557,7 @@ fn a_request_on_a_kept_alive_connection_during_shutdown_is_answered_and_told_to_
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(!head.contains("connection: close"), "kept alive: {head}");
     // A client that opened a connection and has not used it yet.
-    let _quiet = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    let mut quiet = TcpStream::connect(("127.0.0.1", port)).unwrap();
 
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -565,11 +575,15 @@ fn a_request_on_a_kept_alive_connection_during_shutdown_is_answered_and_told_to_
             break;
         }
     }
-    std::thread::sleep(Duration::from_millis(100));
-
-    // The next request on the kept-alive connection is answered, and says to close.
-    let (head, body) = ask_on(&mut busy, port).expect("answered, not cut off");
-    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // The next request on the kept-alive connection is answered, and (once the connection has
+    // heard of the shutdown, which follows the announcement closely) told to close.
+    let (head, body) = loop {
+        let (head, body) = ask_on(&mut busy, port).expect("answered, not cut off");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        if head.contains("connection: close") || stopping.elapsed() > Duration::from_secs(2) {
+            break (head, body);
+        }
+    };
     assert!(head.contains("connection: close"), "{head}");
     assert!(body.contains("ok"), "{body}");
     let mut rest = Vec::new();
@@ -587,6 +601,16 @@ fn a_request_on_a_kept_alive_connection_during_shutdown_is_answered_and_told_to_
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "{exit:?}");
+    quiet
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let closed = quiet.read(&mut buf);
+    assert!(
+        matches!(&closed, Ok(0))
+            || matches!(&closed, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the quiet connection is closed: {closed:?}"
+    );
 }
 
 /// Waits for the server to close `stream` (end of stream or a reset), and says how long that
@@ -667,9 +691,15 @@ fn connections_beyond_the_cap_wait_until_one_closes() {
         ],
     );
     let port = server.port;
-    let first = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let _second = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Two connections, each answered once: both are held by the server now.
+    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for held in [&mut first, &mut second] {
+        held.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (head, _) = ask_on(held, port).unwrap();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+    }
 
     // The third is queued by the kernel, not served: its request gets no answer.
     let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
