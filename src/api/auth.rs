@@ -84,8 +84,7 @@ pub struct ApiAccount {
 }
 
 impl ApiAccount {
-    /// Whether the caller holds `permission`: an account not yet confirmed holds none, as on
-    /// the site.
+    /// Whether the caller holds `permission`: an account not yet confirmed holds none.
     pub fn can(&self, permission: Permission) -> bool {
         self.account.confirmed && self.account.can(permission)
     }

@@ -1326,6 +1326,17 @@ async fn a_timeline_is_for_its_owner_and_administrators_only() {
     }
     let res = get(&mut client, &path, &token_of(&app, &bob)).await;
     assert_error(&res, StatusCode::FORBIDDEN, "Only the user themself");
+    // Nor without credentials; nor for an administrator whose account is not confirmed.
+    let res = call(&mut client, Method::GET, &path, None, None).await;
+    assert_error(&res, StatusCode::UNAUTHORIZED, "Authenticate");
+    let mut active: user::ActiveModel = admin.clone().into();
+    active.confirmed = Set(false);
+    let unconfirmed = active.update(&app.db).await.unwrap();
+    let res = get(&mut client, &path, &token_of(&app, &unconfirmed)).await;
+    assert_error(&res, StatusCode::FORBIDDEN, "Only the user themself");
+    let mut active: user::ActiveModel = unconfirmed.into();
+    active.confirmed = Set(true);
+    let admin = active.update(&app.db).await.unwrap();
     let res = get(
         &mut client,
         "/api/v1/users/999999/timeline/",
