@@ -181,3 +181,120 @@ async fn a_write_met_by_a_database_shutdown_on_postgres_answers_503_and_the_next
     let res = client.send(publish(&client)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
 }
+
+/// A TCP proxy in front of PostgreSQL whose link to the server can be cut. From then on no
+/// statement reaches the server and nothing is closed, but the proxy still answers the
+/// protocol's bare `Sync` with `ReadyForQuery` itself, as a pooler does for a client it has
+/// not linked to a server: a check that only sends `Sync` (sqlx's ping) passes, one statement
+/// does not. New connections are accepted and never answered.
+struct Proxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn to(upstream: String) -> Proxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, _) = tokio::sync::watch::channel(false);
+        let cut_rx = cut.subscribe();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let mut cut = cut_rx.clone();
+                tokio::spawn(async move {
+                    let already_cut = *cut.borrow();
+                    if already_cut {
+                        let _held = client;
+                        return std::future::pending::<()>().await;
+                    }
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let forward = async {
+                        let up = tokio::io::copy(&mut client_read, &mut server_write);
+                        let down = tokio::io::copy(&mut server_read, &mut client_write);
+                        let _ = tokio::join!(up, down);
+                    };
+                    tokio::select! {
+                        () = forward => return,
+                        () = async { drop(cut.wait_for(|cut| *cut).await) } => {}
+                    }
+                    // Cut: read the client's messages (a type byte, then a length that counts
+                    // itself), answer each Sync, pass nothing on. The server's half stays open.
+                    let _server = (server_read, server_write);
+                    let mut pending: Vec<u8> = Vec::new();
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n) = client_read.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        pending.extend_from_slice(&buf[..n]);
+                        while pending.len() >= 5 {
+                            let len = u32::from_be_bytes(pending[1..5].try_into().unwrap());
+                            let whole = 1 + len as usize;
+                            if pending.len() < whole {
+                                break;
+                            }
+                            if pending[0] == b'S' {
+                                let ready = [b'Z', 0, 0, 0, 5, b'I'];
+                                if client_write.write_all(&ready).await.is_err() {
+                                    return;
+                                }
+                            }
+                            pending.drain(..whole);
+                        }
+                    }
+                });
+            }
+        });
+        Proxy { port, cut }
+    }
+
+    fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_503_once_statements_no_longer_reach_postgres() {
+    use secrecy::ExposeSecret;
+    let app = TestApp::new().await;
+    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        eprintln!("PostgreSQL only: SQLite has no connection to cut");
+        return;
+    }
+    let mut url = url::Url::parse(app.state.config.database_url.expose_secret()).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = Proxy::to(upstream).await;
+    url.set_port(Some(proxy.port)).unwrap();
+    // In the clear, so the proxy reads the protocol.
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    let mut config = (*app.state.config).clone();
+    config.database_url = url.to_string().into();
+    let db = ragtime::db::connect(&config).await.unwrap();
+    let state = AppState::new(config, db, ragtime::mail::Transport::memory()).unwrap();
+    let mut client = Client {
+        router: ragtime::app::router(state),
+        cookies: HashMap::new(),
+        peer: "127.0.0.1:40000".parse().unwrap(),
+    };
+    let (res, _) = timed(&mut client, "/healthz", "*/*").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    // Its connection goes back to the pool (a task of its own), idle: the one used next.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    proxy.cut();
+    for _ in 0..3 {
+        let (res, took) = timed(&mut client, "/healthz", "*/*").await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+        assert_eq!(res.header("retry-after"), Some("5"));
+        assert!(took < FAST, "took {took:?}");
+    }
+    let (res, took) = timed(&mut client, "/user/ann", "text/html").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+    assert!(took < FAST, "took {took:?}");
+}
