@@ -207,8 +207,3 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, 
     Entity::find_by_id(id).one(db).await
 }
 
-/// Insert many comments in one statement (`seed`).
-pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<ActiveModel>) -> Result<(), DbErr> {
-    Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
-}

@@ -468,14 +468,6 @@ fn tagged_statement(backend: DatabaseBackend, tag: i32, reading: &Reading) -> St
         .build(backend)
 }
 
-/// Insert many compositions in one statement (`seed`); their ids, in insertion order.
-pub async fn insert_many<C: ConnectionTrait>(
-    db: &C,
-    rows: Vec<ActiveModel>,
-) -> Result<Vec<i32>, DbErr> {
-    Entity::insert_many(rows).exec_with_returning_keys(db).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,8 +184,3 @@ pub fn page_statement(
     select(composition_id, reading).build(backend)
 }
 
-/// Insert many likes in one statement (`seed`).
-pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<ActiveModel>) -> Result<(), DbErr> {
-    Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
-}

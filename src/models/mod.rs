@@ -1,6 +1,7 @@
 //! The data layer: SeaORM entities and every query the application runs. Handlers call the
 //! functions here; nothing outside this module builds a query.
 
+pub mod bulk;
 pub mod comment;
 pub mod composition;
 pub mod counter;

@@ -171,17 +171,6 @@ pub async fn ensure<C: ConnectionTrait>(
         .collect())
 }
 
-/// Insert many links in one statement (`seed`).
-pub async fn insert_links<C: ConnectionTrait>(
-    db: &C,
-    rows: Vec<link::ActiveModel>,
-) -> Result<(), DbErr> {
-    link::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
 /// A composition's tags, in order.
 pub async fn of<C: ConnectionTrait>(db: &C, composition_id: i32) -> Result<Vec<String>, DbErr> {
     Ok(of_many(db, &[composition_id])

@@ -4,9 +4,11 @@
 //! here and rendered in the page's `<head>` by `templates/_head.html`.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
+use axum::{Extension, Router};
+use bytes::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,11 +25,15 @@ use crate::views::tags::tag_path;
 use crate::web::client::ClientInfo;
 use crate::web::extract::Path;
 
+mod built;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/robots.txt", get(robots))
         .route("/sitemap.xml", get(sitemap_index))
         .route("/sitemaps/{file}", get(sitemap))
+        // Each app (each test's too) its own sitemaps.
+        .layer(Extension(Arc::new(built::Built::default())))
 }
 
 /// Characters of a preview's description, at most (the previews cut theirs near there).
@@ -63,11 +69,12 @@ async fn robots(client: ClientInfo) -> Response {
     cacheable("text/plain; charset=utf-8", body)
 }
 
-fn xml(body: String) -> Response {
+fn xml(body: Bytes) -> Response {
     cacheable("application/xml; charset=utf-8", body)
 }
 
-fn cacheable(content_type: &'static str, body: String) -> Response {
+fn cacheable(content_type: &'static str, body: impl Into<Bytes>) -> Response {
+    let body: Bytes = body.into();
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -104,10 +111,19 @@ const SITEMAP_NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 /// its last. One query, whatever the size of the tables.
 async fn sitemap_index(
     State(state): State<AppState>,
+    Extension(built): Extension<Arc<built::Built>>,
     client: ClientInfo,
 ) -> Result<Response, AppError> {
-    let spans = sitemap::spans(&state.db).await?;
     let origin = client.origin();
+    let key = format!("{origin}/sitemap.xml");
+    let body = built
+        .get_or_build(&key, || build_index(&state, &origin))
+        .await?;
+    Ok(xml(body))
+}
+
+async fn build_index(state: &AppState, origin: &str) -> Result<Bytes, AppError> {
+    let spans = sitemap::spans(&state.db).await?;
     let mut body = format!("{XML_HEAD}\n<sitemapindex xmlns=\"{SITEMAP_NS}\">\n");
     let mut add = |file: &str| {
         let _ = writeln!(
@@ -125,46 +141,75 @@ async fn sitemap_index(
         }
     }
     body.push_str("</sitemapindex>\n");
-    Ok(xml(body))
+    Ok(body.into())
 }
 
-/// `pages.xml`, or `<kind>-<n>.xml` of a number the index may list.
-async fn sitemap(
-    State(state): State<AppState>,
-    client: ClientInfo,
-    Path(file): Path<String>,
-) -> Result<Response, AppError> {
-    let origin = client.origin();
-    let mut body = format!("{XML_HEAD}\n<urlset xmlns=\"{SITEMAP_NS}\">\n");
-    let name = file.strip_suffix(".xml").ok_or(AppError::NotFound(None))?;
-    if name == "pages" {
-        for path in ["/", "/users"] {
-            url(&mut body, &origin, path, None);
+/// A sitemap: `pages.xml`, or `<kind>-<n>.xml` of a number the index may list.
+enum Sitemap {
+    Pages,
+    Range(Kind, i64),
+}
+
+impl Sitemap {
+    fn parse(file: &str) -> Option<Sitemap> {
+        let name = file.strip_suffix(".xml")?;
+        if name == "pages" {
+            return Some(Sitemap::Pages);
         }
-    } else {
-        let (kind, number) = name.split_once('-').ok_or(AppError::NotFound(None))?;
-        let kind = Kind::from_name(kind).ok_or(AppError::NotFound(None))?;
+        let (kind, number) = name.split_once('-')?;
+        let kind = Kind::from_name(kind)?;
         // Digits only, as the index writes them: `+3`, `03` and `-1` name no sitemap.
         let number: i64 = Some(number)
             .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && (*n == "0" || !n.starts_with('0')))
-            .and_then(|n| n.parse().ok())
-            .ok_or(AppError::NotFound(None))?;
-        let ids = sitemap::ids(number, PER_SITEMAP).ok_or(AppError::NotFound(None))?;
-        let entries = sitemap::entries(&state.db, kind, ids).await?;
-        if entries.is_empty() && !listed(&state, kind, number).await? {
-            return Err(AppError::NotFound(None));
+            .and_then(|n| n.parse().ok())?;
+        sitemap::ids(number, PER_SITEMAP)?;
+        Some(Sitemap::Range(kind, number))
+    }
+}
+
+async fn sitemap(
+    State(state): State<AppState>,
+    Extension(built): Extension<Arc<built::Built>>,
+    client: ClientInfo,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    let which = Sitemap::parse(&file).ok_or(AppError::NotFound(None))?;
+    let origin = client.origin();
+    // Only names that parsed are kept: at most one entry per real sitemap and origin.
+    let key = format!("{origin}/sitemaps/{file}");
+    let body = built
+        .get_or_build(&key, || build_sitemap(&state, &origin, which))
+        .await?;
+    Ok(xml(body))
+}
+
+async fn build_sitemap(state: &AppState, origin: &str, which: Sitemap) -> Result<Bytes, AppError> {
+    let mut body = format!("{XML_HEAD}\n<urlset xmlns=\"{SITEMAP_NS}\">\n");
+    match which {
+        Sitemap::Pages => {
+            for path in ["/", "/users"] {
+                url(&mut body, origin, path, None);
+            }
         }
-        for entry in entries {
-            let path = match kind {
-                Kind::Compositions => format!("/composition/{}", entry.key),
-                Kind::Users => profile_path(&entry.key),
-                Kind::Tags => tag_path(&entry.key),
-            };
-            url(&mut body, &origin, &path, entry.lastmod);
+        Sitemap::Range(kind, number) => {
+            let ids = sitemap::ids(number, PER_SITEMAP).ok_or(AppError::NotFound(None))?;
+            let entries = sitemap::entries(&state.db, kind, ids).await?;
+            if entries.is_empty() && !listed(state, kind, number).await? {
+                return Err(AppError::NotFound(None));
+            }
+            body.reserve(entries.len() * 100);
+            for entry in entries {
+                let path = match kind {
+                    Kind::Compositions => format!("/composition/{}", entry.key),
+                    Kind::Users => profile_path(&entry.key),
+                    Kind::Tags => tag_path(&entry.key),
+                };
+                url(&mut body, origin, &path, entry.lastmod);
+            }
         }
     }
     body.push_str("</urlset>\n");
-    Ok(xml(body))
+    Ok(body.into())
 }
 
 /// Whether the index lists this sitemap: one whose ids were all deleted is listed (and empty),

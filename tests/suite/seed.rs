@@ -825,3 +825,75 @@ async fn seeded_follows_likes_and_comments_are_notified_to_their_recipients_only
     .unwrap();
     assert!(!page.items.is_empty() && page.items.iter().all(|i| i.actor.is_some()));
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
+async fn on_postgresql_each_counted_table_is_filled_by_one_statement_whatever_the_batches() {
+    let (test_db, db) = deployed().await;
+    test_db.require_postgres();
+    // Counts the INSERT statements on each table, as the counting triggers see them.
+    use sea_orm::ConnectionTrait;
+    let tables = ["follows", "compositions", "comments", "composition_tags", "likes"];
+    let mut sql = String::from(
+        "CREATE TABLE inserts (tbl text PRIMARY KEY, statements integer NOT NULL);
+         CREATE FUNCTION count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             INSERT INTO inserts VALUES (TG_TABLE_NAME, 1)
+                 ON CONFLICT (tbl) DO UPDATE SET statements = inserts.statements + 1;
+             RETURN NULL;
+         END $$;",
+    );
+    for table in tables {
+        sql.push_str(&format!(
+            "CREATE TRIGGER test_count_insert AFTER INSERT ON {table}
+                 FOR EACH STATEMENT EXECUTE FUNCTION count_insert();"
+        ));
+    }
+    db.execute_unprepared(&sql).await.unwrap();
+
+    // Several batches of each: 5,000 compositions or comments, 10,000 follows or likes and
+    // the tags of 2,500 compositions go in one multi-row INSERT.
+    let options = SeedOptions {
+        users: 1000,
+        compositions: 6000,
+        follows: 14,
+        comments: 12_000,
+        likes: 12_000,
+        ..SeedOptions::default()
+    };
+    let report = seed::seed(&db, &options).await.unwrap();
+    assert!(report.follows > 10_000 && report.tags > 0, "{report}");
+
+    let raw = |sql: &str| sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql);
+    let counted: Vec<(String, i32)> = db
+        .query_all_raw(raw("SELECT tbl, statements FROM inserts ORDER BY tbl"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap()))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            ("comments".to_owned(), 1),
+            ("composition_tags".to_owned(), 1),
+            ("compositions".to_owned(), 1),
+            // The self-follows (never counted), then the others.
+            ("follows".to_owned(), 2),
+            ("likes".to_owned(), 1),
+        ]
+    );
+    // And the counts the triggers kept are those of the rows.
+    let wrong: i64 = db
+        .query_one_raw(raw(
+            "SELECT count(*) FROM compositions c WHERE c.comments_count <> \
+             (SELECT count(*) FROM comments WHERE composition_id = c.id) OR c.likes_count <> \
+             (SELECT count(*) FROM likes WHERE composition_id = c.id)",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(wrong, 0);
+}

@@ -336,6 +336,45 @@ async fn the_sitemap_index_lists_every_sitemap_and_every_url_in_them_answers() {
 }
 
 #[tokio::test]
+async fn a_sitemap_asked_again_within_minutes_is_served_as_built_without_reading_the_table() {
+    let app = TestApp::new().await;
+    let ann = app.create_user("ann").await;
+    let first = publish(&app, &ann, 1, "First Light", "").await;
+    let mut client = app.client();
+    let built = client.get("/sitemaps/compositions-0.xml").await;
+    assert_eq!(built.status, StatusCode::OK);
+    assert!(built.body.contains(&first.url_slug()), "{}", built.body);
+    let index = client.get("/sitemap.xml").await.body;
+
+    // Written behind the server's back, one in the first sitemap's ids and one far along
+    // them: a read of the table would list the first, and the index would name a further
+    // sitemap for the second.
+    let row = |id: Option<i32>, title: &str| composition::ActiveModel {
+        id: id.map_or(sea_orm::ActiveValue::NotSet, Set),
+        release_type: Set(1),
+        title: Set(title.into()),
+        description: Set(String::new()),
+        description_html: Set(String::new()),
+        timestamp: Set(Utc::now()),
+        artist_id: Set(ann.id),
+        ..Default::default()
+    };
+    let near = row(None, "Near").insert(&app.db).await.unwrap();
+    let far = row(Some(PER_SITEMAP as i32 + 1), "Far")
+        .insert(&app.db)
+        .await
+        .unwrap();
+    assert!(i64::from(near.id) < PER_SITEMAP);
+    let again = client.get("/sitemaps/compositions-0.xml").await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body, built.body);
+    assert_eq!(client.get("/sitemap.xml").await.body, index);
+    // A sitemap not built before is read now.
+    let second = client.get("/sitemaps/compositions-1.xml").await.body;
+    assert!(second.contains(&far.url_slug()), "{second}");
+}
+
+#[tokio::test]
 async fn an_empty_site_has_a_sitemap_of_its_pages() {
     let app = TestApp::new().await;
     let mut client = app.client();

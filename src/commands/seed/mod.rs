@@ -18,7 +18,9 @@
 //!
 //! Fast: the shared password is hashed once, rows go in as multi-row INSERTs sized under
 //! SQLite's and PostgreSQL's bind-parameter limits, and the Markdown is rendered on a blocking
-//! thread while the previous batch is being written.
+//! thread while the previous batch is being written. On PostgreSQL the follows, compositions,
+//! comments, tags and likes are staged and moved into their tables by one statement each, so
+//! their triggers run once per table, not once per batch (see `models::bulk`).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -36,6 +38,7 @@ use tokio::sync::mpsc;
 use crate::config::{Config, MediaConfig};
 use crate::migration::Migrator;
 use crate::models::markdown::{Allow, to_safe_html};
+use crate::models::bulk::Staged;
 use crate::models::{comment, composition, follow, like, notification, role, tag, user};
 use crate::{access, db};
 
@@ -456,10 +459,14 @@ async fn insert_follows(
     }
     let total = rows.len() as u64;
     let per_statement = rows_per_statement(3);
+    let staged = Staged::begin(txn, follow::Entity).await?;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        follow::insert_many(txn, rows.by_ref().take(per_statement).collect()).await?;
+        staged
+            .insert(txn, rows.by_ref().take(per_statement).collect())
+            .await?;
     }
+    staged.finish(txn).await?;
     Ok(total)
 }
 
@@ -507,9 +514,12 @@ async fn insert_compositions(
     });
 
     let mut seeded = Vec::with_capacity(total);
+    let staged = Staged::begin(txn, composition::Entity).await?;
     while let Some(batch) = batches.recv().await {
         let (rows, made): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let ids = composition::insert_many(txn, rows).await?;
+        let ids = staged
+            .insert_returning(txn, rows, composition::Column::Id)
+            .await?;
         for (id, mut composition) in ascending(ids, made.len())?.into_iter().zip(made) {
             composition.id = id;
             seeded.push(composition);
@@ -518,6 +528,7 @@ async fn insert_compositions(
     if seeded.len() != total {
         bail!("the composition generator stopped early");
     }
+    staged.finish(txn).await?;
     Ok(seeded)
 }
 
@@ -546,10 +557,12 @@ async fn insert_comments(
             .collect::<Vec<_>>()
     });
     let mut inserted = 0;
+    let staged = Staged::begin(txn, comment::Entity).await?;
     while let Some(batch) = batches.recv().await {
         inserted += batch.len() as u64;
-        comment::insert_many(txn, batch).await?;
+        staged.insert(txn, batch).await?;
     }
+    staged.finish(txn).await?;
     Ok(inserted)
 }
 
@@ -572,6 +585,7 @@ async fn insert_tags(
     let ids: Vec<i32> = names.iter().filter_map(|n| ids.get(n).copied()).collect();
     let mut rng = rng_for(options.seed, 6);
     let mut inserted = 0;
+    let staged = Staged::begin(txn, tag::link::Entity).await?;
     // composition_id, tag_id, position, timestamp
     for chunk in compositions.chunks(rows_per_statement(4) / 3) {
         let mut rows = Vec::with_capacity(chunk.len() * 2);
@@ -594,9 +608,10 @@ async fn insert_tags(
         }
         inserted += rows.len() as u64;
         if !rows.is_empty() {
-            tag::insert_links(txn, rows).await?;
+            staged.insert(txn, rows).await?;
         }
     }
+    staged.finish(txn).await?;
     Ok(inserted)
 }
 
@@ -627,11 +642,13 @@ async fn insert_likes(
         }
     }
     let total = rows.len() as u64;
+    let staged = Staged::begin(txn, like::Entity).await?;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let batch: Vec<_> = rows.by_ref().take(rows_per_statement(3)).collect();
-        like::insert_many(txn, batch).await?;
+        staged.insert(txn, batch).await?;
     }
+    staged.finish(txn).await?;
     Ok(total)
 }
 
