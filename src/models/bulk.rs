@@ -36,7 +36,9 @@ impl<E: EntityTrait> Staged<E> {
             .await?;
             // Ids drawn from the table's own identity, so they are known before the move.
             let mut keys = E::PrimaryKey::iter();
-            if let (Some(key), None, true) = (keys.next(), keys.next(), E::PrimaryKey::auto_increment()) {
+            if let (Some(key), None, true) =
+                (keys.next(), keys.next(), E::PrimaryKey::auto_increment())
+            {
                 let column = key.into_column();
                 let sequence: String = db
                     .query_one_raw(Statement::from_sql_and_values(

@@ -61,8 +61,8 @@ pub async fn create(
     // insert's foreign-key check (KEY SHARE) and then that update could let a deletion of the
     // composition queue between them, each waiting for the other. Once it is ours, a deletion
     // that came first has taken it away, and the comment has nothing to go on.
-    let held = super::composition::Hold::Keep;
-    if super::composition::lock(&txn, composition_id, held)
+    let held = super::track::Hold::Keep;
+    if super::track::hold_composition(&txn, composition_id, held)
         .await?
         .is_none()
     {
@@ -206,4 +206,3 @@ pub async fn set_disabled(
 pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
 }
-

@@ -4,10 +4,10 @@
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, ExprTrait, JoinType, LockType, Query};
+use sea_orm::sea_query::{Alias, ExprTrait, JoinType, Query};
 use sea_orm::{
-    ActiveValue::Set, DatabaseBackend, DatabaseTransaction, FromQueryResult, QueryOrder,
-    QuerySelect, QueryTrait, SelectA, SelectB, Statement,
+    ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect, QueryTrait,
+    SelectA, SelectB, Statement,
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
@@ -51,26 +51,6 @@ impl Related<super::user::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The release types of SPEC §3, by their stored value.
-pub const RELEASE_TYPES: [(i16, &str); 3] = [(1, "Single"), (2, "EP"), (3, "Album")];
-
-pub fn release_type_name(value: i16) -> &'static str {
-    RELEASE_TYPES
-        .iter()
-        .find(|(v, _)| *v == value)
-        .map_or("Release", |(_, name)| name)
-}
-
-/// "A single", "An EP", "An album": the name with its article, to start a sentence.
-pub fn a_release(name: &str) -> String {
-    let article = if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
-        "An"
-    } else {
-        "A"
-    };
-    format!("{article} {}", name.to_lowercase().replace("ep", "EP"))
-}
-
 pub use super::slug::{id_from_slug, slug, url_slug};
 
 impl Model {
@@ -85,7 +65,7 @@ impl Model {
     }
 
     pub fn release_type_name(&self) -> &'static str {
-        release_type_name(self.release_type)
+        super::release::type_name(self.release_type)
     }
 }
 
@@ -120,42 +100,10 @@ pub async fn create(
     Ok(created)
 }
 
-/// How a write holds a composition's row: [`Hold::Keep`] for one that changes it or what hangs
-/// on it (its text, tags, tracks), [`Hold::Delete`] for its deletion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Hold {
-    Keep,
-    Delete,
-}
-
-/// Lock a composition's row, the first lock of every write that changes the composition or its
-/// tracks or tags: one order for all of them, so concurrent edits of one composition queue
-/// behind each other instead of deadlocking over its track rows. On PostgreSQL `Keep` takes NO
-/// KEY UPDATE, the lock the count triggers take, which lets a like's or comment's foreign-key
-/// check (KEY SHARE) through rather than trap it between that check and its count update;
-/// `Delete` takes FOR UPDATE, as the deletion will. On SQLite the write transaction
-/// ([`super::begin_write`]) already holds the database's write lock, so a read suffices.
-/// `None` if the composition is gone, deleted perhaps by the transaction this one waited for:
-/// the caller answers as if it had never been there.
-pub(crate) async fn lock(
-    txn: &DatabaseTransaction,
-    id: i32,
-    hold: Hold,
-) -> Result<Option<Model>, DbErr> {
-    let find = Entity::find_by_id(id);
-    if txn.get_database_backend() != DatabaseBackend::Postgres {
-        return find.one(txn).await;
-    }
-    match hold {
-        Hold::Keep => find.lock(LockType::NoKeyUpdate).one(txn).await,
-        Hold::Delete => find.lock_exclusive().one(txn).await,
-    }
-}
-
 /// Rewrite a composition and its tags; `false` if it is gone.
 pub async fn update(db: &DatabaseConnection, id: i32, draft: &Draft<'_>) -> Result<bool, DbErr> {
     let txn = super::begin_write(db).await?;
-    let Some(current) = lock(&txn, id, Hold::Keep).await? else {
+    let Some(current) = track::hold_composition(&txn, id, track::Hold::Keep).await? else {
         return Ok(false);
     };
     Entity::update_many()
@@ -178,7 +126,7 @@ pub async fn update(db: &DatabaseConnection, id: i32, draft: &Draft<'_>) -> Resu
 /// named, for the caller to release from the media store, or `None` if it was already gone.
 pub async fn delete(db: &DatabaseConnection, id: i32) -> Result<Option<Vec<String>>, DbErr> {
     // Alone with any upload to it, so no track is added behind our back.
-    let (txn, found) = track::begin_writing(db, id, Hold::Delete).await?;
+    let (txn, found) = track::begin_writing(db, id, track::Hold::Delete).await?;
     if found.is_none() {
         return Ok(None);
     }

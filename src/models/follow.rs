@@ -54,8 +54,7 @@ impl Outcome {
 }
 
 /// Add the pair, if missing; `false` when it was there. The primary key decides, so a double
-/// click or two racing requests leave one row and no error. (Registration adds the
-/// self-follow with this.)
+/// click or two racing requests leave one row and no error.
 pub async fn add<C: ConnectionTrait>(
     db: &C,
     follower_id: i32,

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::composition::{Draft, RELEASE_TYPES};
+use super::composition::Draft;
+use super::release;
 use super::tag;
 
 /// Messages per field name; empty means the form is valid.
@@ -99,7 +100,7 @@ pub fn composition<'a, S: AsRef<str>>(
         .trim()
         .parse::<i16>()
         .ok()
-        .filter(|v| RELEASE_TYPES.iter().any(|(t, _)| t == v));
+        .filter(|v| release::TYPES.iter().any(|(t, _)| t == v));
     if release_type.is_none() {
         errors.insert("release_type", "Choose a single, an EP or an album.".into());
     }

@@ -183,4 +183,3 @@ pub fn page_statement(
 ) -> Statement {
     select(composition_id, reading).build(backend)
 }
-

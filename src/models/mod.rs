@@ -15,6 +15,8 @@ pub mod mail_queue;
 pub mod markdown;
 pub mod notification;
 pub mod rate_limit;
+pub mod registration;
+pub mod release;
 pub mod role;
 pub mod search;
 pub mod session;

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{LockType, Query};
 use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect};
 
-use super::composition;
+use super::{composition, release};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tracks")]
@@ -101,7 +101,7 @@ pub struct NewTrack {
 /// Why a track cannot be added.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
-    #[error("{} holds at most {max} track{s}.", composition::a_release(kind), s = if *.max == 1 { "" } else { "s" })]
+    #[error("{} holds at most {max} track{s}.", release::a_release(kind), s = if *.max == 1 { "" } else { "s" })]
     TooManyTracks { kind: &'static str, max: u64 },
     #[error("This upload would pass your storage quota of {quota} MiB ({used} MiB used).")]
     OverQuota { used: u64, quota: u64 },
@@ -166,7 +166,7 @@ pub async fn room<C: ConnectionTrait>(
     limits: &Limits,
 ) -> Result<Room, DbErr> {
     Ok(Room {
-        kind: composition.release_type_name(),
+        kind: release::type_name(composition.release_type),
         have: count_of(db, composition.id).await?,
         max: max_tracks(composition.release_type, limits),
         used_bytes: used_bytes(db, composition.artist_id).await?,
@@ -209,14 +209,47 @@ pub async fn fits<C: ConnectionTrait>(
     Ok((have > max).then(|| {
         format!(
             "{} holds at most {max} track{}; remove tracks first (this one has {have}).",
-            composition::a_release(composition::release_type_name(release_type)),
+            release::a_release(release::type_name(release_type)),
             if max == 1 { "" } else { "s" }
         )
     }))
 }
 
+/// How a write holds a composition's row: [`Hold::Keep`] for one that changes it or what hangs
+/// on it (its text, tags, tracks, comments), [`Hold::Delete`] for its deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    Keep,
+    Delete,
+}
+
+/// Lock a composition's row, the first lock of every write that changes the composition or its
+/// tracks, tags or comments: one order for all of them, so concurrent edits of one composition
+/// queue behind each other instead of deadlocking over its track rows. Here, beside
+/// [`begin_writing`], because the tracks' writes are the ones that need the order most. On
+/// PostgreSQL `Keep` takes NO KEY UPDATE, the lock the count triggers take, which lets a like's
+/// or comment's foreign-key check (KEY SHARE) through rather than trap it between that check
+/// and its count update; `Delete` takes FOR UPDATE, as the deletion will. On SQLite the write
+/// transaction ([`super::begin_write`]) already holds the database's write lock, so a read
+/// suffices. `None` if the composition is gone, deleted perhaps by the transaction this one
+/// waited for: the caller answers as if it had never been there.
+pub(crate) async fn hold_composition(
+    txn: &DatabaseTransaction,
+    id: i32,
+    hold: Hold,
+) -> Result<Option<composition::Model>, DbErr> {
+    let find = composition::Entity::find_by_id(id);
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return find.one(txn).await;
+    }
+    match hold {
+        Hold::Keep => find.lock(LockType::NoKeyUpdate).one(txn).await,
+        Hold::Delete => find.lock_exclusive().one(txn).await,
+    }
+}
+
 /// A transaction that changes one composition's tracks, alone: the composition's row is
-/// locked first ([`composition::lock`]), then, on PostgreSQL, its artist's, so two uploads at
+/// locked first ([`hold_composition`]), then, on PostgreSQL, its artist's, so two uploads at
 /// once cannot both count the same free room, and moves, uploads and deletions of one
 /// composition's tracks queue instead of deadlocking over the track rows. SQLite takes its
 /// write lock at the start (`IMMEDIATE`), so none fails on a lock upgrade halfway. The
@@ -224,10 +257,10 @@ pub async fn fits<C: ConnectionTrait>(
 pub(crate) async fn begin_writing(
     db: &DatabaseConnection,
     composition_id: i32,
-    hold: composition::Hold,
+    hold: Hold,
 ) -> Result<(DatabaseTransaction, Option<composition::Model>), DbErr> {
     let txn = super::begin_write(db).await?;
-    let c = composition::lock(&txn, composition_id, hold).await?;
+    let c = hold_composition(&txn, composition_id, hold).await?;
     if let Some(c) = &c
         && db.get_database_backend() == DbBackend::Postgres
     {
@@ -251,7 +284,7 @@ pub async fn add(
     new: Vec<NewTrack>,
     limits: &Limits,
 ) -> Result<Vec<Model>, Refused> {
-    let (txn, found) = begin_writing(db, composition.id, composition::Hold::Keep).await?;
+    let (txn, found) = begin_writing(db, composition.id, Hold::Keep).await?;
     // As it is now: its type may have changed since the caller read it.
     let composition = found.ok_or(Refused::Gone)?;
     let bytes = new.iter().map(|t| t.size_bytes as u64).sum();
@@ -394,7 +427,7 @@ pub async fn rename<C: ConnectionTrait>(db: &C, id: i32, title: &str) -> Result<
 /// Moves a track to `position` (clamped to 1..=n), shifting the others; `false` if the track
 /// or its composition is gone.
 pub async fn move_to(db: &DatabaseConnection, track: &Model, position: i32) -> Result<bool, DbErr> {
-    let (txn, found) = begin_writing(db, track.composition_id, composition::Hold::Keep).await?;
+    let (txn, found) = begin_writing(db, track.composition_id, Hold::Keep).await?;
     if found.is_none() {
         return Ok(false);
     }
@@ -418,7 +451,7 @@ pub async fn move_to(db: &DatabaseConnection, track: &Model, position: i32) -> R
 /// Deletes a track and closes the gap; its object key, for the caller to release, or `None` if
 /// the track (or its composition) is already gone.
 pub async fn delete(db: &DatabaseConnection, track: &Model) -> Result<Option<String>, DbErr> {
-    let (txn, found) = begin_writing(db, track.composition_id, composition::Hold::Keep).await?;
+    let (txn, found) = begin_writing(db, track.composition_id, Hold::Keep).await?;
     if found.is_none() {
         return Ok(None);
     }

@@ -213,9 +213,9 @@ fn account_error(err: DbErr) -> AccountError {
     }
 }
 
-/// Create an account and its self-follow (in the caller's transaction). The address named
-/// by `RAGTIME_ADMIN` becomes Administrator; everyone else gets the default role.
-pub async fn register<C: ConnectionTrait>(
+/// Create an account (`registration::register` adds its self-follow). The address named by
+/// `RAGTIME_ADMIN` becomes Administrator; everyone else gets the default role.
+pub async fn create<C: ConnectionTrait>(
     db: &C,
     email: &str,
     username: &str,
@@ -230,18 +230,10 @@ pub async fn register<C: ConnectionTrait>(
         role::default_role(db).await?
     }
     .ok_or_else(|| DbErr::RecordNotFound("roles are missing: run `ragtime deploy`".into()))?;
-    let user = new_account(&email, username, role.id, password_hash)
+    new_account(&email, username, role.id, password_hash)
         .insert(db)
         .await
-        .map_err(account_error)?;
-    super::follow::ActiveModel {
-        follower_id: Set(user.id),
-        followed_id: Set(user.id),
-        timestamp: Set(user.member_since),
-    }
-    .insert(db)
-    .await?;
-    Ok(user)
+        .map_err(account_error)
 }
 
 /// No stored address or name holds a NUL (the forms refuse control characters), and PostgreSQL

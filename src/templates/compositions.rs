@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use askama::Template;
 
 use crate::models::forms::{self, FieldErrors};
-use crate::models::{comment, composition, like, track};
+use crate::models::{comment, composition, like, release, track};
 use crate::web::layout::Layout;
 use crate::web::pagination::Pagination;
 
@@ -23,7 +23,7 @@ pub struct CompositionForm {
 
 impl CompositionForm {
     pub fn release_types(&self) -> &'static [(i16, &'static str)] {
-        &composition::RELEASE_TYPES
+        &release::TYPES
     }
 
     /// The form filled with a stored composition.

@@ -20,6 +20,7 @@ use crate::config::ConfigName;
 use crate::error::AppError;
 use crate::mail;
 use crate::models::forms::{self, FieldErrors};
+use crate::models::registration;
 use crate::models::user::{self, AccountError};
 use crate::state::AppState;
 use crate::templates::Html;
@@ -157,7 +158,7 @@ async fn register(
 
     let hash = password::hash(form.password.clone()).await?;
     let txn = state.db.begin().await?;
-    let created = user::register(
+    let created = registration::register(
         &txn,
         &email,
         &username,

@@ -17,7 +17,7 @@ use crate::access::Can;
 use crate::error::AppError;
 use crate::models::forms;
 use crate::models::keyset::Cursor;
-use crate::models::{Permission, composition, suggestion, track};
+use crate::models::{Permission, composition, release, suggestion, track};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
 use crate::templates::head::Head;
@@ -171,7 +171,7 @@ async fn publish(
     };
     // The release type's own limit (a single holds one), before any file is decoded.
     let typed = track::Room {
-        kind: composition::release_type_name(draft.release_type),
+        kind: release::type_name(draft.release_type),
         max: track::max_tracks(draft.release_type, &limits),
         ..room
     };

@@ -7,11 +7,11 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::{Extension, Router};
-use bytes::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
+use bytes::Bytes;
 use pulldown_cmark::{Event, Parser, TagEnd};
 
 use crate::error::AppError;

@@ -135,3 +135,79 @@ fn the_scanner_reads_paths_and_groups() {
     let names: Vec<String> = named_modules(text).into_iter().collect();
     assert_eq!(names, ["mail", "models", "web"]);
 }
+
+/// The models each file of `src/models/` calls a function of (`track::of(`, `super::follow::add(`,
+/// `user::create::<…>(`: a lower-case name after a sibling's name) or writes a row of
+/// (`follow::ActiveModel`). Entities, models and columns (`composition::Entity`) are names of
+/// types, which relations may share both ways.
+fn called_models(text: &str, models: &BTreeSet<String>) -> BTreeSet<String> {
+    let text = text.split("#[cfg(test)]").next().unwrap();
+    let mut called = BTreeSet::new();
+    for (at, _) in text.match_indices("::") {
+        let before = &text[..at];
+        let start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let module = &before[start..];
+        let name = ident(&text[at + 2..]);
+        let after = text[at + 2 + name.len()..].trim_start();
+        let is_function = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && (after.starts_with('(') || after.starts_with("::<"));
+        if models.contains(module) && (is_function || name == "ActiveModel") {
+            called.insert(module.to_owned());
+        }
+    }
+    called
+}
+
+/// Inside `src/models/` calls go one way: a circle is allowed only through entity names (as
+/// track and composition name each other's `Entity`), never through functions, so a lower
+/// module never asks a higher one to do its work.
+#[test]
+fn model_functions_are_called_one_way() {
+    let dir = src().join("models");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let stem = |p: &Path| p.file_stem().unwrap().to_string_lossy().into_owned();
+    let models: BTreeSet<String> = files.iter().map(|p| stem(p)).collect();
+    let calls: Vec<(String, BTreeSet<String>)> = files
+        .iter()
+        .map(|p| {
+            let mut called = called_models(&read(p), &models);
+            called.remove(&stem(p));
+            (stem(p), called)
+        })
+        .collect();
+    // Repeatedly set aside the modules that call no module left: what remains is circles.
+    let mut left: Vec<(String, BTreeSet<String>)> = calls;
+    loop {
+        let names: BTreeSet<String> = left.iter().map(|(n, _)| n.clone()).collect();
+        let before = left.len();
+        left.retain(|(_, called)| called.iter().any(|c| names.contains(c)));
+        if left.len() == before {
+            break;
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "model functions called in a circle: {left:?}"
+    );
+}
+
+#[test]
+fn the_call_scanner_tells_functions_from_types() {
+    let models: BTreeSet<String> = ["follow", "composition", "user"].map(String::from).into();
+    let text = "super::follow::add(db, 1, 1); composition::Entity::find(); \
+                let x = user::find_by_id::<C>(db); // composition::lock( in a comment counts too";
+    let called = called_models(text, &models);
+    assert_eq!(
+        called,
+        ["composition", "follow", "user"].map(String::from).into()
+    );
+    let writes = called_models(
+        "super::follow::ActiveModel { follower_id: Set(1) }",
+        &models,
+    );
+    assert_eq!(writes, ["follow"].map(String::from).into());
+    assert!(called_models("composition::Model, composition::Column::Id.eq(1)", &models).is_empty());
+}

@@ -811,12 +811,10 @@ async fn the_delivery_loop_resumes_within_seconds_once_the_relay_is_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn on_postgresql_the_delivery_loop_resumes_within_seconds_after_its_connections_are_cut() {
     let test_db = TestDb::new();
-    if !test_db.is_postgres() {
-        eprintln!("PostgreSQL only (set TEST_DATABASE_URL); .ci/run runs it there");
-        return;
-    }
+    test_db.require_postgres();
     let db = deployed(&test_db).await;
     let config = mail_config(None, 587, false);
     let worker_db = connect(&test_db).await;

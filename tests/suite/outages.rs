@@ -147,13 +147,11 @@ async fn terminate_the_apps_connections(app: &TestApp) {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn a_write_met_by_a_database_shutdown_on_postgres_answers_503_and_the_next_one_succeeds() {
     // One pooled connection, so the one the shutdown broke is the one the next request gets.
     let app = TestApp::with_env(&[("DATABASE_POOL_SIZE", "1")]).await;
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        eprintln!("PostgreSQL only: SQLite has no server to shut down");
-        return;
-    }
+    app.require_postgres();
     let ann = app.create_user("ann").await;
     let token = crate::api::token_of(&app, &ann);
     let mut client = app.client();
@@ -260,13 +258,11 @@ impl Proxy {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn healthz_answers_503_once_statements_no_longer_reach_postgres() {
     use secrecy::ExposeSecret;
     let app = TestApp::new().await;
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        eprintln!("PostgreSQL only: SQLite has no connection to cut");
-        return;
-    }
+    app.require_postgres();
     let mut url = url::Url::parse(app.state.config.database_url.expose_secret()).unwrap();
     let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let proxy = Proxy::to(upstream).await;

@@ -124,12 +124,11 @@ fn deploy_needs_only_the_database_and_the_configuration_name() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 fn deploy_runs_in_the_release_phase_with_exactly_the_variables_of_the_readme_heroku_steps() {
     let db = TestDb::new();
-    if !db.is_postgres() {
-        eprintln!("needs PostgreSQL (TEST_DATABASE_URL): the heroku configuration refuses SQLite");
-        return;
-    }
+    // The heroku configuration refuses SQLite.
+    db.require_postgres();
     // As Heroku Postgres gives it: no sslmode, so the heroku configuration asks for TLS.
     let env = crate::platform_files::heroku_steps_env(&db.url);
     let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -227,11 +226,10 @@ fn deploy_with_an_unreachable_database_fails_clearly_without_leaking_the_passwor
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 fn deploy_with_an_unknown_host_or_wrong_password_says_so() {
-    if std::env::var("TEST_DATABASE_URL").is_err() {
-        eprintln!("needs PostgreSQL (TEST_DATABASE_URL)");
-        return;
-    }
+    // A server on 127.0.0.1:5432 to refuse the unknown role.
+    TestDb::new().require_postgres();
     for (url, cause) in [
         (
             "postgres://ragtime:pw@no-such-host.invalid:5432/db",
@@ -619,13 +617,11 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> Duration {
     let start = Instant::now();
     stream.set_read_timeout(Some(within)).unwrap();
     let mut buf = [0u8; 256];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return start.elapsed(),
-            Ok(n) => panic!("an answer: {}", String::from_utf8_lossy(&buf[..n])),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return start.elapsed(),
-            Err(e) => panic!("still open after {:?}: {e}", start.elapsed()),
-        }
+    match stream.read(&mut buf) {
+        Ok(0) => start.elapsed(),
+        Ok(n) => panic!("an answer: {}", String::from_utf8_lossy(&buf[..n])),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => start.elapsed(),
+        Err(e) => panic!("still open after {:?}: {e}", start.elapsed()),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::helpers::{TestApp, submit};
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use ragtime::models::composition::{self, Draft};
-use ragtime::models::{follow, role, user};
+use ragtime::models::{follow, registration, role, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 /// A confirmed artist with the self-follow registration gives everyone.
@@ -461,15 +461,15 @@ async fn hostile_profile_text_is_escaped() {
 #[tokio::test]
 async fn a_taken_address_and_a_taken_username_are_told_apart_by_the_index_that_refused_them() {
     let app = TestApp::new().await;
-    user::register(&app.db, "ann@example.com", "ann", "x", None)
+    registration::register(&app.db, "ann@example.com", "ann", "x", None)
         .await
         .unwrap();
-    let taken = user::register(&app.db, "ANN@example.com", "another", "x", None).await;
+    let taken = registration::register(&app.db, "ANN@example.com", "another", "x", None).await;
     assert!(
         matches!(taken, Err(user::AccountError::EmailTaken)),
         "{taken:?}"
     );
-    let taken = user::register(&app.db, "new@example.com", "ANN", "x", None).await;
+    let taken = registration::register(&app.db, "new@example.com", "ANN", "x", None).await;
     assert!(
         matches!(taken, Err(user::AccountError::UsernameTaken)),
         "{taken:?}"

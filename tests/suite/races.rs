@@ -207,12 +207,10 @@ fn expected_move(what: &str) -> StatusCode {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn on_postgresql_concurrent_moves_of_one_albums_tracks_all_succeed_without_a_gap() {
     let app = TestApp::new().await;
-    if app.db.get_database_backend() != DatabaseBackend::Postgres {
-        eprintln!("PostgreSQL only (set TEST_DATABASE_URL): SQLite takes one writer at a time");
-        return;
-    }
+    app.require_postgres();
     let ann = app.create_user("ann").await;
     let (c, ids) = album(&app, &ann, 5).await;
     let mut site = app.logged_in_client(&ann).await;
@@ -230,13 +228,11 @@ async fn on_postgresql_concurrent_moves_of_one_albums_tracks_all_succeed_without
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL=… cargo test -- --include-ignored (.ci/run does)"]
 async fn on_postgresql_moves_racing_an_upload_and_deletions_all_succeed_without_a_gap() {
     use futures_util::FutureExt;
     let app = TestApp::new().await;
-    if app.db.get_database_backend() != DatabaseBackend::Postgres {
-        eprintln!("PostgreSQL only (set TEST_DATABASE_URL): SQLite takes one writer at a time");
-        return;
-    }
+    app.require_postgres();
     let ann = app.create_user("ann").await;
     let (c, ids) = album(&app, &ann, 8).await;
     let mut site = app.logged_in_client(&ann).await;

@@ -833,7 +833,13 @@ async fn on_postgresql_each_counted_table_is_filled_by_one_statement_whatever_th
     test_db.require_postgres();
     // Counts the INSERT statements on each table, as the counting triggers see them.
     use sea_orm::ConnectionTrait;
-    let tables = ["follows", "compositions", "comments", "composition_tags", "likes"];
+    let tables = [
+        "follows",
+        "compositions",
+        "comments",
+        "composition_tags",
+        "likes",
+    ];
     let mut sql = String::from(
         "CREATE TABLE inserts (tbl text PRIMARY KEY, statements integer NOT NULL);
          CREATE FUNCTION count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -870,7 +876,12 @@ async fn on_postgresql_each_counted_table_is_filled_by_one_statement_whatever_th
         .await
         .unwrap()
         .iter()
-        .map(|row| (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap()))
+        .map(|row| {
+            (
+                row.try_get_by_index(0).unwrap(),
+                row.try_get_by_index(1).unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         counted,

@@ -37,8 +37,8 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, MediaConfig};
 use crate::migration::Migrator;
-use crate::models::markdown::{Allow, to_safe_html};
 use crate::models::bulk::Staged;
+use crate::models::markdown::{Allow, to_safe_html};
 use crate::models::{comment, composition, follow, like, notification, role, tag, user};
 use crate::{access, db};
 
