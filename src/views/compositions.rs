@@ -61,6 +61,7 @@ pub(super) async fn viewing(
         can_like: liker.is_some(),
         liked,
         back,
+        whole: false,
     })
 }
 
@@ -179,7 +180,9 @@ async fn permalink(
         .await?
         .ok_or_else(|| AppError::NotFound(None))?;
     let back = format!("/composition/{}", card.composition.url_slug());
-    let viewing = viewing(state, &layout, std::slice::from_ref(&card), back).await?;
+    let viewing = viewing(state, &layout, std::slice::from_ref(&card), back)
+        .await?
+        .whole();
     Ok(CompositionTemplate {
         can_comment: layout
             .user

@@ -14,6 +14,7 @@ use crate::error::{ErrorBody, ErrorMessage, Rendered};
 use crate::state::AppState;
 use crate::templates::ErrorTemplate;
 use crate::web::layout::Layout;
+use crate::web::scheme::Scheme;
 use crate::web::session::Session;
 
 /// The default message for a status without one of its own.
@@ -74,6 +75,7 @@ pub fn wants_json(headers: &HeaderMap, path: &str) -> bool {
 pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let json = wants_json(req.headers(), req.uri().path());
     let session = req.extensions().get::<Session>().cloned();
+    let scheme = Scheme::of(req.headers());
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -98,7 +100,7 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
             serde_json::to_string(&body).unwrap_or_default(),
         )
     } else {
-        let layout = Layout::for_error(&state, session, status.is_server_error()).await;
+        let layout = Layout::for_error(&state, session, status.is_server_error(), scheme).await;
         let template = ErrorTemplate {
             layout: &layout,
             code: status.as_u16(),

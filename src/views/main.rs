@@ -1,11 +1,12 @@
-//! The `main` blueprint: the home page with its feed and composition form, the All/Followed
-//! switch, and the health check.
+//! The `main` blueprint: the home page with its feed and composition form, the Followed feed
+//! at its own URL (`/followed`), the All/Followed switch, the colour scheme toggle, and the
+//! health check.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::{Cookie, CookieJar};
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::access::Can;
+use crate::access::extractors::safe_next;
 use crate::error::AppError;
 use crate::models::forms;
 use crate::models::keyset::Cursor;
@@ -24,8 +26,10 @@ use crate::templates::head::Head;
 use crate::templates::{Html, IndexTemplate};
 use crate::views::tracks;
 use crate::web::client::ClientInfo;
+use crate::web::extract::Query;
 use crate::web::layout::Layout;
 use crate::web::pagination::{PageQuery, Pagination};
+use crate::web::scheme::Scheme;
 use crate::web::session::{Session, secure_cookies};
 use crate::web::upload::{FILES, UploadForm};
 
@@ -40,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(index).post(publish))
         .route("/all", get(show_all))
         .route("/followed", get(show_followed))
+        .route("/scheme", get(choose_scheme))
         .route("/healthz", get(healthz))
 }
 
@@ -50,10 +55,12 @@ async fn index(
     query: PageQuery,
     client: ClientInfo,
 ) -> Result<Response, AppError> {
+    // The tab chosen before the Followed feed had its own URL still holds.
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
     render_index(
         &state,
         layout,
+        "/",
         show_followed,
         &query,
         CompositionForm::default(),
@@ -62,10 +69,12 @@ async fn index(
     .await
 }
 
-/// The home page; a form with errors comes back as a 422 with the feed under it.
+/// The home page (`at` "/") or the Followed feed's own page (`at` "/followed", whose pages link
+/// there); a form with errors comes back as a 422 with the feed under it.
 async fn render_index(
     state: &AppState,
     layout: Layout,
+    at: &'static str,
     show_followed: bool,
     page_query: &PageQuery,
     form: CompositionForm,
@@ -84,7 +93,7 @@ async fn render_index(
         }
         _ => Arc::new(composition::page(&state.db, feed, cursor, per_page).await?),
     };
-    let pagination = Pagination::new("/", cursor, &page).numbered(page_query.number());
+    let pagination = Pagination::new(at, cursor, &page).numbered(page_query.number());
     // Per viewer, beside the cards: these may be everyone's, from the feed cache.
     let viewing =
         super::compositions::viewing(state, &layout, &page.items, pagination.url(&cursor)).await?;
@@ -226,6 +235,7 @@ async fn form_again(
     render_index(
         state,
         layout,
+        "/",
         show_followed,
         &PageQuery::default(),
         form,
@@ -234,14 +244,15 @@ async fn form_again(
     .await
 }
 
-fn remember_tab(jar: CookieJar, followed: bool, secure: bool) -> (CookieJar, Redirect) {
+/// The cookie that remembers the tab for `/`, as the Flask original's did.
+fn remember_tab(jar: CookieJar, followed: bool, secure: bool) -> CookieJar {
     let cookie = Cookie::build((SHOW_FOLLOWED, if followed { "1" } else { "" }))
         .path("/")
         .http_only(true)
         .secure(secure)
         .same_site(cookie::SameSite::Lax)
         .max_age(cookie::time::Duration::days(30));
-    (jar.add(cookie), Redirect::to("/"))
+    jar.add(cookie)
 }
 
 async fn show_all(
@@ -250,16 +261,59 @@ async fn show_all(
     client: ClientInfo,
     jar: CookieJar,
 ) -> impl IntoResponse {
-    remember_tab(jar, false, secure_cookies(&state, Some(&client)))
+    let jar = remember_tab(jar, false, secure_cookies(&state, Some(&client)));
+    (jar, Redirect::to("/"))
 }
 
+/// The Followed feed at its own URL, so it can be bookmarked, shared and paged; it is also
+/// remembered for `/`.
 async fn show_followed(
     _user: crate::access::CurrentUser,
     State(state): State<AppState>,
+    layout: Layout,
     client: ClientInfo,
     jar: CookieJar,
-) -> impl IntoResponse {
-    remember_tab(jar, true, secure_cookies(&state, Some(&client)))
+    query: PageQuery,
+) -> Result<Response, AppError> {
+    let jar = remember_tab(jar, true, secure_cookies(&state, Some(&client)));
+    let page = render_index(
+        &state,
+        layout,
+        "/followed",
+        true,
+        &query,
+        CompositionForm::default(),
+        Head::default(),
+    )
+    .await?;
+    Ok((jar, page).into_response())
+}
+
+/// What the scheme toggle sends: the scheme chosen and the page it was on.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SchemeChoice {
+    to: String,
+    back: String,
+}
+
+/// The colour scheme toggle (a GET form, like the All/Followed switch: a display preference,
+/// so every page can carry it without a session or a CSRF token). Back to the page it was on.
+async fn choose_scheme(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    Query(choice): Query<SchemeChoice>,
+) -> Result<Response, AppError> {
+    let scheme = Scheme::parse(&choice.to).ok_or_else(|| {
+        AppError::BadRequest("The colour scheme must be light, dark or system.".into())
+    })?;
+    let back = safe_next(Some(&choice.back))
+        // Only what is a valid URI as it stands can go into a `Location` header.
+        .filter(|path| path.parse::<Uri>().is_ok())
+        .unwrap_or_else(|| "/".to_owned());
+    let jar = jar.add(scheme.cookie(secure_cookies(&state, Some(&client))));
+    Ok((jar, Redirect::to(&back)).into_response())
 }
 
 /// For the platform's and operators' health checks: is the database reachable?

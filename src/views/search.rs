@@ -78,7 +78,7 @@ fn kind(scope: Scope) -> &'static str {
 
 async fn show(
     State(state): State<AppState>,
-    layout: Layout,
+    mut layout: Layout,
     params: SearchParams,
     page: PageQuery,
 ) -> Result<Response, AppError> {
@@ -91,6 +91,8 @@ async fn show(
         .take(search::MAX_QUERY_CHARS)
         .filter(|c| !c.is_control())
         .collect();
+    // The navbar's box keeps the query too, so it can be refined from either.
+    layout.search = q.clone();
     let query = search::Query::parse(&q);
     let cursor = page.cursor();
     let per_page = state.config.compositions_per_page;

@@ -41,7 +41,7 @@ const DESCRIPTION_CHARS: usize = 200;
 
 /// Crawlers may change nothing anyway (every write is a POST with a CSRF token); these are kept
 /// out of the index because they are private, per visitor, or endless.
-const PRIVATE: [&str; 13] = [
+const PRIVATE: [&str; 14] = [
     "/auth/",
     "/api/",
     "/moderate",
@@ -55,6 +55,7 @@ const PRIVATE: [&str; 13] = [
     "/notifications",
     "/unsubscribe/",
     "/healthz",
+    "/scheme",
 ];
 
 /// A cache in front may keep robots.txt and the sitemaps an hour; crawlers read them daily.

@@ -13,6 +13,7 @@ use crate::models::{notification, user};
 use crate::state::AppState;
 use crate::web::assets;
 use crate::web::csrf::Csrf;
+use crate::web::scheme::Scheme;
 use crate::web::session::{Flash, Session};
 
 pub struct Layout {
@@ -24,6 +25,12 @@ pub struct Layout {
     avatar_base: Arc<str>,
     /// The development configuration: the footer links to the mail the site sent.
     pub development: bool,
+    /// The colour scheme the visitor chose (the system's by default).
+    pub scheme: Scheme,
+    /// This page's path and query: where the scheme toggle leads back to.
+    here: String,
+    /// The query of the search being shown, kept in the navbar's box (the search page sets it).
+    pub search: String,
 }
 
 impl Layout {
@@ -34,6 +41,7 @@ impl Layout {
         state: &AppState,
         session: Option<Session>,
         server_error: bool,
+        scheme: Scheme,
     ) -> Layout {
         let user = match &session {
             Some(_) if server_error => None,
@@ -50,6 +58,10 @@ impl Layout {
             session: session.map(|s| (s.clone(), Csrf::new(&state.signer, &s))),
             avatar_base: state.avatar_base.clone(),
             development: state.config.name == ConfigName::Development,
+            scheme,
+            // An error page's own address may be what is wrong: the toggle leads home.
+            here: "/".to_owned(),
+            search: String::new(),
         }
     }
 
@@ -97,6 +109,18 @@ impl Layout {
         }
     }
 
+    /// Where the scheme toggle returns to: this page.
+    pub fn here(&self) -> &str {
+        &self.here
+    }
+
+    /// The scheme toggle's button: the scheme it switches to and its label. `pressed` says
+    /// whether dark is on; under the system's scheme the server cannot know, so the button
+    /// offers dark and the script corrects it where the system is dark.
+    pub fn scheme_toggle_pressed(&self) -> bool {
+        self.scheme == Scheme::Dark
+    }
+
     pub fn asset(&self, name: &str) -> &'static str {
         assets::url(name)
     }
@@ -118,6 +142,12 @@ impl FromRequestParts<AppState> for Layout {
             session: Some((session.clone(), Csrf::new(&state.signer, &session))),
             avatar_base: state.avatar_base.clone(),
             development: state.config.name == ConfigName::Development,
+            scheme: Scheme::of(&parts.headers),
+            here: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            search: String::new(),
         })
     }
 }

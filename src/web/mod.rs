@@ -1,5 +1,5 @@
 //! The web platform shared by every view: client resolution behind proxies, sessions, CSRF,
-//! the layout context, security headers, request logging, static assets and our own avatars, pagination, and
+//! the layout context and its colour scheme, security headers, request logging, static assets and our own avatars, pagination, and
 //! extractors that reject with our own error type.
 
 pub mod assets;
@@ -13,5 +13,6 @@ pub mod headers;
 pub mod layout;
 pub mod pagination;
 pub mod request_log;
+pub mod scheme;
 pub mod session;
 pub mod upload;

@@ -10,16 +10,22 @@
 //   password, log in with it). Once: an API token from curl, used by curl.
 //
 // Every page a journey reaches is audited:
-//   - axe-core: no violation of serious or critical impact;
+//   - axe-core: no violation of serious or critical impact, in the light scheme and again in the
+//     dark one (the system's preference, emulated: issue 26, item 7);
 //   - at no width does the page scroll sideways (`scrollWidth <= innerWidth`), with a
 //     64-character title without spaces, a 64-character username, long tags and URLs;
 //   - exactly one <h1>, and a <title> that says where you are ("… · Ragtime");
 //   - no console error, page error, failed request, CSP violation or request off the site;
-//   - a full-page screenshot, `<width>/<page>.png`, under RAGTIME_SCREENSHOTS
-//     (tests/browser/screenshots by default): CI keeps that folder as its artifact.
+//   - a full-page screenshot, `<width>/<page>.png` and `<width>/<page>-dark.png`, under
+//     RAGTIME_SCREENSHOTS (tests/browser/screenshots by default): CI keeps that folder.
+//
+// And the layout facts of issue 26, item 6: the navbar on one line at 1280 px for an
+// administrator, the music before "Who to follow" on a phone's profile, "Show more" unfolding in
+// place, "Liked", the search query kept, the Followed tab's own URL; and the scheme toggle
+// (item 7), with and without the script.
 //
 // Needs `cargo build` first (RAGTIME_BIN overrides target/debug/ragtime). Exits non-zero on any
-// failure; the whole run is bounded (240 s) and every wait has its own timeout.
+// failure; the whole run is bounded (290 s) and every wait has its own timeout.
 
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -65,27 +71,48 @@ async function audit(page, width, name, problems) {
     // refuses inline scripts, and the check must not weaken it.
     await page.evaluate(axeSource);
   }
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.length,
-      first: v.nodes[0]?.target.join(" "),
-    }));
-  });
-  const grave = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  const minor = violations.filter((v) => !grave.includes(v));
-  check(
-    grave.length === 0,
-    `${where}: axe finds no serious or critical violation${grave.map((v) => `\n      ${v.impact} ${v.id}: ${v.help} (${v.nodes}×, e.g. ${v.first})`).join("")}`,
-  );
-  if (minor.length) log(`   axe, minor: ${minor.map((v) => `${v.impact} ${v.id} (${v.nodes}×)`).join(", ")}`);
-  check(problems.length === 0, `${where}: no console error, page error or failed request ${JSON.stringify(problems.splice(0))}`);
   mkdirSync(join(shots, width), { recursive: true });
-  await page.screenshot({ path: join(shots, width, `${name}.png`), fullPage: true });
+  // Light, then dark as a system that prefers it would show the page (no scheme chosen).
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const violations = await page.evaluate(async () => {
+      const result = await window.axe.run(document, { resultTypes: ["violations"] });
+      return result.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.length,
+        first: v.nodes[0]?.target.join(" "),
+      }));
+    });
+    const grave = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    const minor = violations.filter((v) => !grave.includes(v));
+    check(
+      grave.length === 0,
+      `${where}, ${scheme}: axe finds no serious or critical violation${grave.map((v) => `\n      ${v.impact} ${v.id}: ${v.help} (${v.nodes}×, e.g. ${v.first})`).join("")}`,
+    );
+    if (minor.length) log(`   axe, ${scheme}, minor: ${minor.map((v) => `${v.impact} ${v.id} (${v.nodes}×)`).join(", ")}`);
+    await page.screenshot({ path: join(shots, width, `${name}${scheme === "dark" ? "-dark" : ""}.png`), fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  check(problems.length === 0, `${where}: no console error, page error or failed request ${JSON.stringify(problems.splice(0))}`);
   audited.set(name, [...(audited.get(name) || []), width]);
+}
+
+/** The navbar's items sit on one line: every item's box is centred on the same row. */
+async function navbarOnOneLine(page) {
+  return page.evaluate(() => {
+    const items = [...document.querySelectorAll(".navbar-inner > .brand, .nav-links > li, .nav-search")]
+      .map((el) => el.getBoundingClientRect())
+      .filter((r) => r.width > 0);
+    const middles = items.map((r) => Math.round(r.top + r.height / 2));
+    return {
+      items: items.length,
+      rows: new Set(middles.map((m) => Math.round(m / 12))).size,
+      spread: Math.max(...middles) - Math.min(...middles),
+      height: Math.round(document.querySelector(".navbar").getBoundingClientRect().height),
+    };
+  });
 }
 
 /** On a phone the navigation is folded behind the menu button: open it when it is. */
@@ -172,6 +199,28 @@ async function journey(base, browserWidth, people) {
   await audit(page, width, "home", problems);
   const feedTop = await page.locator("ul.compositions > li").first().evaluate((li) => li.getBoundingClientRect().top);
   check(feedTop < page.viewportSize().height, `the home page shows the feed on its first screen (the first card at ${Math.round(feedTop)} px)`);
+  // A long description is folded to about three lines; "Show more" unfolds it in place.
+  const more = page.locator("button.show-more").first();
+  if (check((await more.count()) === 1, "a long description of the seeded feed is folded behind a Show more button")) {
+    const prose = page.locator(`#${await more.getAttribute("aria-controls")}`);
+    const folded = await prose.evaluate((el) => ({ lines: Math.round(el.clientHeight / parseFloat(getComputedStyle(el).lineHeight)), hidden: el.scrollHeight > el.clientHeight }));
+    check(folded.hidden && folded.lines <= 4, `folded: ${folded.lines} lines shown, the rest hidden`);
+    await more.click();
+    const open = await prose.evaluate((el) => !el.classList.contains("folded") && el.scrollHeight <= el.clientHeight + 1);
+    check(open && (await more.getAttribute("aria-expanded")) === "true" && (await more.textContent()).startsWith("Show less"), "Show more unfolds the description in place and says Show less");
+    await more.click();
+    check((await prose.evaluate((el) => el.classList.contains("folded"))) && (await more.getAttribute("aria-expanded")) === "false", "Show less folds it again");
+  }
+  const cut = page.locator(".all-tracks a").first();
+  if (check((await cut.count()) === 1, "a seeded release with more tracks than a card lists links to all of them")) {
+    const card = cut.locator("xpath=ancestor::li[contains(concat(' ', @class, ' '), ' composition ')]");
+    const total = Number((await cut.textContent()).match(/All (\d+) tracks/)?.[1]);
+    check((await card.locator("li.track").count()) === 3 && total > 3, `the card lists 3 of its ${total} tracks`);
+  }
+  await Promise.all([page.waitForNavigation(), page.getByRole("link", { name: "Followed", exact: true }).click()]);
+  check(new URL(page.url()).pathname === "/followed", `the Followed tab has its own URL (${page.url()})`);
+  await audit(page, width, "followed", problems);
+  await page.goto(base + "/");
   const title = `Maple${width}Leaf`.padEnd(64, "Rag");
   const publish = page.locator("form[action='/']");
   const folded = page.locator("details", { has: publish });
@@ -228,6 +277,15 @@ async function journey(base, browserWidth, people) {
   const { artist, composition } = people;
   await page.goto(`${base}/user/${artist}`);
   await audit(page, width, "profile", problems);
+  const placed = await page.evaluate(() => {
+    const music = document.querySelector(".profile-music .composition")?.getBoundingClientRect();
+    const who = document.querySelector(".suggestions")?.getBoundingClientRect();
+    return music && who ? { musicTop: music.top, musicRight: music.right, whoTop: who.top, whoLeft: who.left } : null;
+  });
+  if (check(placed !== null, "the profile shows compositions and Who to follow")) {
+    if (width === "390") check(placed.musicTop < placed.whoTop, `on a phone the music comes before Who to follow (${Math.round(placed.musicTop)} < ${Math.round(placed.whoTop)})`);
+    else check(placed.whoLeft >= placed.musicRight, "on a desktop Who to follow is a column beside the music");
+  }
   await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Follow", exact: true }).click()]);
   check(await page.getByRole("button", { name: "Unfollow" }).isVisible(), `following ${artist}: the button says Unfollow`);
   await page.goto(`${base}/followers/${artist}`);
@@ -235,7 +293,10 @@ async function journey(base, browserWidth, people) {
   await page.goto(`${base}/composition/${composition}`);
   const like = page.locator("form.like-form button").first();
   await Promise.all([page.waitForNavigation(), like.click()]);
-  check((await page.locator("form.like-form button").first().getAttribute("aria-pressed")) === "true", "liked: the button is pressed");
+  const pressed = page.locator("form.like-form button").first();
+  check((await pressed.getAttribute("aria-pressed")) === "true", "liked: the button is pressed");
+  check((await pressed.innerText()).trim().endsWith("Liked"), `liked: the button reads Liked (${(await pressed.innerText()).trim()})`);
+  check((await page.getByRole("button", { name: "Like", exact: true, pressed: true }).count()) === 1, "liked: still a toggle named Like, pressed");
   const comment = `Lovely voicing, @${artist}! ${width}`;
   await page.getByLabel(/^Enter your comment/).fill(comment);
   await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Comment" }).click()]);
@@ -251,6 +312,16 @@ async function journey(base, browserWidth, people) {
   await page.getByRole("searchbox", { name: "Search Ragtime" }).fill("Maple");
   await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
   check((await page.getByRole("link", { name: /Maple/ }).count()) > 0, "the navbar search finds the newcomer's composition");
+  await openMenu(page);
+  check((await page.getByRole("searchbox", { name: "Search Ragtime" }).inputValue()) === "Maple", "the results page keeps the query in the navbar's box");
+  const boxHeight = await page.locator(".nav-search").evaluate((el) => el.getBoundingClientRect().height);
+  check(boxHeight < 60, `the navbar's search form is as high as its box (${Math.round(boxHeight)} px)`);
+  check((await page.locator("#search-q").inputValue()) === "Maple", "and in the search page's own box");
+  const styled = await page.evaluate(() => {
+    const look = (el) => { const s = getComputedStyle(el); return [s.borderTopStyle, s.borderTopWidth, s.borderTopLeftRadius, s.fontFamily].join(" "); };
+    return { nav: look(document.querySelector("#nav-search-q")), page: look(document.querySelector("#search-q")), field: null };
+  });
+  check(styled.nav === styled.page && styled.nav.startsWith("solid 1px 8px"), `the search boxes are styled like the site's inputs (${styled.nav} / ${styled.page})`);
   await audit(page, width, "search", problems);
   await page.goto(`${base}/search?q=${encodeURIComponent("newcomer")}&type=users`);
   await audit(page, width, "search-people", problems);
@@ -287,6 +358,10 @@ async function journey(base, browserWidth, people) {
 
   // The artist — an administrator — reads their notifications, moderates, administers.
   await logIn(page, base, people.artistEmail, PASSWORD);
+  if (width === "1280") {
+    const nav = await navbarOnOneLine(page);
+    check(nav.rows === 1 && nav.spread <= 4 && nav.height < 70, `an administrator's navbar holds on one line at 1280 px (${nav.items} items, spread ${nav.spread} px, ${nav.height} px high)`);
+  }
   await openMenu(page);
   const badge = page.locator(".nav-links a[href='/notifications'] .badge");
   check((await badge.count()) === 1, `the artist sees an unread count (${await badge.textContent().catch(() => "none")})`);
@@ -325,6 +400,64 @@ async function journey(base, browserWidth, people) {
   await context.close();
 }
 
+/** The page's background colour, as the eye sees it: dark when its luminance is low. */
+async function looksDark(page) {
+  return page.evaluate(() => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\d+/g).map(Number);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 80;
+  });
+}
+
+/**
+ * The scheme toggle: the system's preference without a choice; with the script, a press flips
+ * the page at once and the choice survives a reload (a cookie the server paints with, so no
+ * flash of the other scheme), and pressing back to the system's scheme forgets it; without the
+ * script, the form does the same through the server.
+ */
+async function schemeToggle(base) {
+  const problems = [];
+  for (const system of ["light", "dark"]) {
+    const context = await newContext(base, problems, { viewport: WIDTHS[0].viewport, colorScheme: system });
+    const page = await context.newPage();
+    watch(page, problems, { navigating: true });
+    await page.goto(`${base}/users`);
+    const toggle = page.getByRole("button", { name: "Dark mode" });
+    check((await looksDark(page)) === (system === "dark"), `${system} system, nothing chosen: the page is ${system}`);
+    check((await toggle.getAttribute("aria-pressed")) === String(system === "dark"), `${system} system: the toggle says whether dark is on`);
+    await toggle.click();
+    const other = system === "dark" ? "light" : "dark";
+    check((await looksDark(page)) === (other === "dark"), `${system} system: a press turns the page ${other} at once`);
+    check((await toggle.getAttribute("aria-pressed")) === String(other === "dark"), `${system} system: the toggle is ${other === "dark" ? "" : "no longer "}pressed`);
+    // The cookie is asked for in the background: wait for it, then reload.
+    const until = Date.now() + 5000;
+    while (!(await context.cookies()).some((c) => c.name === "scheme") && Date.now() < until) await page.waitForTimeout(50);
+    // The first paint after a reload, before any script ran, is already right: the server
+    // wrote the scheme on <html>.
+    const first = await (await context.request.get(`${base}/users`)).text();
+    check(first.includes(`<html lang="en" data-scheme="${other}">`), `${system} system: the server paints the next page ${other}`);
+    await page.reload();
+    check((await looksDark(page)) === (other === "dark"), `${system} system: ${other} survives a reload`);
+    await audit(page, "1280", `scheme-${other}-chosen`, problems);
+    await page.emulateMedia({ colorScheme: system }); // the audit leaves the page light
+    await toggle.click();
+    check((await looksDark(page)) === (system === "dark"), `${system} system: pressed again, the page follows the system`);
+    const gone = Date.now() + 5000;
+    while ((await context.cookies()).some((c) => c.name === "scheme") && Date.now() < gone) await page.waitForTimeout(50);
+    check(!(await context.cookies()).some((c) => c.name === "scheme"), `${system} system: back to the system's scheme, the choice is forgotten`);
+    await context.close();
+  }
+  // Without the script: the form goes through the server and back to the same page.
+  const context = await newContext(base, problems, { viewport: WIDTHS[0].viewport, colorScheme: "light", javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${base}/users`);
+  await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Dark mode" }).click()]);
+  check(new URL(page.url()).pathname === "/users", `without the script the toggle comes back to the page (${page.url()})`);
+  check(await looksDark(page), "without the script the toggle turns the page dark");
+  check((await page.getByRole("button", { name: "Dark mode" }).getAttribute("aria-pressed")) === "true", "without the script the toggle then says it is pressed");
+  await context.close();
+  check(problems.length === 0, `the scheme toggle: no console error or failed request ${JSON.stringify(problems)}`);
+}
+
 /** An API token from curl, then a request with it: what the API's readers do first. */
 function curlToken(base, email) {
   const curl = (args) => spawnSync("curl", ["--silent", "--show-error", "--max-time", "10", ...args], { encoding: "utf8" });
@@ -342,7 +475,7 @@ function curlToken(base, email) {
 }
 
 async function main() {
-  const { base, env } = await startServer(["--users", "4", "--compositions", "24", "--comments", "4", "--follows", "2"]);
+  const { base, env } = await startServer(["--users", "4", "--compositions", "24", "--comments", "4", "--follows", "2", "--tracks", "--tracks-per-composition", "4"]);
   const target = (await seededCompositions(base))[0];
   const artistEmail = `${target.artist_username}@example.com`;
   log(ragtime(env, ["role", artistEmail, "Administrator"]));
@@ -355,6 +488,8 @@ async function main() {
     log(`— the journeys at ${width.name} px`);
     await journey(base, width, people);
   }
+  log("— the colour scheme toggle");
+  await schemeToggle(base);
   log(`page types audited: ${[...audited].map(([name, ws]) => `${name} (${ws.join(", ")})`).join("; ")}`);
   log(`screenshots in ${shots}`);
 }
@@ -367,4 +502,4 @@ async function seededCompositions(base) {
   return list.compositions;
 }
 
-await run("browser journeys", 240, main);
+await run("browser journeys", 290, main);

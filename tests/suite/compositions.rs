@@ -436,7 +436,7 @@ async fn the_followed_feed_shows_followed_artists_and_ones_own_work() {
 
     let mut client = app.logged_in_client(&ann).await;
     let res = client.get("/followed").await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.status, StatusCode::OK);
     let cookie = res.header("set-cookie").unwrap();
     assert!(
         cookie.contains("show_followed=1") && cookie.contains("Max-Age=2592000"),

@@ -8,6 +8,7 @@ mod account_settings;
 mod accounts;
 mod admin;
 mod api;
+mod cards;
 mod compositions;
 mod deploy;
 mod dev_mail;

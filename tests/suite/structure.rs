@@ -229,7 +229,11 @@ async fn empty_lists_say_what_to_do_next() {
     // One's own followed feed, empty: where to find people.
     let res = client.get("/followed").await;
     let home = client.get("/").await.body;
-    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(
+        res.body
+            .contains("Follow artists to see their compositions here")
+    );
     assert!(
         home.contains(r#"Follow artists to see their compositions here — find some on <a href="/users">People</a>."#),
         "{home}"

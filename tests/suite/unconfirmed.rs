@@ -123,7 +123,8 @@ async fn an_unconfirmed_account_reads_and_listens_like_a_visitor() {
     assert!(home.body.contains("Hello, newcomer!"), "logged in");
     assert!(home.body.contains("Maple Leaf Rag"), "the feed is there");
     // The /all and /followed switch is a read too.
-    assert_eq!(client.get("/followed").await.header("location"), Some("/"));
+    assert_eq!(client.get("/all").await.header("location"), Some("/"));
+    assert_eq!(client.get("/followed").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
