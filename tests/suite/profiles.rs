@@ -474,6 +474,14 @@ async fn a_taken_address_and_a_taken_username_are_told_apart_by_the_index_that_r
         matches!(taken, Err(user::AccountError::UsernameTaken)),
         "{taken:?}"
     );
+    // Another unique index is neither: a database error, not a taken address.
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared("CREATE UNIQUE INDEX test_one_account_per_role ON users (role_id)")
+        .await
+        .unwrap();
+    let refused = registration::register(&app.db, "cat@example.com", "cat", "x", None).await;
+    assert!(matches!(refused, Err(user::AccountError::Db(_))), "{refused:?}");
 }
 
 #[tokio::test]
