@@ -481,7 +481,10 @@ async fn a_taken_address_and_a_taken_username_are_told_apart_by_the_index_that_r
         .await
         .unwrap();
     let refused = registration::register(&app.db, "cat@example.com", "cat", "x", None).await;
-    assert!(matches!(refused, Err(user::AccountError::Db(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(user::AccountError::Db(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
