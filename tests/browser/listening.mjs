@@ -280,6 +280,20 @@ async function main() {
   check(typed.paused && Math.abs(typed.time - t) < 0.01 && typed.src === src[0], `no shortcut acts while typing in a field (${JSON.stringify(typed)})`);
   check((await field.inputValue()) === "kjl N?N", `the keys went into the field ("${await field.inputValue()}")`);
   check(!(await page.locator("dialog.keys-dialog[open]").count()), "? in a field opens no dialog");
+  // Nor in a textarea, a select or a contenteditable element.
+  await page.evaluate(() => {
+    const main = document.querySelector("main");
+    main.insertAdjacentHTML("beforeend", '<textarea id="t-area" aria-label="t"></textarea><select id="t-select" aria-label="t"><option>j</option><option>k</option></select><div id="t-edit" contenteditable="true" aria-label="t"></div>');
+  });
+  for (const id of ["t-area", "t-select", "t-edit"]) {
+    await page.locator("#" + id).focus();
+    await page.keyboard.press("k");
+    await page.keyboard.press("l");
+    await page.keyboard.press("Shift+N");
+    const a = await audio();
+    check(a.paused && Math.abs(a.time - t) < 0.01 && a.src === src[0], `no shortcut acts in #${id} (${JSON.stringify({ paused: a.paused, time: a.time })})`);
+  }
+  await page.evaluate(() => ["t-area", "t-select", "t-edit"].forEach((id) => document.getElementById(id).remove()));
   await page.evaluate(() => document.activeElement.blur());
   await page.keyboard.press("?");
   const dialog = page.locator("dialog.keys-dialog[open]");
