@@ -3,7 +3,8 @@
 
 document.documentElement.classList.add("js");
 
-document.addEventListener("DOMContentLoaded", () => {
+// Run on the first page and again on each page nav.js shows without a reload.
+function eachPage() {
   // Collapsible navigation on narrow screens.
   const toggle = document.querySelector(".nav-toggle");
   const menu = document.getElementById("nav-menu");
@@ -35,4 +36,46 @@ document.addEventListener("DOMContentLoaded", () => {
       ? relative.format(Math.round(seconds / unit[1]), unit[0])
       : relative.format(0, "second");
   }
-});
+
+  // Uploads: large files take a while, so show how far along they are. Without this script
+  // the form posts as usual.
+  for (const form of document.querySelectorAll("form[data-upload]")) {
+    const bar = form.querySelector("progress");
+    form.addEventListener("submit", (event) => {
+      const files = form.querySelector("input[type=file]");
+      if (!files || files.files.length === 0 || typeof XMLHttpRequest === "undefined") return;
+      event.preventDefault();
+      const request = new XMLHttpRequest();
+      request.open("POST", form.action);
+      if (bar) {
+        bar.hidden = false;
+        bar.value = 0;
+        request.upload.addEventListener("progress", (e) => {
+          if (e.lengthComputable) bar.value = e.loaded / e.total;
+        });
+      }
+      for (const b of form.querySelectorAll("button")) b.disabled = true;
+      request.addEventListener("load", () => {
+        // Success redirects and the request followed it; a refusal (4xx) came back as a page
+        // saying why. Either way, show the page that came back: loading the redirect's target
+        // again would lose its one-time message ("Your composition has been published.").
+        // nav.js shows it in place, so the music goes on; else it replaces the document.
+        const landed = request.status < 400 && request.responseURL;
+        if (window.Ragtime?.showHtml?.(request.responseText, landed || form.action)) return;
+        document.open();
+        document.write(request.responseText);
+        document.close();
+        if (landed) window.history.replaceState(null, "", request.responseURL);
+      });
+      request.addEventListener("error", () => {
+        for (const b of form.querySelectorAll("button")) b.disabled = false;
+        if (bar) bar.hidden = true;
+        window.alert("The upload failed; please try again.");
+      });
+      request.send(new FormData(form));
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", eachPage);
+document.addEventListener("ragtime:page", eachPage);

@@ -23,7 +23,7 @@ pub struct Asset {
     pub bytes: &'static [u8],
 }
 
-const FILES: [(&str, &str, &[u8]); 6] = [
+const FILES: [(&str, &str, &[u8]); 9] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -35,9 +35,24 @@ const FILES: [(&str, &str, &[u8]); 6] = [
         include_bytes!("../../static/app.js"),
     ),
     (
+        "nav.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/nav.js"),
+    ),
+    (
+        "queue.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/queue.js"),
+    ),
+    (
         "player.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/player.js"),
+    ),
+    (
+        "keys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/keys.js"),
     ),
     (
         "cards.js",

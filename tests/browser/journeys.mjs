@@ -250,7 +250,8 @@ async function journey(base, browserWidth, people) {
   const oldUrl = page.url();
   await audit(page, width, "composition", problems);
   check((await page.locator("h1").textContent())?.trim() === title, "the permalink's <h1> is the composition's title");
-  check((await page.locator("li.track audio").count()) === 1, "the composition holds the uploaded track");
+  // (The player bar holds the page's one <audio>; the track has its play button.)
+  check((await page.locator("li.track .player-toggle").count()) === 1, "the composition holds the uploaded track");
   check((await page.locator(".prose table").count()) === 1, "a Markdown table in the description renders");
   const picture = page.locator(".prose a", { hasText: "the score, first page" });
   check((await picture.count()) === 1, "an image in the description shows as a link with its alt text");

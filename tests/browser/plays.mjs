@@ -2,10 +2,11 @@
 // driven by playwright-core; never `playwright install`) against a real `ragtime serve`:
 //
 //   1. the composition's page loads with no console error, page error or CSP violation;
-//   2. the feed (`/`) downloads no audio: its cards use preload="none";
+//   2. the feed (`/`) downloads no audio: its cards use preload="none", and so does the player
+//      bar's one <audio> (issue 26), which takes their place once the script runs;
 //   3. the player's toggle works from the keyboard: Space plays (`playing` fires, currentTime
 //      passes 0.2 s, the label says "Pause ..."), Enter pauses;
-//   4. one track at a time: starting the second pauses the first;
+//   4. one track at a time: starting the second stops the first (one <audio> for the page);
 //   5. the audio was served with 200/206 and `Accept-Ranges: bytes`.
 //
 // Setup goes through the real binary and HTTP API (harness.mjs), then two tracks are uploaded by
@@ -71,9 +72,12 @@ async function main() {
   // 2. The feed downloads no audio.
   await page.goto(base + "/", { waitUntil: "load" });
   await page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
-  const feed = await page.$$eval(".track audio", (as) => as.map((a) => a.getAttribute("preload")));
+  const html = await (await fetch(base + "/")).text();
+  const feed = Array.from(html.matchAll(/<audio[^>]*>/g), (m) => (/preload="([^"]*)"/.exec(m[0]) || [])[1]);
   check(feed.length >= wanted, `the feed shows the uploaded tracks (${feed.length} audio elements)`);
   check(feed.every((p) => p === "none"), `every feed audio has preload="none" (${JSON.stringify(feed)})`);
+  const inPage = await page.$$eval("audio", (as) => as.map((a) => a.getAttribute("preload")));
+  check(inPage.length === 1 && inPage[0] === "none", `with the script, the page has one <audio>, preload="none" (${JSON.stringify(inPage)})`);
   check(audioRequests.length === 0, `the feed requested no audio after load (${audioRequests.length}: ${audioRequests.join(" ")})`);
 
   check((await page.evaluate(() => window.__csp)).length === 0, "no CSP violation on the feed");
@@ -89,21 +93,26 @@ async function main() {
   const ours = (i) => page.locator("li.track", { has: page.locator(".track-title", { hasText: titles[i] }) });
   const toggles = { nth: (i) => ours(i).locator("button.player-toggle"), first: () => ours(0).locator("button.player-toggle") };
   await toggles.first().waitFor({ state: "visible", timeout: 5000 });
-  check((await page.locator("li.track input.player-seek").count()) === total, "player.js added a seek slider per track");
+  check((await page.locator("li.track [role=slider]").count()) === total, "player.js made each track's waveform a slider");
+  check((await page.locator("input[type=range]").count()) === 0, "and added no second seek control");
   check((await page.locator("li.track span.player-time").count()) === total, "player.js added a time per track");
   check(audioRequests.length === 0, `the composition page requested no audio before play (${audioRequests.length})`);
 
-  const state = (i) =>
-    ours(i).locator("audio").evaluate((a) => ({
-      paused: a.paused,
-      time: a.currentTime,
-      error: a.error && `${a.error.code} ${a.error.message}`,
-      playing: !!a.__playing,
-    }));
-  // Record `playing` events on each audio.
-  await page.$$eval("li.track audio", (as) =>
-    as.forEach((a) => a.addEventListener("playing", () => (a.__playing = true))),
-  );
+  // The page's one <audio>, as far as track `i` is concerned: paused unless it holds that track.
+  const state = async (i) => {
+    const src = await ours(i).getAttribute("data-src");
+    return page.locator("#player audio").evaluate((a, src) => {
+      const mine = a.getAttribute("src") === src;
+      return {
+        paused: !mine || a.paused,
+        time: mine ? a.currentTime : 0,
+        error: mine && a.error && `${a.error.code} ${a.error.message}`,
+        playing: mine && a.__playing === src,
+      };
+    }, src);
+  };
+  // Record `playing` events, by the track playing.
+  await page.locator("#player audio").evaluate((a) => a.addEventListener("playing", () => (a.__playing = a.getAttribute("src"))));
   const waitFor = async (what, fn, timeout = 5000) => {
     const by = Date.now() + timeout;
     for (;;) {
@@ -153,7 +162,8 @@ async function main() {
       if (s.error) throw new Error(`track 2 media error: ${s.error}`);
       return s.playing && s.time > 0.2;
     });
-    check((await state(0)).paused, "starting track 2 paused track 1");
+    check((await state(0)).paused, "starting track 2 stopped track 1");
+    check(/^Play /.test((await first.getAttribute("aria-label")) || ""), "track 1's toggle says Play again");
     await toggles.nth(1).click();
     await waitFor("track 2 pauses on click", async () => (await state(1)).paused, 2000);
   }
