@@ -165,9 +165,10 @@ async function main() {
   await arrive("a profile", ...profile);
   const head = await page.evaluate(() => ({ og: document.querySelector('meta[property="og:type"]')?.content, canonical: document.querySelector("link[rel=canonical]")?.href }));
   check(head.og === "profile" && head.canonical?.endsWith(`/user/${artist}`), `the profile's <head> meta came along (${JSON.stringify(head)})`);
-  // A tag of one of the artist's compositions; the page is scrolled down to it.
+  // A tag of one of the artist's compositions, scrolled to the top of the window (the page
+  // is longer than the window), so the page has a scroll position for Back to restore.
   const tag = page.locator(".composition a.tag").first();
-  await tag.scrollIntoViewIfNeeded();
+  await tag.evaluate((el) => el.scrollIntoView({ block: "start" }));
   const profileScroll = await page.evaluate(() => window.scrollY);
   check(profileScroll > 0, `the profile is scrolled down to its tag (${profileScroll} px)`);
   const tagName = (await tag.textContent()).trim().slice(1);
