@@ -17,7 +17,7 @@ use crate::access::Can;
 use crate::error::AppError;
 use crate::models::forms;
 use crate::models::keyset::Cursor;
-use crate::models::{Permission, composition, release, suggestion, track};
+use crate::models::{Permission, composition, release, suggestion, track, trending};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
 use crate::templates::head::Head;
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(index).post(publish))
         .route("/all", get(show_all))
         .route("/followed", get(show_followed))
+        .route("/trending", get(show_trending))
         .route("/healthz", get(healthz))
 }
 
@@ -54,10 +55,42 @@ async fn index(
     render_index(
         &state,
         layout,
-        show_followed,
+        if show_followed {
+            Tab::Followed
+        } else {
+            Tab::All
+        },
         &query,
         CompositionForm::default(),
         super::seo::home_head(&client.origin()),
+    )
+    .await
+}
+
+/// Which list the home page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    All,
+    Followed,
+    Trending,
+}
+
+/// The Trending tab: the home page with the week's most played and liked compositions.
+async fn show_trending(
+    State(state): State<AppState>,
+    layout: Layout,
+    query: PageQuery,
+    client: ClientInfo,
+) -> Result<Response, AppError> {
+    let mut head = super::seo::home_head(&client.origin());
+    head.canonical = Some(format!("{}/trending", client.origin()));
+    render_index(
+        &state,
+        layout,
+        Tab::Trending,
+        &query,
+        CompositionForm::default(),
+        head,
     )
     .await
 }
@@ -66,25 +99,32 @@ async fn index(
 async fn render_index(
     state: &AppState,
     layout: Layout,
-    show_followed: bool,
+    tab: Tab,
     page_query: &PageQuery,
     form: CompositionForm,
     head: Head,
 ) -> Result<Response, AppError> {
+    let show_followed = tab == Tab::Followed;
     let feed = match (&layout.user, show_followed) {
         (Some(user), true) => composition::Feed::FollowedBy(user.id),
         _ => composition::Feed::All,
     };
     let cursor = page_query.cursor();
     let per_page = state.config.compositions_per_page;
-    let page = match feed {
-        composition::Feed::All => {
+    let page = match (tab, feed) {
+        (Tab::Trending, _) => Arc::new(trending::page(&state.db, cursor, per_page).await?),
+        (_, composition::Feed::All) => {
             let fresh = layout.follows_a_write();
             state.feeds.all(&state.db, cursor, per_page, fresh).await?
         }
         _ => Arc::new(composition::page(&state.db, feed, cursor, per_page).await?),
     };
-    let pagination = Pagination::new("/", cursor, &page).numbered(page_query.number());
+    let base = if tab == Tab::Trending {
+        "/trending"
+    } else {
+        "/"
+    };
+    let pagination = Pagination::new(base, cursor, &page).numbered(page_query.number());
     // Per viewer, beside the cards: these may be everyone's, from the feed cache.
     let viewing =
         super::compositions::viewing(state, &layout, &page.items, pagination.url(&cursor)).await?;
@@ -110,6 +150,7 @@ async fn render_index(
             .as_ref()
             .is_some_and(|u| u.can(Permission::PUBLISH)),
         show_followed: show_followed && layout.user.is_some(),
+        trending: tab == Tab::Trending,
         layout,
         form,
         cards: page,
@@ -223,10 +264,15 @@ async fn form_again(
         errors,
     );
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
+    let tab = if show_followed {
+        Tab::Followed
+    } else {
+        Tab::All
+    };
     render_index(
         state,
         layout,
-        show_followed,
+        tab,
         &PageQuery::default(),
         form,
         Head::default(),

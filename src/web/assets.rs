@@ -23,7 +23,7 @@ pub struct Asset {
     pub bytes: &'static [u8],
 }
 
-const FILES: [(&str, &str, &[u8]); 4] = [
+const FILES: [(&str, &str, &[u8]); 5] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -38,6 +38,11 @@ const FILES: [(&str, &str, &[u8]); 4] = [
         "player.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/player.js"),
+    ),
+    (
+        "plays.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/plays.js"),
     ),
     (
         "favicon.svg",
