@@ -54,7 +54,9 @@
   };
 
   const check = (audio, listen) => {
-    if (listen.reported || !listen.token || listen.heardMs < listen.needed) return;
+    // A little slack, less than the server's, for the last timeupdate before the end.
+    const slack = Math.min(1000, listen.needed / 20);
+    if (listen.reported || !listen.token || listen.heardMs < listen.needed - slack) return;
     listen.reported = true;
     post(`/tracks/${listen.track}/heard`, { token: listen.token, heard_ms: String(Math.round(listen.heardMs)) })
       .then((res) => {
@@ -89,7 +91,8 @@
     if (listen.track !== track) { begin(audio, track); return; }
     const step = audio.currentTime - listen.lastTime;
     listen.lastTime = audio.currentTime;
-    if (!audio.paused && step > 0 && step < 2) listen.heardMs += step * 1000;
+    // (The last timeupdate of a track may come once it is already paused at its end.)
+    if ((!audio.paused || audio.ended) && !audio.seeking && step > 0 && step < 2) listen.heardMs += step * 1000;
     check(audio, listen);
   }, true);
 

@@ -111,6 +111,7 @@ pub async fn unlike(
         .exec(&txn)
         .await?;
     if deleted.rows_affected == 0 {
+        txn.rollback().await?;
         return Ok(Outcome::Already);
     }
     trending::forget_like(&txn, composition_id, user_id).await?;

@@ -229,6 +229,14 @@ async fn a_forged_length_does_not_shorten_what_must_be_heard() {
             .status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // The slack is a tenth of a short track, not the 1.5 s a long one gets.
+    let almost = started(&app, &short, &me, Duration::milliseconds(10_700));
+    assert_eq!(
+        heard(&mut client, &token, &short, &almost, 10_700)
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let whole = started(&app, &short, &me, Duration::seconds(12));
     let res = heard(&mut client, &token, &short, &whole, 12_000).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
