@@ -20,7 +20,8 @@
 #   BENCH_POOL_SIZE DATABASE_POOL_SIZE of the server           [5, the production default]
 #   BENCH_ONLY      measure only the URLs whose label matches this regular expression, e.g.
 #                   'tag|search' for the discovery pages of issue 13, 'feed|sitemap' for
-#                   the Atom feeds and sitemaps of issue 14                             [all]
+#                   the Atom feeds and sitemaps of issue 14, 'trending|permalink' for the
+#                   trending list and "More from this artist" of issue 26              [all]
 #
 # Besides seeding, the script changes the database in two ways, both kept for the next run:
 # if no composition has 500 comments, the most commented one is given that many by SQL (the
@@ -158,6 +159,18 @@ if ((NOTIFICATIONS == 0)); then
     say "$NOTIFICATIONS notifications in $(seconds_since "$start") s"
 fi
 
+# Trending (issue 26): a database seeded without plays gets a week's trending rows by SQL, one
+# composition in ten (100,000 at 1 M), with scores spread as a week of plays and likes would
+# spread them. The list reads a page of the index (score, composition_id) whatever their number.
+sql_into "SELECT count(*) FROM trending" TRENDING
+if ((TRENDING == 0)); then
+    say "adding trending scores to one composition in ten"
+    psql_bench "INSERT INTO trending (composition_id, score, events)
+        SELECT id, 335000000 + (hashtext(id::text)::bigint % 7000000), 1 + id % 5
+        FROM compositions WHERE id % 10 = 0"
+    sql_into "SELECT count(*) FROM trending" TRENDING
+fi
+
 say "VACUUM ANALYZE"
 start=$(now)
 psql_bench "VACUUM ANALYZE"
@@ -223,6 +236,14 @@ sql_into "SELECT email FROM users WHERE id = $NOTIFIED_ID" NOTIFIED_EMAIL
 sql_into "SELECT $ID_CURSOR FROM notifications WHERE user_id = $NOTIFIED_ID
     ORDER BY timestamp DESC, id DESC OFFSET $((NOTIFIED_COUNT / 2)) LIMIT 1" NOTIFIED_CURSOR
 
+# Trending's deep cursor ("<score>_<id>"), and the newest composition of the most prolific
+# artist, whose permalink reads "More from this artist" from the top of the largest range.
+sql_into "SELECT score || '_' || composition_id FROM trending
+    ORDER BY score DESC, composition_id DESC OFFSET $((TRENDING / 2)) LIMIT 1" TRENDING_CURSOR
+sql_into "SELECT id, title FROM compositions WHERE artist_id = $PROLIFIC_ID
+    ORDER BY timestamp DESC, id DESC LIMIT 1" PROLIFIC_NEWEST PROLIFIC_NEWEST_TITLE
+PROLIFIC_PERMALINK=$(permalink "$PROLIFIC_NEWEST" "$PROLIFIC_NEWEST_TITLE")
+
 # The sitemap of the middle of the compositions' ids (50,000 of them at 1 M).
 sql_into "SELECT (min(id) + max(id)) / 2 / 50000 FROM compositions" SITEMAP_N
 
@@ -256,6 +277,9 @@ measure "/following/ (bench user)" "/following/$USERNAME"
 measure "permalink ($THREAD_COMMENTS comments)" "$PERMALINK"
 measure "permalink ?after= (${THREAD_DEEP}th comment)" "$PERMALINK?after=$THREAD_CURSOR"
 measure "permalink ?page=$THREAD_PAGE (old-style)" "$PERMALINK?page=$THREAD_PAGE"
+measure "permalink (most prolific's newest: more from this artist)" "$PROLIFIC_PERMALINK"
+measure "/trending ($TRENDING trending)" "/trending"
+measure "/trending?after= (its middle)" "/trending?after=$TRENDING_CURSOR"
 measure "/tag/ (most used: $TAG, $TAG_COUNT)" "/tag/$TAG"
 measure "/tag/?after= (its middle)" "/tag/$TAG?after=$TAG_CURSOR"
 # Atom feeds (a page of entries with their tracks) and the sitemaps (issue 14).
@@ -298,6 +322,8 @@ if [[ -n $API_TOKEN ]]; then
     measure "API compositions ?after= (${DEEP}th)" "/api/v1/compositions/?after=$DEEP_CURSOR" "$token"
     measure "API timeline (bench user)" "/api/v1/users/$USER_ID/timeline/" "$token"
     measure "API timeline ?after= (followed deep)" "/api/v1/users/$USER_ID/timeline/?after=$FEED_CURSOR" "$token"
+    measure "API trending" "/api/v1/compositions/trending" "$token"
+    measure "API trending ?after= (its middle)" "/api/v1/compositions/trending?after=$TRENDING_CURSOR" "$token"
     measure "API comments" "/api/v1/comments/" "$token"
     measure "API comments ?after= (${DEEP_COMMENT}th)" "/api/v1/comments/?after=$COMMENT_CURSOR" "$token"
     measure "API search: common words" "/api/v1/search?q=recorded+live" "$token"

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(views::users::router())
         .merge(views::compositions::router())
         .merge(views::tracks::router())
+        .merge(views::plays::router())
         .merge(views::moderation::router())
         .merge(views::admin::router())
         .merge(views::notifications::router())

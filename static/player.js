@@ -107,6 +107,9 @@
     setLoading(false);
     restoreTo = it ? (startAt ?? queue.time) : 0;
     startAt = undefined;
+    // The track's id goes with its audio, for static/plays.js (a queue saved before ids has none).
+    if (it && it.id) audio.dataset.trackId = it.id;
+    else delete audio.dataset.trackId;
     if (it) audio.src = it.src;
     else {
       audio.removeAttribute("src");
@@ -216,6 +219,7 @@
       const own = track.querySelector("audio");
       if (!own) continue;
       track.dataset.src = own.getAttribute("src");
+      if (own.dataset.trackId) track.dataset.trackId = own.dataset.trackId;
       own.remove();
       const name = track.querySelector(".track-title")?.textContent.trim() || "track";
       const toggleButton = el("button", { type: "button", className: "player-toggle" });

@@ -46,6 +46,8 @@
     const audio = track.querySelector("audio");
     return {
       src: track.dataset.src || audio?.getAttribute("src") || "",
+      // For static/plays.js, which counts plays of an <audio> that names its track.
+      id: track.dataset.trackId || audio?.dataset.trackId || "",
       title: track.querySelector(".track-title")?.textContent.trim() || "Untitled",
       artist: card.querySelector(".author")?.textContent.trim() || "",
       release: card.querySelector(".composition-title, .result-title")?.textContent.trim() || "",

@@ -15,7 +15,7 @@ use super::{Links, PageParam, iso8601};
 use crate::error::{AppError, ErrorBody};
 use crate::models::composition::{self, Card, Draft, Feed};
 use crate::models::forms::{self, FieldErrors};
-use crate::models::{Permission, like, tag, track};
+use crate::models::{Permission, like, tag, track, trending};
 use crate::state::AppState;
 
 /// Longest title, in characters (as sent: surrounding spaces count).
@@ -54,6 +54,9 @@ pub struct CompositionOut {
     pub comment_count: u64,
     /// How many people like it, as kept with the data.
     pub like_count: u64,
+    /// How often its tracks were played (a play counts after 30 s heard, once an hour per
+    /// listener), as kept with the data.
+    pub play_count: u64,
     /// Whether the caller likes it.
     pub liked: bool,
     /// Its tags (genres and moods), in order: lower case, letters, digits and dashes.
@@ -108,6 +111,7 @@ pub fn composition_json(
         comments_url: links.api(&format!("/compositions/{}/comments/", c.id)),
         comment_count: card.comments,
         like_count: card.likes,
+        play_count: u64::try_from(c.plays_count).unwrap_or(0),
         liked,
         tags: card.tags.clone(),
         tracks: card
@@ -377,6 +381,41 @@ pub async fn list_compositions(
         )
         .await?,
     ))
+}
+
+/// What is trending: the compositions played and liked most in the last seven days, each play
+/// and like counting half as much for every day of its age; highest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/compositions/trending",
+    tag = "compositions",
+    params(PageParam),
+    security(("bearer" = []), ("basic" = []), ()),
+    responses((status = 200, description = "One page of the trending compositions.", body = CompositionList))
+)]
+pub async fn list_trending(
+    caller: ApiReader,
+    State(state): State<AppState>,
+    links: Links,
+    page: PageParam,
+) -> Result<Json<CompositionList>, AppError> {
+    let per_page = state.config.compositions_per_page;
+    let cards = trending::page(&state.db, page.cursor(), per_page).await?;
+    let (prev, next) = page.links(&links, "/compositions/trending", &cards);
+    let ids: Vec<i32> = cards.iter().map(|c| c.composition.id).collect();
+    let liked = liked_by(&state, caller.id(), &ids).await?;
+    Ok(Json(CompositionList {
+        compositions: cards
+            .iter()
+            .map(|c| {
+                let liked = liked.contains(&c.composition.id);
+                composition_json(&links, c, liked, Waveforms::LeftOut)
+            })
+            .collect(),
+        prev,
+        next,
+        count: trending::count(&state.db).await?,
+    }))
 }
 
 /// Publish a composition (needs the PUBLISH permission).

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod index;
 pub mod notifications;
 pub mod openapi;
+pub mod plays;
 pub mod search;
 pub mod tracks;
 pub mod users;
@@ -59,6 +60,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             compositions::list_compositions,
             compositions::create_composition
         ))
+        .routes(routes!(compositions::list_trending))
         .routes(routes!(
             compositions::get_composition,
             compositions::update_composition,
@@ -73,6 +75,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             comments::create_comment
         ))
         .routes(routes!(tracks::upload_track))
+        .routes(routes!(plays::start_listening))
+        .routes(routes!(plays::report_play))
         .routes(routes!(
             tracks::get_track,
             tracks::update_track,

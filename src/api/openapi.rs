@@ -106,8 +106,9 @@ pub fn document() -> &'static Document {
 }
 
 /// Request bodies refuse fields they do not take (see `extract::Fields::reject_unknown`).
-const CLOSED_BODIES: [&str; 4] = [
+const CLOSED_BODIES: [&str; 5] = [
     "NewComposition",
+    "NewPlay",
     "UpdateComposition",
     "NewComment",
     "MarkRead",

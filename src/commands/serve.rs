@@ -37,7 +37,7 @@ use tower_service::Service;
 use crate::app;
 use crate::config::Config;
 use crate::db;
-use crate::models::{rate_limit, session};
+use crate::models::{play, rate_limit, session, trending};
 use crate::state::AppState;
 use waiting::Waiting;
 
@@ -128,6 +128,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     tokio::spawn(purge_sessions(db.clone()));
+    tokio::spawn(sweep_trending(db.clone()));
     // Bound before the slow start-up work; announced once requests can be served.
     tracing::info!(config = %config.name, "listening on {addr}");
     let grace = config.shutdown_timeout;
@@ -327,6 +328,21 @@ async fn purge_sessions(db: sea_orm::DatabaseConnection) {
         }
         if let Err(e) = rate_limit::purge_older_than(&db, chrono::Duration::days(1)).await {
             tracing::warn!(error = %e, "cannot purge old rate-limit windows");
+        }
+        if let Err(e) = play::prune(&db, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "cannot prune the plays of the last hour");
+        }
+    }
+}
+
+/// The week's plays and likes leave the trending scores as they turn a week old: every few
+/// minutes, so the list never holds an event much older than that.
+async fn sweep_trending(db: sea_orm::DatabaseConnection) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(e) = trending::sweep(&db, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "cannot sweep the trending scores");
         }
     }
 }

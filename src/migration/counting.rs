@@ -19,6 +19,15 @@ fn counted_rows(table: &str) -> &'static str {
 /// One function per counted table, run after each INSERT and each DELETE statement with the
 /// rows it changed (`changed`).
 pub fn postgres_triggers(table: &str, counts: &[Count], counter: Option<&str>) -> String {
+    postgres_counting(table, counts, counter, false)
+}
+
+fn postgres_counting(
+    table: &str,
+    counts: &[Count],
+    counter: Option<&str>,
+    insert_only: bool,
+) -> String {
     let only = counted_rows(table);
     // Lock every row about to change, in one order, before changing any.
     let owners = counts
@@ -43,21 +52,51 @@ pub fn postgres_triggers(table: &str, counts: &[Count], counter: Option<&str>) -
              WHERE name = '{name}';\n"
         ));
     }
-    format!(
+    let mut sql = format!(
         "CREATE FUNCTION count_{table}() RETURNS trigger LANGUAGE plpgsql AS $$\n\
          DECLARE sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;\n\
          BEGIN\n{body}RETURN NULL;\nEND $$;\n\
          CREATE TRIGGER count_{table}_insert AFTER INSERT ON {table} \
-         REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_{table}();\n\
-         CREATE TRIGGER count_{table}_delete AFTER DELETE ON {table} \
-         REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_{table}();"
-    )
+         REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_{table}();"
+    );
+    if !insert_only {
+        sql.push_str(&format!(
+            "\nCREATE TRIGGER count_{table}_delete AFTER DELETE ON {table} \
+             REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_{table}();"
+        ));
+    }
+    sql
+}
+
+/// Counts that only grow: rows of a log pruned later (plays), whose pruning must not take
+/// from the counts. INSERT triggers only.
+pub fn postgres_insert_trigger(table: &str, counts: &[Count]) -> String {
+    postgres_counting(table, counts, None, true)
+}
+
+/// [`postgres_insert_trigger`] for SQLite.
+pub fn sqlite_insert_trigger(table: &str, counts: &[Count]) -> String {
+    sqlite_counting(table, counts, None, true)
 }
 
 /// A row trigger for each of INSERT and DELETE.
 pub fn sqlite_triggers(table: &str, counts: &[Count], counter: Option<&str>) -> String {
+    sqlite_counting(table, counts, counter, false)
+}
+
+fn sqlite_counting(
+    table: &str,
+    counts: &[Count],
+    counter: Option<&str>,
+    insert_only: bool,
+) -> String {
     let mut sql = String::new();
-    for (event, row, sign) in [("INSERT", "NEW", "+"), ("DELETE", "OLD", "-")] {
+    let events: &[(&str, &str, &str)] = if insert_only {
+        &[("INSERT", "NEW", "+")]
+    } else {
+        &[("INSERT", "NEW", "+"), ("DELETE", "OLD", "-")]
+    };
+    for &(event, row, sign) in events {
         let only = counted_rows(table)
             .replace("follower_id", &format!("{row}.follower_id"))
             .replace("followed_id", &format!("{row}.followed_id"));

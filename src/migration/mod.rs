@@ -16,6 +16,7 @@ mod m20261205_000001_descriptions;
 mod m20261206_000001_flask_import;
 mod m20261207_000001_flask_usernames;
 mod m20261208_000001_mail_retention;
+mod m20261209_000001_plays;
 
 pub use m20261205_000001_descriptions::render_descriptions_again;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_flask_import::Migration),
             Box::new(m20261207_000001_flask_usernames::Migration),
             Box::new(m20261208_000001_mail_retention::Migration),
+            Box::new(m20261209_000001_plays::Migration),
         ]
     }
 }

@@ -29,6 +29,8 @@ pub struct Model {
     pub comments_count: i32,
     /// Kept by the database's triggers, like `comments_count`.
     pub likes_count: i32,
+    /// Plays of all its tracks, kept by the plays' trigger.
+    pub plays_count: i64,
     /// Its tags and track titles, for search: kept by the database's triggers.
     pub keywords: String,
 }
@@ -239,6 +241,36 @@ pub async fn count<C: ConnectionTrait>(db: &C, feed: Feed) -> Result<u64, DbErr>
             Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
         }
     }
+}
+
+/// "More from this artist": a few of the artist's other compositions, newest first.
+pub async fn more_by<C: ConnectionTrait>(
+    db: &C,
+    artist_id: i32,
+    except: i32,
+    how_many: u64,
+) -> Result<Vec<Model>, DbErr> {
+    more_by_select(artist_id, except, how_many).all(db).await
+}
+
+/// The statement of [`more_by`] (public for the query-plan tests): a few rows from the start
+/// of the artist's range of the index `(artist_id, timestamp, id)`.
+pub fn more_by_statement(
+    backend: DatabaseBackend,
+    artist_id: i32,
+    except: i32,
+    how_many: u64,
+) -> Statement {
+    more_by_select(artist_id, except, how_many).build(backend)
+}
+
+fn more_by_select(artist_id: i32, except: i32, how_many: u64) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::ArtistId.eq(artist_id))
+        .filter(Column::Id.ne(except))
+        .order_by_desc(Column::Timestamp)
+        .order_by_desc(Column::Id)
+        .limit(how_many)
 }
 
 /// The order of every list of compositions: newest first.

@@ -20,6 +20,8 @@ impl ActiveModelBehavior for ActiveModel {}
 pub const COMPOSITIONS: &str = "compositions";
 /// Every comment.
 pub const COMMENTS: &str = "comments";
+/// Every composition on the trending list.
+pub const TRENDING: &str = "trending";
 
 /// The total named `name` (0 if there is none yet).
 pub async fn get<C: ConnectionTrait>(db: &C, name: &str) -> Result<u64, DbErr> {

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::keyset::{Cursor, Key, Order, Page, Reading};
-use super::{notification, user};
+use super::{notification, trending, user};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "likes")]
@@ -83,28 +83,40 @@ pub async fn like(
         };
         let artist = notification::Recipients::ArtistOf(composition_id);
         notification::notify(&txn, event, artist).await?;
+        trending::record(
+            &txn,
+            composition_id,
+            trending::LIKE,
+            Some(user_id),
+            Utc::now(),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(outcome)
 }
 
-/// One user takes their like back. (`Already` also when the composition does not exist: the
-/// caller that must tell the two apart looks the composition up.)
-pub async fn unlike<C: ConnectionTrait>(
-    db: &C,
+/// One user takes their like back, and out of the composition's trending score if it was of
+/// this week. (`Already` also when the composition does not exist: the caller that must tell
+/// the two apart looks the composition up.)
+pub async fn unlike(
+    db: &DatabaseConnection,
     user_id: i32,
     composition_id: i32,
 ) -> Result<Outcome, DbErr> {
+    let txn = super::begin_write(db).await?;
     let deleted = Entity::delete_many()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::CompositionId.eq(composition_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(if deleted.rows_affected > 0 {
-        Outcome::Done
-    } else {
-        Outcome::Already
-    })
+    if deleted.rows_affected == 0 {
+        txn.rollback().await?;
+        return Ok(Outcome::Already);
+    }
+    trending::forget_like(&txn, composition_id, user_id).await?;
+    txn.commit().await?;
+    Ok(Outcome::Done)
 }
 
 /// Which of `composition_ids` (a page of cards) the user likes: one query on the primary key,

@@ -14,6 +14,7 @@ pub mod like;
 pub mod mail_queue;
 pub mod markdown;
 pub mod notification;
+pub mod play;
 pub mod rate_limit;
 pub mod registration;
 pub mod release;
@@ -25,6 +26,7 @@ pub mod slug;
 pub mod suggestion;
 pub mod tag;
 pub mod track;
+pub mod trending;
 pub mod user;
 pub mod violation;
 

@@ -32,6 +32,8 @@ pub struct Model {
     /// The waveform's peaks, two hex digits each (see `media::probe`).
     pub waveform: String,
     pub created_at: DateTimeUtc,
+    /// Counted plays, kept by the plays' trigger.
+    pub plays_count: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

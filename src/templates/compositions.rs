@@ -189,6 +189,8 @@ pub struct CompositionTemplate {
     pub layout: Layout,
     /// The composition as a one-item list, so it renders like in the feeds.
     pub cards: Vec<composition::Card>,
+    /// "More from this artist": a few of their other compositions.
+    pub more: Vec<composition::Model>,
     pub viewing: Viewing,
     pub comments: Vec<comment::WithAuthor>,
     pub pagination: Pagination,

@@ -61,6 +61,8 @@ pub struct IndexTemplate {
     pub layout: Layout,
     pub can_publish: bool,
     pub show_followed: bool,
+    /// The Trending tab (`/trending`) rather than a feed.
+    pub trending: bool,
     pub form: compositions::CompositionForm,
     /// Shared with the feed cache when the page came from there.
     pub cards: std::sync::Arc<crate::models::keyset::Page<composition::Card>>,

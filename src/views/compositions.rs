@@ -41,6 +41,9 @@ pub fn router() -> Router<AppState> {
         .route("/composition/{slug}/likes", get(likes))
 }
 
+/// Other compositions of the artist a permalink shows.
+pub const MORE: u64 = 4;
+
 /// How the viewer stands towards a page of cards (which they like), read for this request
 /// only: one query on the likes' primary key, none for visitors who cannot like.
 pub(super) async fn viewing(
@@ -183,7 +186,9 @@ async fn permalink(
     let viewing = viewing(state, &layout, std::slice::from_ref(&card), back)
         .await?
         .whole();
+    let more = composition::more_by(&state.db, card.artist.id, card.composition.id, MORE).await?;
     Ok(CompositionTemplate {
+        more,
         can_comment: layout
             .user
             .as_ref()

@@ -19,7 +19,7 @@ use crate::access::extractors::safe_next;
 use crate::error::AppError;
 use crate::models::forms;
 use crate::models::keyset::Cursor;
-use crate::models::{Permission, composition, release, suggestion, track};
+use crate::models::{Permission, composition, release, suggestion, track, trending};
 use crate::state::AppState;
 use crate::templates::compositions::CompositionForm;
 use crate::templates::head::Head;
@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(index).post(publish))
         .route("/all", get(show_all))
         .route("/followed", get(show_followed))
+        .route("/trending", get(show_trending))
         .route("/scheme", get(choose_scheme))
         .route("/healthz", get(healthz))
 }
@@ -61,7 +62,11 @@ async fn index(
         &state,
         layout,
         "/",
-        show_followed,
+        if show_followed {
+            Tab::Followed
+        } else {
+            Tab::All
+        },
         &query,
         CompositionForm::default(),
         super::seo::home_head(&client.origin()),
@@ -69,25 +74,57 @@ async fn index(
     .await
 }
 
-/// The home page (`at` "/") or the Followed feed's own page (`at` "/followed", whose pages link
-/// there); a form with errors comes back as a 422 with the feed under it.
+/// Which list the home page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    All,
+    Followed,
+    Trending,
+}
+
+/// The Trending tab: the home page with the week's most played and liked compositions.
+async fn show_trending(
+    State(state): State<AppState>,
+    layout: Layout,
+    query: PageQuery,
+    client: ClientInfo,
+) -> Result<Response, AppError> {
+    let mut head = super::seo::home_head(&client.origin());
+    head.canonical = Some(format!("{}/trending", client.origin()));
+    render_index(
+        &state,
+        layout,
+        "/trending",
+        Tab::Trending,
+        &query,
+        CompositionForm::default(),
+        head,
+    )
+    .await
+}
+
+/// The home page (`at` "/"), the Followed feed's own page (`at` "/followed") or Trending's
+/// (`at` "/trending"), whose pages link there; a form with errors comes back as a 422 with the
+/// feed under it.
 async fn render_index(
     state: &AppState,
     layout: Layout,
     at: &'static str,
-    show_followed: bool,
+    tab: Tab,
     page_query: &PageQuery,
     form: CompositionForm,
     head: Head,
 ) -> Result<Response, AppError> {
+    let show_followed = tab == Tab::Followed;
     let feed = match (&layout.user, show_followed) {
         (Some(user), true) => composition::Feed::FollowedBy(user.id),
         _ => composition::Feed::All,
     };
     let cursor = page_query.cursor();
     let per_page = state.config.compositions_per_page;
-    let page = match feed {
-        composition::Feed::All => {
+    let page = match (tab, feed) {
+        (Tab::Trending, _) => Arc::new(trending::page(&state.db, cursor, per_page).await?),
+        (_, composition::Feed::All) => {
             let fresh = layout.follows_a_write();
             state.feeds.all(&state.db, cursor, per_page, fresh).await?
         }
@@ -119,6 +156,7 @@ async fn render_index(
             .as_ref()
             .is_some_and(|u| u.can(Permission::PUBLISH)),
         show_followed: show_followed && layout.user.is_some(),
+        trending: tab == Tab::Trending,
         layout,
         form,
         cards: page,
@@ -232,11 +270,16 @@ async fn form_again(
         errors,
     );
     let show_followed = jar.get(SHOW_FOLLOWED).is_some_and(|c| c.value() == "1");
+    let tab = if show_followed {
+        Tab::Followed
+    } else {
+        Tab::All
+    };
     render_index(
         state,
         layout,
         "/",
-        show_followed,
+        tab,
         &PageQuery::default(),
         form,
         Head::default(),
@@ -280,7 +323,7 @@ async fn show_followed(
         &state,
         layout,
         "/followed",
-        true,
+        Tab::Followed,
         &query,
         CompositionForm::default(),
         Head::default(),

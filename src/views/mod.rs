@@ -14,6 +14,7 @@ pub mod main;
 pub mod moderation;
 pub mod names;
 pub mod notifications;
+pub mod plays;
 pub mod search;
 pub mod seo;
 pub mod tags;

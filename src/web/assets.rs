@@ -23,7 +23,7 @@ pub struct Asset {
     pub bytes: &'static [u8],
 }
 
-const FILES: [(&str, &str, &[u8]); 9] = [
+const FILES: [(&str, &str, &[u8]); 10] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -63,6 +63,11 @@ const FILES: [(&str, &str, &[u8]); 9] = [
         "scheme.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/scheme.js"),
+    ),
+    (
+        "plays.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/plays.js"),
     ),
     (
         "favicon.svg",

@@ -1762,9 +1762,12 @@ async fn a_wrong_method_gets_405_with_allow() {
 // The OpenAPI document
 
 /// Every operation of API v1, as a reader of SPEC §4 expects to find it.
-const OPERATIONS: [(&str, &str); 29] = [
+const OPERATIONS: [(&str, &str); 32] = [
     ("GET", "/api/v1/"),
     ("POST", "/api/v1/tokens/"),
+    ("GET", "/api/v1/compositions/trending"),
+    ("POST", "/api/v1/tracks/{id}/listens"),
+    ("POST", "/api/v1/tracks/{id}/plays"),
     ("GET", "/api/v1/users/me"),
     ("GET", "/api/v1/users/by-username/{username}"),
     ("GET", "/api/v1/users/{id}"),
@@ -1922,6 +1925,13 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
                 json!({"body": "probe"})
             } else if path.ends_with("/notifications/read") {
                 json!({"all": true})
+            } else if path.ends_with("/plays") {
+                // A start of this caller's, 31 s ago.
+                let listener = ragtime::models::play::Listener::Account(admin.id);
+                let at = chrono::Utc::now() - chrono::Duration::seconds(31);
+                let token =
+                    ragtime::models::play::start_token(&app.state.signer, id, &listener, at);
+                json!({"token": token, "heard_ms": 31000})
             } else {
                 json!({"release_type": 1, "title": "Probe"})
             };

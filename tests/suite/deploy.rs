@@ -24,7 +24,8 @@ async fn deploy_creates_the_schema_and_exactly_the_roles_of_the_spec() {
             "m20261205_000001_descriptions",
             "m20261206_000001_flask_import",
             "m20261207_000001_flask_usernames",
-            "m20261208_000001_mail_retention"
+            "m20261208_000001_mail_retention",
+            "m20261209_000001_plays"
         ]
     );
     assert_eq!(

@@ -8,7 +8,7 @@ use std::future::Future;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ragtime::models::keyset::{Cursor, Key, Order, Page, Reading};
-use ragtime::models::{comment, composition, counter, follow, search, user};
+use ragtime::models::{comment, composition, counter, follow, search, trending, user};
 use sea_orm::ColumnTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -558,6 +558,11 @@ async fn api_lists_and_profiles_show_the_kept_counts() {
     assert_eq!(card.comments, 1);
 }
 
+/// The newest composition of an artist.
+async fn top_of(db: &DatabaseConnection, artist: i32) -> i32 {
+    composition::more_by(db, artist, 0, 1).await.unwrap()[0].id
+}
+
 /// PostgreSQL's plan of `statement`, run: every line with its actual rows and loops.
 pub(crate) async fn plan(db: &DatabaseConnection, statement: Statement) -> Vec<String> {
     let explain = Statement::from_sql_and_values(
@@ -821,6 +826,52 @@ async fn on_postgresql_every_list_reads_a_page_not_the_table() {
                 1000,
             );
         }
+    }
+    // Trending (issue 26): a page of the index `(score, composition_id)` from any cursor,
+    // with every composition of the table trending; and "More from this artist", the start of
+    // the most prolific artist's range.
+    db.execute_unprepared(
+        "INSERT INTO trending (composition_id, score, events) \
+         SELECT id, hashtext(id::text)::bigint * 1000, 1 FROM compositions",
+    )
+    .await
+    .unwrap();
+    ragtime::db::refresh_statistics(db).await.unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT score, composition_id FROM trending ORDER BY score DESC, composition_id DESC \
+             OFFSET 4000 LIMIT 1"
+                .to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let deep_trending = Key::ranked(
+        row.try_get_by_index::<i64>(0).unwrap(),
+        row.try_get_by_index::<i32>(1).unwrap(),
+    );
+    for cursor in cursors(deep_trending) {
+        let statement = trending::page_statement(backend, cursor, 20);
+        let bound = if matches!(cursor, Cursor::Numbered(_)) {
+            10 * limit
+        } else {
+            2 * limit
+        };
+        assert_bounded(
+            &format!("trending from {cursor:?}"),
+            &plan(db, statement).await,
+            bound,
+        );
+    }
+    let newest_of_prolific = top_of(db, prolific).await;
+    for except in [newest_of_prolific, 0] {
+        let statement = composition::more_by_statement(backend, prolific, except, 4);
+        assert_bounded(
+            &format!("more by {prolific} but {except}"),
+            &plan(db, statement).await,
+            2 * 5,
+        );
     }
     for side in [follow::Side::Followers, follow::Side::Following] {
         let of = if side == follow::Side::Followers {

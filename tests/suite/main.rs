@@ -27,6 +27,7 @@ mod outages;
 mod pages;
 mod people;
 mod platform_files;
+mod plays;
 mod process;
 mod profiles;
 mod races;

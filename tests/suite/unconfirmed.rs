@@ -125,6 +125,72 @@ async fn an_unconfirmed_account_reads_and_listens_like_a_visitor() {
     // The /all and /followed switch is a read too.
     assert_eq!(client.get("/all").await.header("location"), Some("/"));
     assert_eq!(client.get("/followed").await.status, StatusCode::OK);
+    assert_eq!(client.get("/trending").await.status, StatusCode::OK);
+}
+
+/// Listening is reading: an unconfirmed account's plays count, on the site and in the API,
+/// under its account; the API's play routes need credentials all the same.
+#[tokio::test]
+async fn an_unconfirmed_accounts_plays_count_like_anyones() {
+    use ragtime::models::play::{Listener, start_token};
+    let app = TestApp::new().await;
+    let bob = app.create_user("bob").await;
+    let rag = app.publish(&bob, "Maple Leaf Rag").await;
+    let t = a_track(&app, &bob, &rag).await;
+    let (newcomer, mut client) = newcomer(&app).await;
+    let page = client.get(&format!("/composition/{}", rag.slug())).await;
+    let marker = r#"data-csrf-token=""#;
+    let at = page.body.find(marker).unwrap() + marker.len();
+    let csrf = page.body[at..at + page.body[at..].find('"').unwrap()].to_owned();
+    let req = client
+        .request(Method::POST, &format!("/tracks/{}/play", t.id))
+        .header("x-csrftoken", &csrf)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(client.send(req).await.status, StatusCode::CREATED);
+    let needed = t.duration_ms.min(30_000);
+    let ago = chrono::Duration::milliseconds(needed);
+    let token = start_token(
+        &app.state.signer,
+        t.id,
+        &Listener::Account(newcomer.id),
+        chrono::Utc::now() - ago,
+    );
+    let body = format!("token={token}&heard_ms={needed}");
+    let req = client
+        .request(Method::POST, &format!("/tracks/{}/heard", t.id))
+        .header("x-csrftoken", &csrf)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let res = client.send(req).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    // Through the API, with its own token: the same listener, so not twice this hour.
+    let start = api(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tracks/{}/listens", t.id),
+        &newcomer,
+        None,
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::CREATED, "{}", start.body);
+    let res = api_json(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tracks/{}/plays", t.id),
+        &newcomer,
+        json!({"token": token, "heard_ms": needed}),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["reason"], "already_counted");
+    let t = track::Entity::find_by_id(t.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.plays_count, 1);
 }
 
 #[tokio::test]
