@@ -506,3 +506,23 @@ pub fn rel_link(body: &str, rel: &str) -> Option<String> {
     // As a browser reads the attribute: askama writes `&` as `&#38;`.
     Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
 }
+
+/// A track as the store would describe a 1 s mono WAV, object key and hash from `n`, for
+/// tests that add tracks through the model.
+pub fn new_track(n: u8) -> ragtime::models::track::NewTrack {
+    let sha = format!("{n:02x}").repeat(32);
+    ragtime::models::track::NewTrack {
+        title: format!("Take {n}"),
+        object_key: format!("{sha}.wav"),
+        container: "wav".into(),
+        codec: "pcm".into(),
+        mime: "audio/wav".into(),
+        duration_ms: 1_000,
+        sample_rate: 8_000,
+        channels: 1,
+        bit_rate: 128_000,
+        size_bytes: 16_044,
+        sha256: sha,
+        peaks: vec![128; 100],
+    }
+}

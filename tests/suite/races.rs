@@ -53,24 +53,6 @@ fn wav_second(level: i16) -> Vec<u8> {
     w
 }
 
-fn new_track(n: u8) -> track::NewTrack {
-    let sha = format!("{n:02x}").repeat(32);
-    track::NewTrack {
-        title: format!("Take {n}"),
-        object_key: format!("{sha}.wav"),
-        container: "wav".into(),
-        codec: "pcm".into(),
-        mime: "audio/wav".into(),
-        duration_ms: 1_000,
-        sample_rate: 8_000,
-        channels: 1,
-        bit_rate: 128_000,
-        size_bytes: 16_044,
-        sha256: sha,
-        peaks: vec![128; 100],
-    }
-}
-
 /// An album by `artist` with `n` tracks, tagged `blues`; its track ids in order.
 async fn album(app: &TestApp, artist: &user::Model, n: u8) -> (composition::Model, Vec<i32>) {
     let draft = composition::Draft {
@@ -83,9 +65,14 @@ async fn album(app: &TestApp, artist: &user::Model, n: u8) -> (composition::Mode
         .await
         .unwrap();
     let limits = app.state.media.limits();
-    let added = track::add(&app.db, &c, (1..=n).map(new_track).collect(), &limits)
-        .await
-        .unwrap();
+    let added = track::add(
+        &app.db,
+        &c,
+        (1..=n).map(crate::helpers::new_track).collect(),
+        &limits,
+    )
+    .await
+    .unwrap();
     (c, added.iter().map(|t| t.id).collect())
 }
 

@@ -1875,24 +1875,6 @@ async fn used_bytes_sums_an_artists_tracks_over_all_their_compositions() {
     assert_eq!(track::used_bytes(&app.db, bob.id).await.unwrap(), 0);
 }
 
-fn new_track(n: u8) -> track::NewTrack {
-    let sha = format!("{n:02x}").repeat(32);
-    track::NewTrack {
-        title: format!("Take {n}"),
-        object_key: format!("{sha}.wav"),
-        container: "wav".into(),
-        codec: "pcm".into(),
-        mime: "audio/wav".into(),
-        duration_ms: 1_000,
-        sample_rate: 8_000,
-        channels: 1,
-        bit_rate: 128_000,
-        size_bytes: 16_044,
-        sha256: sha,
-        peaks: vec![128; 100],
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn adding_tracks_at_the_same_moment_cannot_overfill_a_single() {
     let app = TestApp::new().await;
@@ -1904,7 +1886,7 @@ async fn adding_tracks_at_the_same_moment_cannot_overfill_a_single() {
     futures_util::future::join_all(warm).await;
     let attempts = (1..=5u8).map(|n| {
         let (db, c, limits) = (&app.db, &c, &limits);
-        async move { track::add(db, c, vec![new_track(n)], limits).await }
+        async move { track::add(db, c, vec![crate::helpers::new_track(n)], limits).await }
     });
     let results = futures_util::future::join_all(attempts).await;
     let rows = rows_of(&app, c.id).await;
